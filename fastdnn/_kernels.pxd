@@ -1,0 +1,30 @@
+# Interface of fastdnn's compiled kernels (see _kernels.pyx for the design).
+#
+# Every routine: one fused body (float32, float64), const memoryviews for
+# inputs, C-contiguous outputs, noexcept nogil, no bounds checks.  Callers
+# validate shapes first (fastdnn._validation).
+from fastdnn._blas cimport floating
+
+# out = alpha * L @ R + beta * out; L (m x k), R (k x n) each C- or
+# Fortran-contiguous as l_rowmajor / r_rowmajor say.
+cdef void matmul(const floating[:, :] L, bint l_rowmajor,
+                 const floating[:, :] R, bint r_rowmajor,
+                 floating[:, ::1] out, floating alpha, floating beta) noexcept nogil
+
+cdef void add_bias(floating[:, ::1] Z, const floating[:, :] b) noexcept nogil
+cdef void add_bias_relu(floating[:, ::1] Z, const floating[:, :] b,
+                        floating[:, ::1] A) noexcept nogil
+cdef void add_bias_sigmoid(floating[:, ::1] Z, const floating[:, :] b,
+                           floating[:, ::1] A) noexcept nogil
+cdef void relu(const floating[:, :] Z, floating[:, ::1] A) noexcept nogil
+cdef void sigmoid(const floating[:, :] Z, floating[:, ::1] A) noexcept nogil
+cdef void relu_backward(const floating[:, :] dA, const floating[:, :] Z,
+                        floating[:, ::1] dZ) noexcept nogil
+cdef void sigmoid_backward(const floating[:, :] dA, const floating[:, :] Z,
+                           floating[:, ::1] dZ) noexcept nogil
+cdef void row_means(const floating[:, :] dZ, floating[:, ::1] db, double m) noexcept nogil
+cdef double cross_entropy(const floating[:, :] AL, const floating[:, :] Y) noexcept nogil
+cdef void cross_entropy_grad(const floating[:, :] AL, const floating[:, :] Y,
+                             floating[:, ::1] dAL) noexcept nogil
+cdef void axpy_into(const floating[:, :] P, const floating[:, :] dP, double lr,
+                    floating[:, ::1] out) noexcept nogil

@@ -1,0 +1,441 @@
+"""The seed's layer API: initialisation, forward and backward steps, cost, update.
+
+Names, arguments, defaults and return structures are the seed's, so that a
+notebook written against it runs with only its imports changed.  Every
+function validates its inputs (``fastdnn._validation``) before any compiled
+kernel (``fastdnn._kernels``) runs.  Shapes, for a layer l with n_l units and
+m examples:
+
+    A_prev (n_{l-1}, m)   W (n_l, n_{l-1})   b (n_l, 1)   Z, A (n_l, m)
+
+Forward:   Z = W A_prev + b,   A = g(Z)
+Backward:  dZ = dA * g'(Z),   dW = dZ A_prev^T / m,   db = sum_j dZ / m,
+           dA_prev = W^T dZ
+Cost:      J = -(1/m) sum(Y log AL + (1 - Y) log(1 - AL))
+Update:    W <- W - lr dW,   b <- b - lr db
+
+Outputs are new C-ordered arrays of the inputs' common dtype (float32 only
+when every input is float32, as numpy promotes).
+"""
+import numpy as np
+cimport numpy as cnp
+
+from fastdnn cimport _kernels as K
+from fastdnn._blas cimport floating
+from fastdnn._validation cimport (
+    F32, as_array, as_numeric, is_valid_array, as_operand, cast, check_activation,
+    check_layer_count, check_shape, common_type2, common_type3, empty,
+)
+
+cnp.import_array()
+
+__all__ = [
+    "initialize_parameters", "initialize_parameters_deep",
+    "linear_forward", "linear_activation_forward", "L_model_forward",
+    "compute_cost",
+    "linear_backward", "linear_activation_backward", "L_model_backward",
+    "update_parameters",
+]
+
+# products with fewer multiply-adds than this keep the GIL (releasing it
+# costs more than it lets other threads gain)
+cdef Py_ssize_t NOGIL_WORK = 32768
+
+cdef enum Act:
+    LINEAR
+    RELU
+    SIGMOID
+
+
+cdef inline bint _rowmajor(cnp.ndarray a):
+    return cnp.PyArray_IS_C_CONTIGUOUS(a)
+
+
+# ---------------------------------------------------------------------------
+# initialisation (exactly the seed's draws from numpy's global RNG)
+# ---------------------------------------------------------------------------
+
+def _check_units(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return int(value)
+
+
+def initialize_parameters(n_x, n_h, n_y):
+    """Parameters of a two-layer net: ``W ~ randn * 0.01``, ``b = 0``.
+
+    Draws W1 (n_h, n_x) then W2 (n_y, n_h) from numpy's global RNG (not
+    reseeded).  Returns ``{"W1", "b1", "W2", "b2"}``.
+    """
+    n_x = _check_units(n_x, "n_x")
+    n_h = _check_units(n_h, "n_h")
+    n_y = _check_units(n_y, "n_y")
+    W1 = np.random.randn(n_h, n_x) * 0.01
+    b1 = np.zeros((n_h, 1))
+    W2 = np.random.randn(n_y, n_h) * 0.01
+    b2 = np.zeros((n_y, 1))
+    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+
+
+def initialize_parameters_deep(layers_dims):
+    """Parameters of an L-layer net: ``W_l ~ randn(n_l, n_{l-1}) / sqrt(n_{l-1})``, ``b_l = 0``.
+
+    Calls ``np.random.seed(3)`` first, as the seed does, then draws W1, W2, ...
+    in order.  Returns ``{"W1", "b1", ..., "WL", "bL"}``, L = len(layers_dims) - 1.
+    """
+    if isinstance(layers_dims, (str, bytes)) or not hasattr(layers_dims, "__len__"):
+        raise TypeError(f"layers_dims must be a list of layer sizes, got {layers_dims!r}")
+    dims = [_check_units(n, f"layers_dims[{i}]") for i, n in enumerate(layers_dims)]
+    if len(dims) < 2:
+        raise ValueError(
+            f"layers_dims needs at least an input and an output size, got {list(layers_dims)}")
+    np.random.seed(3)
+    parameters = {}
+    for l in range(1, len(dims)):
+        parameters["W" + str(l)] = np.random.randn(dims[l], dims[l - 1]) / np.sqrt(dims[l - 1])
+        parameters["b" + str(l)] = np.zeros((dims[l], 1))
+    return parameters
+
+
+# ---------------------------------------------------------------------------
+# forward
+# ---------------------------------------------------------------------------
+
+cdef void _forward_k(Act act, const floating[:, :] A, bint a_rm, const floating[:, :] W,
+                     bint w_rm, const floating[:, :] b, floating[:, ::1] Z,
+                     floating[:, ::1] out) noexcept nogil:
+    K.matmul(W, w_rm, A, a_rm, Z, 1, 0)
+    if act == RELU:
+        K.add_bias_relu(Z, b, out)
+    else:
+        K.add_bias_sigmoid(Z, b, out)
+
+
+cdef void _forward(Act act, const floating[:, :] A, bint a_rm, const floating[:, :] W,
+                   bint w_rm, const floating[:, :] b, floating[:, ::1] Z,
+                   floating[:, ::1] out):
+    """Z = W A + b, out = g(Z); GIL released for large work."""
+    if W.shape[0] * W.shape[1] * A.shape[1] > NOGIL_WORK:
+        with nogil:
+            _forward_k(act, A, a_rm, W, w_rm, b, Z, out)
+    else:
+        _forward_k(act, A, a_rm, W, w_rm, b, Z, out)
+
+
+cdef void _linear(const floating[:, :] A, bint a_rm, const floating[:, :] W, bint w_rm,
+                  const floating[:, :] b, floating[:, ::1] Z):
+    """Z = W A + b; GIL released for large work."""
+    if W.shape[0] * W.shape[1] * A.shape[1] > NOGIL_WORK:
+        with nogil:
+            K.matmul(W, w_rm, A, a_rm, Z, 1, 0)
+            K.add_bias(Z, b)
+    else:
+        K.matmul(W, w_rm, A, a_rm, Z, 1, 0)
+        K.add_bias(Z, b)
+
+
+cdef tuple _names(int l):
+    """Argument names for error messages: standalone (l = 0) or layer l of L_model_forward."""
+    if l == 0:
+        return "A_prev", "W", "b"
+    if l == 1:
+        return "X", "parameters['W1']", "parameters['b1']"
+    return f"A{l - 1} (the output of layer {l - 1})", f"parameters['W{l}']", f"parameters['b{l}']"
+
+
+cdef inline cnp.ndarray _arg(x, int l, int which, tuple names):
+    """as_array, with the argument's name built only when it is needed."""
+    if is_valid_array(x):
+        return <cnp.ndarray>x
+    return as_array(x, (names or _names(l))[which])
+
+
+cdef int _check_chain(cnp.ndarray A, cnp.ndarray W, cnp.ndarray b, int l, tuple names) except -1:
+    """Raise unless W A + b is defined; returns the common dtype."""
+    if W.shape[1] != A.shape[0] or b.shape[0] != W.shape[0] or b.shape[1] != 1:
+        names = names or _names(l)
+        if W.shape[1] != A.shape[0]:
+            raise ValueError(
+                f"{names[1]} has shape {(<object>W).shape} and {names[0]} has shape "
+                f"{(<object>A).shape}: {names[1]}.shape[1] must equal {names[0]}.shape[0]")
+        check_shape(b, names[2], W.shape[0], 1,
+                    f"one bias per unit of {names[1]} {(<object>W).shape}")
+    return common_type3(A, W, b)
+
+
+cdef tuple _layer_forward(Act act, A_, W_, b_, int l):
+    """One layer forward, returning the seed's structure:
+    ``(Z, (A, W, b))`` for LINEAR, ``(g(Z), ((A, W, b), Z))`` otherwise."""
+    cdef cnp.ndarray A = _arg(A_, l, 0, None)
+    cdef cnp.ndarray W = _arg(W_, l, 1, None)
+    cdef cnp.ndarray b = _arg(b_, l, 2, None)
+    cdef int t = _check_chain(A, W, b, l, None)
+    cdef cnp.ndarray Ac = as_operand(cast(A, t))
+    cdef cnp.ndarray Wc = as_operand(cast(W, t))
+    cdef cnp.ndarray Z = empty(W.shape[0], A.shape[1], t), out
+    if act == LINEAR:
+        # no separate output: Z is passed once (each memoryview costs ~0.1 us)
+        if t == F32:
+            _linear[float](Ac, _rowmajor(Ac), Wc, _rowmajor(Wc), b, Z)
+        else:
+            _linear[double](Ac, _rowmajor(Ac), Wc, _rowmajor(Wc), cast(b, t), Z)
+        return Z, (A, W, b)
+    out = empty(W.shape[0], A.shape[1], t)
+    if t == F32:
+        _forward[float](act, Ac, _rowmajor(Ac), Wc, _rowmajor(Wc), b, Z, out)
+    else:
+        _forward[double](act, Ac, _rowmajor(Ac), Wc, _rowmajor(Wc), cast(b, t), Z, out)
+    return out, ((A, W, b), Z)
+
+
+def linear_forward(A, W, b):
+    """Linear part of a layer's forward step: ``Z = W A + b``.
+
+    A (n_prev, m), W (n, n_prev), b (n, 1).  Returns ``(Z, cache)`` with
+    ``cache = (A, W, b)``.
+    """
+    return _layer_forward(LINEAR, A, W, b, 0)
+
+
+def linear_activation_forward(A_prev, W, b, activation):
+    """One layer forward: ``A = g(W A_prev + b)``, g = "relu" or "sigmoid".
+
+    Returns ``(A, cache)`` with ``cache = ((A_prev, W, b), Z)``.
+    """
+    check_activation(activation)
+    return _layer_forward(RELU if activation == "relu" else SIGMOID, A_prev, W, b, 0)
+
+
+def L_model_forward(X, parameters):
+    """Forward pass of [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID.
+
+    ``L = len(parameters) // 2``; parameters must hold exactly W1, b1, ...,
+    WL, bL.  Returns ``(AL, caches)``: AL is (n_L, m), ``caches`` the L caches
+    ``((A_prev, W, b), Z)`` in layer order.
+    """
+    cdef Py_ssize_t L = check_layer_count(parameters), l
+    A = X
+    caches = []
+    for l in range(1, L + 1):
+        A, cache = _layer_forward(RELU if l < L else SIGMOID, A,
+                                  parameters["W" + str(l)], parameters["b" + str(l)], l)
+        caches.append(cache)
+    return A, caches
+
+
+# ---------------------------------------------------------------------------
+# cost
+# ---------------------------------------------------------------------------
+
+def compute_cost(AL, Y):
+    """Cross-entropy cost ``J = -(1/m) sum(Y log AL + (1 - Y) log(1 - AL))``.
+
+    AL and Y must have the same shape (1, m); a (m, 1) Y is refused rather than
+    broadcast.  Returns a 0-d array of AL's dtype, summed in float64.  Each log
+    is clamped at -100 (as PyTorch's BCELoss), so AL exactly 0 or 1 gives a
+    finite cost; elsewhere the values are the seed's.
+    """
+    cdef cnp.ndarray al = as_array(AL, "AL")
+    cdef cnp.ndarray y = as_array(Y, "Y")
+    check_shape(y, "Y", al.shape[0], al.shape[1], f"one label per prediction in AL {(<object>al).shape}")
+    cdef int t = common_type2(al, y)
+    cdef double cost
+    if t == F32:
+        cost = K.cross_entropy[float](al, y)
+    else:
+        cost = K.cross_entropy[double](cast(al, t), cast(y, t))
+    return np.asarray(cost, dtype=al.dtype)
+
+
+# ---------------------------------------------------------------------------
+# backward
+# ---------------------------------------------------------------------------
+
+cdef void _activation_grad_k(Act act, const floating[:, :] dA, const floating[:, :] Z,
+                             floating[:, ::1] dZ) noexcept nogil:
+    if act == RELU:
+        K.relu_backward(dA, Z, dZ)
+    else:
+        K.sigmoid_backward(dA, Z, dZ)
+
+
+cdef void _activation_grad(Act act, const floating[:, :] dA, const floating[:, :] Z,
+                           floating[:, ::1] dZ):
+    if Z.shape[0] * Z.shape[1] > NOGIL_WORK:
+        with nogil:
+            _activation_grad_k(act, dA, Z, dZ)
+    else:
+        _activation_grad_k(act, dA, Z, dZ)
+
+
+cdef void _linear_grad_k(const floating[:, :] dZ, bint dz_rm,
+                         const floating[:, :] A_prevT, bint at_rm,
+                         const floating[:, :] WT, bint wt_rm,
+                         floating[:, ::1] dW, floating[:, ::1] db,
+                         floating[:, ::1] dA_prev) noexcept nogil:
+    cdef Py_ssize_t m = A_prevT.shape[0]
+    K.matmul(dZ, dz_rm, A_prevT, at_rm, dW, <floating>(1.0 / m), 0)
+    K.row_means(dZ, db, <double>m)
+    K.matmul(WT, wt_rm, dZ, dz_rm, dA_prev, 1, 0)
+
+
+cdef void _linear_grad(const floating[:, :] dZ, bint dz_rm,
+                       const floating[:, :] A_prevT, bint at_rm,
+                       const floating[:, :] WT, bint wt_rm,
+                       floating[:, ::1] dW, floating[:, ::1] db, floating[:, ::1] dA_prev):
+    """dW = dZ A_prev^T / m, db = row sums / m, dA_prev = W^T dZ."""
+    if dW.shape[0] * dW.shape[1] * A_prevT.shape[0] > NOGIL_WORK:
+        with nogil:
+            _linear_grad_k(dZ, dz_rm, A_prevT, at_rm, WT, wt_rm, dW, db, dA_prev)
+    else:
+        _linear_grad_k(dZ, dz_rm, A_prevT, at_rm, WT, wt_rm, dW, db, dA_prev)
+
+
+cdef tuple _linear_step(cnp.ndarray dZ, cnp.ndarray A_prev, cnp.ndarray W, int t):
+    """(dA_prev, dW, db) from a validated dZ of dtype t."""
+    cdef cnp.ndarray Ac = as_operand(cast(A_prev, t))
+    cdef cnp.ndarray Wc = as_operand(cast(W, t))
+    cdef cnp.ndarray dz = as_operand(dZ)
+    cdef cnp.ndarray dW = empty(W.shape[0], W.shape[1], t)
+    cdef cnp.ndarray db = empty(W.shape[0], 1, t)
+    cdef cnp.ndarray dA_prev = empty(A_prev.shape[0], A_prev.shape[1], t)
+    if t == F32:
+        _linear_grad[float](dz, _rowmajor(dz), Ac.T, not _rowmajor(Ac), Wc.T, not _rowmajor(Wc),
+                            dW, db, dA_prev)
+    else:
+        _linear_grad[double](dz, _rowmajor(dz), Ac.T, not _rowmajor(Ac), Wc.T, not _rowmajor(Wc),
+                             dW, db, dA_prev)
+    return dA_prev, dW, db
+
+
+cdef tuple _unpack_linear_cache(cache, str name):
+    if not isinstance(cache, tuple) or len(cache) != 3:
+        raise TypeError(f"{name} must be the tuple (A_prev, W, b) from linear_forward, "
+                        f"got {type(cache).__name__}")
+    names = (f"{name}[0] (A_prev)", f"{name}[1] (W)", f"{name}[2] (b)")
+    cdef cnp.ndarray A = _arg(cache[0], 0, 0, names)
+    cdef cnp.ndarray W = _arg(cache[1], 0, 1, names)
+    cdef cnp.ndarray b = _arg(cache[2], 0, 2, names)
+    return A, W, b, _check_chain(A, W, b, 0, names)
+
+
+def linear_backward(dZ, cache):
+    """Linear part of a layer's backward step.
+
+    With ``cache = (A_prev, W, b)`` and m = A_prev.shape[1]:
+    ``dW = dZ A_prev^T / m``, ``db = sum_j dZ / m``, ``dA_prev = W^T dZ``.
+    Returns ``(dA_prev, dW, db)``.
+    """
+    A_prev, W, b, t = _unpack_linear_cache(cache, "cache")
+    cdef cnp.ndarray dz = as_array(dZ, "dZ")
+    check_shape(dz, "dZ", W.shape[0], A_prev.shape[1],
+                "one row per unit of W, one column per example of A_prev")
+    t = common_type2(dz, A_prev) if t == F32 else t
+    return _linear_step(cast(dz, t), A_prev, W, t)
+
+
+cdef tuple _layer_backward(Act act, dA, cache, str name):
+    if not isinstance(cache, tuple) or len(cache) != 2:
+        raise TypeError(f"{name} must be the tuple ((A_prev, W, b), Z) from "
+                        f"linear_activation_forward, got {type(cache).__name__}")
+    cdef cnp.ndarray A_prev, W, b
+    cdef int t
+    A_prev, W, b, t = _unpack_linear_cache(cache[0], f"{name}[0]")
+    cdef cnp.ndarray Z = as_array(cache[1], f"{name}[1] (Z)")
+    cdef cnp.ndarray da = as_array(dA, "dA")
+    check_shape(Z, f"{name}[1] (Z)", W.shape[0], A_prev.shape[1], "Z = W A_prev + b")
+    check_shape(da, "dA", W.shape[0], A_prev.shape[1], "the shape of the layer's output")
+    if t == F32:
+        t = common_type3(da, Z, A_prev)
+    cdef cnp.ndarray dZ = empty(W.shape[0], A_prev.shape[1], t)
+    if t == F32:
+        _activation_grad[float](act, da, Z, dZ)
+    else:
+        _activation_grad[double](act, cast(da, t), cast(Z, t), dZ)
+    return _linear_step(dZ, A_prev, W, t)
+
+
+def linear_activation_backward(dA, cache, activation="relu"):
+    """One layer backward: ``dZ = dA * g'(Z)``, then :func:`linear_backward`.
+
+    ``cache = ((A_prev, W, b), Z)``.  Returns ``(dA_prev, dW, db)``.
+    """
+    check_activation(activation)
+    return _layer_backward(RELU if activation == "relu" else SIGMOID, dA, cache, "cache")
+
+
+def L_model_backward(AL, Y, caches):
+    """Backward pass of [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID.
+
+    ``dAL = -(Y / AL - (1 - Y) / (1 - AL))`` with Y reshaped to AL's shape (AL
+    is taken as given, even outside (0, 1)), then each layer from L down to 1.
+    Returns grads with, for l = 1..L, ``dW{l}``, ``db{l}`` and ``dA{l}`` = the
+    dA_prev of layer l's step (so ``dA1`` is the gradient with respect to X).
+    """
+    cdef cnp.ndarray al = as_array(AL, "AL")
+    cdef cnp.ndarray y = as_numeric(Y, "Y")
+    if y.size != al.size:
+        raise ValueError(
+            f"Y has shape {(<object>y).shape} and AL has shape {(<object>al).shape}: they must hold as many values")
+    y = y.reshape(al.shape[0], al.shape[1])
+    if not isinstance(caches, (list, tuple)) or len(caches) == 0:
+        raise TypeError("caches must be the non-empty list of layer caches from L_model_forward")
+    cdef Py_ssize_t L = len(caches), l
+    cdef int t = common_type2(al, y)
+    cdef cnp.ndarray dAL = empty(al.shape[0], al.shape[1], t)
+    if t == F32:
+        K.cross_entropy_grad[float](al, y, dAL)
+    else:
+        K.cross_entropy_grad[double](cast(al, t), cast(y, t), dAL)
+    grads = {}
+    dA = dAL
+    for l in range(L, 0, -1):
+        dA, dW, db = _layer_backward(SIGMOID if l == L else RELU, dA, caches[l - 1],
+                                     f"caches[{l - 1}]")
+        grads["dA" + str(l)] = dA
+        grads["dW" + str(l)] = dW
+        grads["db" + str(l)] = db
+    return grads
+
+
+# ---------------------------------------------------------------------------
+# update
+# ---------------------------------------------------------------------------
+
+def update_parameters(parameters, grads, learning_rate):
+    """One gradient-descent step: ``W_l - lr dW_l``, ``b_l - lr db_l`` for every l.
+
+    Stores new arrays in ``parameters`` and returns it; arrays the caller still
+    holds are not modified.  Everything is validated before anything changes.
+    """
+    cdef Py_ssize_t L = check_layer_count(parameters), l
+    if not isinstance(grads, dict):
+        raise TypeError(f"grads must be a dict of dW1, db1, ..., got {type(grads).__name__}")
+    if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(
+            learning_rate, (int, float, np.integer, np.floating)):
+        raise TypeError(f"learning_rate must be a real number, got {learning_rate!r}")
+    cdef double lr = float(learning_rate)
+    cdef cnp.ndarray P, G, out
+    cdef int t
+    new = {}
+    for l in range(1, L + 1):
+        for p in ("W", "b"):
+            key = p + str(l)
+            gkey = "d" + key
+            if gkey not in grads:
+                raise ValueError(f"grads has no {gkey!r} for parameters[{key!r}]")
+            P = as_array(parameters[key], f"parameters[{key!r}]")
+            G = as_array(grads[gkey], f"grads[{gkey!r}]")
+            check_shape(G, f"grads[{gkey!r}]", P.shape[0], P.shape[1],
+                        f"the shape of parameters[{key!r}]")
+            t = common_type2(P, G)
+            out = empty(P.shape[0], P.shape[1], t)
+            if t == F32:
+                K.axpy_into[float](P, G, lr, out)
+            else:
+                K.axpy_into[double](cast(P, t), cast(G, t), lr, out)
+            new[key] = out
+    parameters.update(new)
+    return parameters

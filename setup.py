@@ -1,0 +1,45 @@
+"""Build the compiled parts of fastdnn.
+
+All metadata lives in pyproject.toml; this file only declares the Cython
+extensions.  ``FASTDNN_DEBUG=1`` builds them with bounds checking and
+wraparound checks switched back on (``make test-debug``).
+"""
+import os
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("FASTDNN_DEBUG", "0") not in ("", "0")
+
+directives = {
+    "language_level": 3,
+    "cdivision": True,
+    "initializedcheck": DEBUG,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+}
+macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+
+MODULES = ["_blas", "_kernels", "_validation", "activations", "layers"]
+
+extensions = [
+    Extension(
+        f"fastdnn.{name}",
+        [f"fastdnn/{name}.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=macros,
+        extra_compile_args=compile_args,
+    )
+    for name in MODULES
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=directives,
+        # a debug build must not reuse C files generated for a release build
+        force=DEBUG,
+    )
+)
