@@ -233,7 +233,8 @@ def compute_cost(AL, Y):
     """Cross-entropy cost ``J = -(1/m) sum(Y log AL + (1 - Y) log(1 - AL))``.
 
     AL and Y must have the same shape (1, m); a (m, 1) Y is refused rather than
-    broadcast.  Returns a 0-d array of AL's dtype, summed in float64.  Each log
+    broadcast.  Returns a 0-d array of numpy's promotion of AL and Y
+    (float32 only when both are float32), summed in float64.  Each log
     is clamped at -100 (as PyTorch's BCELoss), so AL exactly 0 or 1 gives a
     finite cost; elsewhere the values are the seed's.
     """
@@ -246,7 +247,7 @@ def compute_cost(AL, Y):
         cost = K.cross_entropy[float](al, y)
     else:
         cost = K.cross_entropy[double](cast(al, t), cast(y, t))
-    return np.asarray(cost, dtype=al.dtype)
+    return np.asarray(cost, dtype=np.float32 if t == F32 else np.float64)
 
 
 # ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 plus tests of the pure-Python fastdnn modules testcases.py and data.py.
 
 Expected values are literals copied from the seed document's printed
-outputs; they do not depend on any code in this repository.  The seed
+outputs (tests/seed_values.py); they do not depend on any code in this
+repository.  The seed
 printed 8 decimals, so comparisons use an absolute tolerance of 1e-8.
 
 fastdnn/testcases.py and fastdnn/data.py are loaded by file path (see
@@ -15,12 +16,13 @@ import numpy as np
 import pytest
 
 from tests import reference as ref
+from tests import seed_values as seed
 from tests._load import REPO_ROOT, load_source
 
 testcases = load_source("testcases")
 data = load_source("data")
 
-ATOL = 1e-8
+ATOL = seed.SEED_ATOL
 
 
 def close(actual, expected, atol=ATOL):
@@ -43,9 +45,8 @@ def test_initialize_parameters_seeded_1():
     """
     np.random.seed(1)
     p = ref.initialize_parameters(3, 2, 1)
-    close(p["W1"], [[0.01624345, -0.00611756, -0.00528172],
-                    [-0.01072969, 0.00865408, -0.02301539]])
-    close(p["W2"], [[0.01744812, -0.00761207]])
+    close(p["W1"], seed.INIT_2LAYER_SEED1["W1"])
+    close(p["W2"], seed.INIT_2LAYER_SEED1["W2"])
     assert p["b1"].shape == (2, 1) and not p["b1"].any()
     assert p["b2"].shape == (1, 1) and not p["b2"].any()
     assert sorted(p) == ["W1", "W2", "b1", "b2"]
@@ -60,9 +61,8 @@ def test_initialize_parameters_seeded_1():
 
 def test_initialize_parameters_printout_is_plausible():
     """The unreproducible printout is at least a randn*0.01 draw of the right shapes."""
-    W1 = np.array([[-0.00399284, 0.00733666, -0.00630984],
-                   [0.00309246, -0.00073322, 0.00930023]])
-    W2 = np.array([[0.00533652, -0.01093431]])
+    W1 = np.array(seed.INIT_2LAYER_PRINTED["W1"])
+    W2 = np.array(seed.INIT_2LAYER_PRINTED["W2"])
     np.random.seed(0)
     p = ref.initialize_parameters(3, 2, 1)
     assert p["W1"].shape == W1.shape and p["W2"].shape == W2.shape
@@ -72,13 +72,8 @@ def test_initialize_parameters_printout_is_plausible():
 def test_initialize_parameters_deep():
     np.random.seed(7)  # must not matter: the function reseeds with 3
     p = ref.initialize_parameters_deep([5, 4, 3])
-    close(p["W1"], [[0.79989897, 0.19521314, 0.04315498, -0.83337927, -0.12405178],
-                    [-0.15865304, -0.03700312, -0.28040323, -0.01959608, -0.21341839],
-                    [-0.58757818, 0.39561516, 0.39413741, 0.76454432, 0.02237573],
-                    [-0.18097724, -0.24389238, -0.69160568, 0.43932807, -0.49241241]])
-    close(p["W2"], [[-0.59252326, -0.10282495, 0.74307418, 0.11835813],
-                    [-0.51189257, -0.3564966, 0.31262248, -0.08025668],
-                    [-0.38441818, -0.11501536, 0.37252813, 0.98805539]])
+    close(p["W1"], seed.INIT_DEEP_5_4_3["W1"])
+    close(p["W2"], seed.INIT_DEEP_5_4_3["W2"])
     assert p["b1"].shape == (4, 1) and not p["b1"].any()
     assert p["b2"].shape == (3, 1) and not p["b2"].any()
     assert sorted(p) == ["W1", "W2", "b1", "b2"]
@@ -87,73 +82,63 @@ def test_initialize_parameters_deep():
 def test_linear_forward():
     A, W, b = testcases.linear_forward_test_case()
     Z, cache = ref.linear_forward(A, W, b)
-    close(Z, [[3.26295337, -1.23429987]])
+    close(Z, seed.LINEAR_FORWARD_Z)
     assert cache[0] is A and cache[1] is W and cache[2] is b
 
 
 def test_linear_activation_forward():
     A_prev, W, b = testcases.linear_activation_forward_test_case()
     A, cache = ref.linear_activation_forward(A_prev, W, b, activation="sigmoid")
-    close(A, [[0.96890023, 0.11013289]])
+    close(A, seed.LINEAR_ACTIVATION_FORWARD_SIGMOID_A)
     (cA, cW, cb), Z = cache
     assert cA is A_prev and cW is W and cb is b
     close(Z, W @ A_prev + b, atol=1e-15)
     A, _ = ref.linear_activation_forward(A_prev, W, b, activation="relu")
-    close(A, [[3.43896131, 0.0]])
+    close(A, seed.LINEAR_ACTIVATION_FORWARD_RELU_A)
 
 
 def test_L_model_forward():
     X, parameters = testcases.L_model_forward_test_case()
     AL, caches = ref.L_model_forward(X, parameters)
-    close(AL, [[0.17007265, 0.2524272]])
-    assert len(caches) == 2
+    close(AL, seed.L_MODEL_FORWARD_AL)
+    assert len(caches) == seed.L_MODEL_FORWARD_N_CACHES
 
 
 def test_compute_cost():
     Y, AL = testcases.compute_cost_test_case()
     cost = ref.compute_cost(AL, Y)
     assert np.shape(cost) == ()
-    close(cost, 0.414931599615397)
+    close(cost, seed.COST)
 
 
 def test_linear_backward():
     dZ, linear_cache = testcases.linear_backward_test_case()
     dA_prev, dW, db = ref.linear_backward(dZ, linear_cache)
-    close(dA_prev, [[0.51822968, -0.19517421],
-                    [-0.40506361, 0.15255393],
-                    [2.37496825, -0.89445391]])
-    close(dW, [[-0.10076895, 1.40685096, 1.64992505]])
-    close(db, [[0.50629448]])
+    close(dA_prev, seed.LINEAR_BACKWARD["dA_prev"])
+    close(dW, seed.LINEAR_BACKWARD["dW"])
+    close(db, seed.LINEAR_BACKWARD["db"])
 
 
 def test_linear_activation_backward():
     dA, cache = testcases.linear_activation_backward_test_case()
     dA_prev, dW, db = ref.linear_activation_backward(dA, cache, activation="sigmoid")
-    close(dA_prev, [[0.11017994, 0.01105339],
-                    [0.09466817, 0.00949723],
-                    [-0.05743092, -0.00576154]])
-    close(dW, [[0.10266786, 0.09778551, -0.01968084]])
-    close(db, [[-0.05729622]])
+    expected = seed.LINEAR_ACTIVATION_BACKWARD["sigmoid"]
+    close(dA_prev, expected["dA_prev"])
+    close(dW, expected["dW"])
+    close(db, expected["db"])
 
     dA_prev, dW, db = ref.linear_activation_backward(dA, cache, activation="relu")
-    close(dA_prev, [[0.44090989, 0.0],
-                    [0.37883606, 0.0],
-                    [-0.2298228, 0.0]])
-    close(dW, [[0.44513824, 0.37371418, -0.10478989]])
-    close(db, [[-0.20837892]])
+    expected = seed.LINEAR_ACTIVATION_BACKWARD["relu"]
+    close(dA_prev, expected["dA_prev"])
+    close(dW, expected["dW"])
+    close(db, expected["db"])
 
 
 def test_L_model_backward():
     AL, Y, caches = testcases.L_model_backward_test_case()
     grads = ref.L_model_backward(AL, Y, caches)
-    close(grads["dW1"], [[0.41010002, 0.07807203, 0.13798444, 0.10502167],
-                         [0.0, 0.0, 0.0, 0.0],
-                         [0.05283652, 0.01005865, 0.01777766, 0.0135308]])
-    close(grads["db1"], [[-0.22007063], [0.0], [-0.02835349]])
-    close(grads["dA1"], [[0.0, 0.52257901],
-                         [0.0, -0.3269206],
-                         [0.0, -0.32070404],
-                         [0.0, -0.74079187]])
+    for key in ("dW1", "db1", "dA1"):
+        close(grads[key], seed.L_MODEL_BACKWARD[key])
     assert sorted(grads) == ["dA1", "dA2", "dW1", "dW2", "db1", "db2"]
     assert grads["dA1"].shape == caches[0][0][0].shape   # gradient w.r.t. X
     assert grads["dA2"].shape == caches[1][0][0].shape
