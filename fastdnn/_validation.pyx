@@ -135,8 +135,25 @@ cpdef Py_ssize_t check_layer_count(object parameters, str name="parameters") exc
                 ok = False
                 break
     if not ok:
-        keys = sorted(map(str, parameters))
-        raise ValueError(
-            f"{name} must hold exactly W1, b1, ..., WL, bL for L = len({name}) // 2 = {L}; "
-            f"got keys {keys}")
+        raise ValueError(_layer_keys_message(parameters, name))
     return L
+
+
+def _layer_keys_message(parameters, str name):
+    """Which keys are missing or unexpected, for a dict that is not W1, b1, ..., WL, bL."""
+    import re
+    keys = sorted(map(str, parameters))
+    layers = [int(m.group(1)) for k in keys if (m := re.fullmatch(r"[Wb]([1-9][0-9]*)", k))]
+    L = max(layers, default=0)
+    expected = {f"{p}{l}" for l in range(1, L + 1) for p in "Wb"}
+    missing = sorted(expected.difference(keys), key=lambda k: (int(k[1:]), k[0] != "W"))
+    extra = sorted(set(keys).difference(expected))
+    parts = []
+    if missing:
+        parts.append(f"missing {missing}")
+    if extra:
+        parts.append(f"unexpected {extra}")
+    if not keys:
+        parts.append("it is empty")
+    return (f"{name} must hold exactly W1, b1, ..., WL, bL (one W and one b per layer); "
+            f"{', '.join(parts)}; got keys {keys}")
