@@ -88,6 +88,7 @@ SHAPE_RULES = {
     "free": {"extra-row", "extra-col", "transposed"},
     "cols": {"extra-col"},
     "reshape": {"transposed", "1-d", "3-d"},
+    "labels": {"1-d"},           # the models take Y as (1, m) or (m,), never (m, 1)
     "chained": set(),
 }
 
@@ -150,10 +151,10 @@ TARGETS = {
         + [((1, k), f"grads['{k}']", "chained") for k in ("dW1", "db1", "dW2", "db2")]),
     "two_layer_model": (
         lambda B: ((B["X"], B["Y"], tuple(_layer_dims(B))), _model_kwargs()),
-        [((0,), "X", "chained"), ((1,), "Y", "chained")]),
+        [((0,), "X", "chained"), ((1,), "Y", "labels")]),
     "L_layer_model": (
         lambda B: ((B["X"], B["Y"], _layer_dims(B)), _model_kwargs()),
-        [((0,), "X", "chained"), ((1,), "Y", "chained")]),
+        [((0,), "X", "chained"), ((1,), "Y", "labels")]),
     "predict": (
         lambda B: ((B["X"], B["Y"], _params(B)), {}),
         [((0,), "X", "chained"), ((1,), "y", "reshape")]
@@ -321,8 +322,13 @@ def build_cases():
                     variant == "transposed" and v.shape[0] == v.shape[1])
                 # a shape that does not chain: the message may name either side
                 names = (name,) if variant not in SHAPED else _all_names(target)
+                # the reference gets the changed shape where it is a different problem
+                # (more rows or examples), the original where it is the same values
+                # in another shape (fastdnn reshapes them, as the seed does for Y)
+                same = rule in ("reshape", "labels") or (variant == "transposed" and rule != "free")
+                ref_fn = _f if same else (lambda v, fn=fast_fn: _f(fn(v)))
                 cases.append(_leaf_case(target, path, name, variant, fast_fn,
-                                        (lambda v, fn=fast_fn: _f(fn(v))) if valid else None,
+                                        ref_fn if valid else None,
                                         "equal" if valid else "raise", names=names))
         # whole-call cases
         for label, kw in (("zero-examples", {"m": 0}), ("zero-units", {"n": 0}),
@@ -456,13 +462,13 @@ def _special_cases():
 
 
 # --------------------------------------------------------------- comparison
-def _compare(fast, ref, where="result"):
+def _compare(fast, ref, where="result", finite_only=False):
     """None if ``fast`` equals ``ref`` (structure, shapes, values), else why not."""
     if isinstance(ref, dict):
         if not isinstance(fast, dict) or sorted(fast) != sorted(ref):
             return f"{where}: keys {sorted(fast) if isinstance(fast, dict) else type(fast)} != {sorted(ref)}"
         for k in ref:
-            err = _compare(fast[k], ref[k], f"{where}[{k!r}]")
+            err = _compare(fast[k], ref[k], f"{where}[{k!r}]", finite_only)
             if err:
                 return err
         return None
@@ -470,7 +476,7 @@ def _compare(fast, ref, where="result"):
         if type(fast) is not type(ref) or len(fast) != len(ref):
             return f"{where}: {type(fast).__name__} of {len(fast) if hasattr(fast, '__len__') else '?'} != {type(ref).__name__} of {len(ref)}"
         for i, (a, b) in enumerate(zip(fast, ref)):
-            err = _compare(a, b, f"{where}[{i}]")
+            err = _compare(a, b, f"{where}[{i}]", finite_only)
             if err:
                 return err
         return None
@@ -486,8 +492,11 @@ def _compare(fast, ref, where="result"):
         return f"{where}: dtype {a.dtype} is not a float dtype"
     low = np.float32 in (a.dtype.type, r.dtype.type)
     rtol, atol = (2e-5, 1e-6) if low else (1e-10, 1e-12)
-    if not np.allclose(a.astype(np.float64), r.astype(np.float64), rtol=rtol, atol=atol,
-                       equal_nan=True):
+    a64, r64 = a.astype(np.float64), r.astype(np.float64)
+    if finite_only:
+        keep = np.isfinite(r64)
+        a64, r64 = a64[keep], r64[keep]
+    if not np.allclose(a64, r64, rtol=rtol, atol=atol, equal_nan=True):
         return f"{where}: values differ\nfastdnn   {a!r}\nreference {r!r}"
     return None
 
@@ -540,6 +549,14 @@ def run_case(case):
     if case.func in MODELS:
         expected = expected[0]
     err = _compare(got, expected)
+    if err and case.expect == "either":
+        # the models' fused engine differentiates the output layer as dZ = AL - Y,
+        # which stays finite where the seed's -(Y/AL - (1-Y)/(1-AL)) * AL(1-AL) is
+        # 0 * inf = NaN (AL saturated at exactly 0 or 1): compare where numpy is finite
+        err2 = _compare(got, expected, finite_only=True)
+        if err2 is None:
+            out.update(ok=True, outcome="equal-where-finite", detail=err)
+            return out
     out.update(ok=err is None, outcome="equal" if err is None else "mismatch", detail=err or "")
     return out
 
