@@ -137,7 +137,10 @@ cdef void _linear(const floating[:, :] A, bint a_rm, const floating[:, :] W, bin
 
 
 cdef tuple _names(int l):
-    """Argument names for error messages: standalone (l = 0) or layer l of L_model_forward."""
+    """Argument names for error messages: linear_forward (l = -1), linear_activation_forward
+    (l = 0) or layer l of L_model_forward."""
+    if l == -1:
+        return "A", "W", "b"
     if l == 0:
         return "A_prev", "W", "b"
     if l == 1:
@@ -196,7 +199,7 @@ def linear_forward(A, W, b):
     A (n_prev, m), W (n, n_prev), b (n, 1).  Returns ``(Z, cache)`` with
     ``cache = (A, W, b)``.
     """
-    return _layer_forward(LINEAR, A, W, b, 0)
+    return _layer_forward(LINEAR, A, W, b, -1)
 
 
 def linear_activation_forward(A_prev, W, b, activation):
@@ -337,7 +340,15 @@ def linear_backward(dZ, cache):
     return _linear_step(cast(dz, t), A_prev, W, t)
 
 
-cdef tuple _layer_backward(Act act, dA, cache, str name):
+cdef str _da_name(Py_ssize_t l, Py_ssize_t L):
+    """The name of layer l's incoming gradient in L_model_backward's error messages."""
+    if l == L:
+        return f"AL (its gradient dAL enters layer {L})"
+    return f"dA{l + 1} (the gradient returned by layer {l + 1}, shaped like caches[{l}][0][0])"
+
+
+cdef tuple _layer_backward(Act act, dA, cache, str name, Py_ssize_t l=0, Py_ssize_t L=0):
+    """One layer backward; l, L > 0 when called by L_model_backward for layer l of L."""
     if not isinstance(cache, tuple) or len(cache) != 2:
         raise TypeError(f"{name} must be the tuple ((A_prev, W, b), Z) from "
                         f"linear_activation_forward, got {type(cache).__name__}")
@@ -347,7 +358,9 @@ cdef tuple _layer_backward(Act act, dA, cache, str name):
     cdef cnp.ndarray Z = as_array(cache[1], f"{name}[1] (Z)")
     cdef cnp.ndarray da = as_array(dA, "dA")
     check_shape(Z, f"{name}[1] (Z)", W.shape[0], A_prev.shape[1], "Z = W A_prev + b")
-    check_shape(da, "dA", W.shape[0], A_prev.shape[1], "the shape of the layer's output")
+    if da.shape[0] != W.shape[0] or da.shape[1] != A_prev.shape[1]:
+        check_shape(da, "dA" if l == 0 else _da_name(l, L), W.shape[0], A_prev.shape[1],
+                    f"the shape of the output of the layer cached in {name}")
     if t == F32:
         t = common_type3(da, Z, A_prev)
     cdef cnp.ndarray dZ = empty(W.shape[0], A_prev.shape[1], t)
@@ -394,7 +407,7 @@ def L_model_backward(AL, Y, caches):
     dA = dAL
     for l in range(L, 0, -1):
         dA, dW, db = _layer_backward(SIGMOID if l == L else RELU, dA, caches[l - 1],
-                                     f"caches[{l - 1}]")
+                                     f"caches[{l - 1}]", l, L)
         grads["dA" + str(l)] = dA
         grads["dW" + str(l)] = dW
         grads["db" + str(l)] = db
