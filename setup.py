@@ -22,7 +22,7 @@ directives = {
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
 
-MODULES = ["_blas", "_kernels", "_validation", "activations", "layers"]
+MODULES = ["_blas", "_kernels", "_validation", "activations", "layers", "_engine"]
 
 extensions = [
     Extension(
