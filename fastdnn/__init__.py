@@ -17,6 +17,7 @@ from fastdnn.layers import (
     update_parameters,
 )
 from fastdnn.models import L_layer_model, predict, two_layer_model
+from fastdnn.model_io import load_model, save_model
 
 __version__ = "0.1.0"
 
@@ -29,4 +30,5 @@ __all__ = [
     "update_parameters",
     "two_layer_model", "L_layer_model", "predict",
     "load_dataset",
+    "save_model", "load_model",
 ]

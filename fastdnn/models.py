@@ -1,8 +1,24 @@
 """The seed's models: two_layer_model, L_layer_model and predict.
 
-Full-batch gradient descent on [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID,
-with the seed's seeding: ``np.random.seed(1)`` then the initialiser (the deep
-one reseeds with 3).  The cost is recorded every 100 iterations.
+Both models train the network
+
+    A0 = X,  A_l = relu(W_l A_{l-1} + b_l)  for l = 1..L-1,
+    AL = sigmoid(W_L A_{L-1} + b_L)
+
+by full-batch gradient descent on the cross-entropy cost
+
+    J = -(1/m) sum_j [ y_j log AL_j + (1 - y_j) log(1 - AL_j) ],
+    W_l <- W_l - learning_rate * dJ/dW_l,   b_l <- b_l - learning_rate * dJ/db_l,
+
+with the seed's seeding: ``np.random.seed(1)``, then the initialiser
+(``initialize_parameters`` for the two-layer model, draws ``randn * 0.01``;
+``initialize_parameters_deep`` for the L-layer model, which reseeds with 3 and
+draws ``randn / sqrt(n_{l-1})``).  The cost is recorded at every iteration
+i with i % 100 == 0 and printed then when ``print_cost``.
+
+The iterations themselves run in :class:`fastdnn.engine.Trainer`; the
+keyword-only extras ``dtype``, ``solver`` and ``threads`` are passed to it
+unchanged (``dtype=None`` computes in float64 as the seed does).
 """
 from __future__ import annotations
 
@@ -11,60 +27,111 @@ import numpy as np
 from fastdnn.engine import Trainer
 from fastdnn.layers import L_model_forward, initialize_parameters, initialize_parameters_deep
 
-__all__ = ["two_layer_model", "L_layer_model", "predict"]
+__all__ = ["two_layer_model", "L_layer_model", "predict", "probabilities", "init_parameters",
+           "MODEL_KINDS"]
+
+#: the two initialisations: "two-layer" (initialize_parameters, randn * 0.01) and
+#: "deep" (initialize_parameters_deep, randn / sqrt(n_{l-1}) after np.random.seed(3))
+MODEL_KINDS = ("two-layer", "deep")
+
+RECORD_EVERY = 100
 
 
-def _gradient_descent(X, Y, parameters, learning_rate, num_iterations, print_cost):
+def init_parameters(layers_dims, kind="deep"):
+    """The seed's starting point: ``np.random.seed(1)``, then the initialiser of ``kind``.
+
+    ``kind="two-layer"``: ``initialize_parameters(n_x, n_h, n_y)`` with
+    ``layers_dims = (n_x, n_h, n_y)``; ``kind="deep"``:
+    ``initialize_parameters_deep(layers_dims)``.
+    """
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"kind must be one of {MODEL_KINDS}, got {kind!r}")
+    if isinstance(layers_dims, (str, bytes)) or not hasattr(layers_dims, "__len__"):
+        raise TypeError(f"layers_dims must be a list of layer sizes, got {layers_dims!r}")
+    np.random.seed(1)
+    if kind == "two-layer":
+        if len(layers_dims) != 3:
+            raise ValueError("two_layer_model needs layers_dims = (n_x, n_h, n_y), got "
+                             f"{len(layers_dims)} sizes: {list(layers_dims)}")
+        n_x, n_h, n_y = layers_dims
+        return initialize_parameters(n_x, n_h, n_y)
+    return initialize_parameters_deep(layers_dims)
+
+
+def _check_data(X, Y, layers_dims):
+    """X must have layers_dims[0] rows; Y one label per column of X."""
+    xs, ys = np.shape(X), np.shape(Y)
+    if len(xs) != 2:
+        raise ValueError(f"X must be 2-D (n_x, m), got shape {xs}")
+    if xs[0] != layers_dims[0]:
+        raise ValueError(f"X has shape {xs} but layers_dims[0] = {layers_dims[0]}: "
+                         f"X needs one row per input feature")
+    if int(np.prod(ys)) != xs[1] or (len(ys) == 2 and ys[0] != 1) or len(ys) > 2:
+        raise ValueError(f"Y has shape {ys}, expected (1, {xs[1]}): one label per column of X "
+                         f"{xs}")
+    if layers_dims[-1] != 1:
+        raise ValueError(f"the output layer must have 1 unit (binary classifier with labels Y "
+                         f"{ys}), got layers_dims[-1] = {layers_dims[-1]}")
+
+
+def _train(X, Y, layers_dims, kind, learning_rate, num_iterations, print_cost, isPlot,
+           dtype, solver, threads):
+    parameters = init_parameters(layers_dims, kind)
+    _check_data(X, Y, layers_dims)
+
     def report(i, cost):
         print("第", i, "次迭代，成本值为：", cost)
 
-    trainer = Trainer(X, Y, parameters, learning_rate)
-    costs = trainer.run(num_iterations, callback=report if print_cost else None)
-    return trainer.parameters(), costs
-
-
-def _plot(costs, learning_rate):
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    plt.plot(np.squeeze(costs))
-    plt.ylabel("cost")
-    plt.xlabel("iterations (per hundreds)")
-    plt.title("Learning rate =" + str(learning_rate))
-    plt.show()
+    trainer = Trainer(X, Y, parameters, learning_rate, dtype=dtype, solver=solver,
+                      threads=threads)
+    costs = trainer.run(num_iterations, record_every=RECORD_EVERY,
+                        callback=report if print_cost else None)
+    if isPlot:
+        from fastdnn.plots import show_cost_curve
+        show_cost_curve(costs, learning_rate)
+    return trainer.parameters()
 
 
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
-                    print_cost=False, isPlot=True):
-    """Train LINEAR -> RELU -> LINEAR -> SIGMOID; ``layers_dims = (n_x, n_h, n_y)``."""
-    np.random.seed(1)
-    n_x, n_h, n_y = layers_dims
-    parameters = initialize_parameters(n_x, n_h, n_y)
-    parameters, costs = _gradient_descent(X, Y, parameters, learning_rate, num_iterations, print_cost)
-    if isPlot:
-        _plot(costs, learning_rate)
-    return parameters
+                    print_cost=False, isPlot=True, *, dtype=None, solver="auto", threads=None):
+    """Train LINEAR -> RELU -> LINEAR -> SIGMOID; ``layers_dims = (n_x, n_h, n_y)``.
+
+    ``np.random.seed(1)``, ``initialize_parameters(n_x, n_h, n_y)``, then
+    ``num_iterations`` steps of full-batch gradient descent.  Prints
+    ``第 i 次迭代，成本值为： cost`` every 100 iterations when ``print_cost``;
+    draws the cost curve when ``isPlot`` and matplotlib is installed (never
+    blocks, never fails without it).  Returns the parameters dict W1, b1, W2, b2.
+    """
+    return _train(X, Y, layers_dims, "two-layer", learning_rate, num_iterations, print_cost,
+                  isPlot, dtype, solver, threads)
 
 
 def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
-                  print_cost=False, isPlot=True):
-    """Train [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID; ``layers_dims = [n_x, ..., 1]``."""
-    np.random.seed(1)
-    parameters = initialize_parameters_deep(layers_dims)
-    parameters, costs = _gradient_descent(X, Y, parameters, learning_rate, num_iterations, print_cost)
-    if isPlot:
-        _plot(costs, learning_rate)
-    return parameters
+                  print_cost=False, isPlot=True, *, dtype=None, solver="auto", threads=None):
+    """Train [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID; ``layers_dims = [n_x, ..., 1]``.
+
+    ``np.random.seed(1)``, ``initialize_parameters_deep(layers_dims)`` (which
+    reseeds with 3), then full-batch gradient descent as in
+    :func:`two_layer_model`.  Returns the parameters dict W1, b1, ..., WL, bL.
+    """
+    return _train(X, Y, layers_dims, "deep", learning_rate, num_iterations, print_cost,
+                  isPlot, dtype, solver, threads)
+
+
+def probabilities(X, parameters):
+    """AL = the network's output sigmoid(W_L A_{L-1} + b_L), shape (1, m)."""
+    probas, _ = L_model_forward(X, parameters)
+    return probas
 
 
 def predict(X, y, parameters):
-    """Predict 0/1 labels (1 where AL > 0.5) and print the accuracy ``mean(p == y)``.
+    """Predict labels p = 1 where AL > 0.5 else 0 and print the accuracy ``mean(p == y)``.
 
-    Returns p, shape (1, m), float 0./1.
+    Returns p, shape (1, m), float64 0./1.
     """
-    probas, _ = L_model_forward(X, parameters)
-    p = (probas > 0.5).astype(np.float64)
+    p = (probabilities(X, parameters) > 0.5).astype(np.float64)
     y = np.asarray(y)
+    if y.size != p.shape[1]:
+        raise ValueError(f"y has shape {y.shape} but X has {p.shape[1]} examples")
     print("准确度为: " + str(float(np.sum(p == y.reshape(p.shape)) / p.shape[1])))
     return p
