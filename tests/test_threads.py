@@ -35,7 +35,7 @@ def _task_data(seed, dtype, n_x, hidden, m):
         params[f"b{l}"] = (rng.standard_normal((dims[l], 1)) * 0.1).astype(dtype)
     X = rng.standard_normal((n_x, m)).astype(dtype)
     Y = (rng.random((1, m)) < 0.5).astype(np.int64)
-    Z = (rng.standard_normal((hidden[0], m)) * 3).astype(dtype)
+    Z = (rng.standard_normal((hidden[0] * 3, m)) * 3).astype(dtype)   # > 16384 elements
     return X, Y, params, Z
 
 
@@ -70,12 +70,12 @@ def _reference_step(X, Y, params, Z):
     return out
 
 
-TASKS = [  # (seed, dtype, n_x, hidden, m): each well above the GIL-release sizes
-    (1, np.float64, 300, [64, 16], 400),
-    (2, np.float32, 257, [48, 8], 333),
-    (3, np.float64, 128, [96], 512),
-    (4, np.float32, 400, [32, 32, 8], 250),
-    (5, np.float64, 200, [80, 20], 301),
+TASKS = [  # (seed, dtype, n_x, hidden, m): each above the GIL-release sizes
+    (1, np.float64, 150, [40, 16], 200),
+    (2, np.float32, 129, [48, 8], 171),
+    (3, np.float64, 100, [64], 256),
+    (4, np.float32, 160, [32, 32, 8], 130),
+    (5, np.float64, 120, [50, 20], 151),
 ]
 
 
@@ -119,7 +119,7 @@ def test_public_functions_from_four_threads_at_once():
 
 def test_shared_inputs_are_never_written():
     """Four threads reading the same arrays: the arrays stay as they were."""
-    X, Y, params, Z = _task_data(7, np.float64, 300, [64], 400)
+    X, Y, params, Z = _task_data(7, np.float64, 150, [64], 200)
     for a in (X, Z, *params.values()):
         a.flags.writeable = False            # a write would raise, not corrupt silently
     copies = {k: v.copy() for k, v in params.items()}
