@@ -17,6 +17,10 @@ Update:    W <- W - lr dW,   b <- b - lr db
 Outputs are new C-ordered arrays of the inputs' common dtype (float32 only
 when every input is float32, as numpy promotes).
 """
+from libc.math cimport sqrt
+
+import threading
+
 import numpy as np
 cimport numpy as cnp
 
@@ -63,18 +67,34 @@ def _check_units(value, name):
     return int(value)
 
 
+cdef inline object _units(object value, str name, Py_ssize_t i=-1):
+    """value as a positive int (fast path for a plain int), else _check_units."""
+    if type(value) is int and value >= 1:
+        return value
+    return _check_units(value, name if i < 0 else f"{name}[{i}]")
+
+
+#: Held while numpy's global RNG is seeded and drawn from (the seed's contract), so
+#: that initialisations running in several threads each get the seed's exact draws.
+#: Re-entrant: fastdnn.models holds it around np.random.seed(1) + the initialiser.
+RNG_LOCK = threading.RLock()
+
+
 def initialize_parameters(n_x, n_h, n_y):
     """Parameters of a two-layer net: ``W ~ randn * 0.01``, ``b = 0``.
 
     Draws W1 (n_h, n_x) then W2 (n_y, n_h) from numpy's global RNG (not
     reseeded).  Returns ``{"W1", "b1", "W2", "b2"}``.
     """
-    n_x = _check_units(n_x, "n_x")
-    n_h = _check_units(n_h, "n_h")
-    n_y = _check_units(n_y, "n_y")
-    W1 = np.random.randn(n_h, n_x) * 0.01
+    n_x = _units(n_x, "n_x")
+    n_h = _units(n_h, "n_h")
+    n_y = _units(n_y, "n_y")
+    with RNG_LOCK:
+        W1 = np.random.randn(n_h, n_x)
+        W2 = np.random.randn(n_y, n_h)
+    W1 *= 0.01                      # in place: the same products as randn(...) * 0.01
     b1 = np.zeros((n_h, 1))
-    W2 = np.random.randn(n_y, n_h) * 0.01
+    W2 *= 0.01
     b2 = np.zeros((n_y, 1))
     return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
 
@@ -87,15 +107,18 @@ def initialize_parameters_deep(layers_dims):
     """
     if isinstance(layers_dims, (str, bytes)) or not hasattr(layers_dims, "__len__"):
         raise TypeError(f"layers_dims must be a list of layer sizes, got {layers_dims!r}")
-    dims = [_check_units(n, f"layers_dims[{i}]") for i, n in enumerate(layers_dims)]
+    dims = [_units(n, "layers_dims", i) for i, n in enumerate(layers_dims)]
     if len(dims) < 2:
         raise ValueError(
             f"layers_dims needs at least an input and an output size, got {list(layers_dims)}")
-    np.random.seed(3)
     parameters = {}
-    for l in range(1, len(dims)):
-        parameters["W" + str(l)] = np.random.randn(dims[l], dims[l - 1]) / np.sqrt(dims[l - 1])
-        parameters["b" + str(l)] = np.zeros((dims[l], 1))
+    with RNG_LOCK:
+        np.random.seed(3)
+        for l in range(1, len(dims)):
+            W = np.random.randn(dims[l], dims[l - 1])
+            W /= sqrt(<double>dims[l - 1])  # in place; IEEE sqrt, as np.sqrt: same quotients
+            parameters["W" + str(l)] = W
+            parameters["b" + str(l)] = np.zeros((dims[l], 1))
     return parameters
 
 

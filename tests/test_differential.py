@@ -109,8 +109,11 @@ def assert_close(actual, expected, rtol, what="result"):
     actual = np.asarray(actual)
     expected = np.asarray(expected)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} vs {expected.shape}"
+    nan = np.isnan(expected)
+    np.testing.assert_array_equal(np.isnan(actual), nan, err_msg=f"{what}: NaN positions")
+    actual, expected = actual[~nan].astype(np.float64), expected[~nan].astype(np.float64)
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    err = float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64))))
+    err = float(np.max(np.abs(actual - expected))) if expected.size else 0.0
     assert err <= rtol * max(scale, 1e-300), (
         f"{what}: max abs error {err:.3e} > {rtol:g} * max|expected| ({scale:.3e})")
 
@@ -335,3 +338,32 @@ def test_two_layer_model_matches_reference(layout):
     want, costs = ref.two_layer_model(X, Y, (6, 4, 1), **kwargs)
     assert float(costs[-1]) < float(costs[0])
     assert_close(got, want, TRAIN_RTOL, "two_layer_model parameters")
+
+
+# ------------------------------------------------- sigmoid over its whole range
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_whole_range_and_layouts_agree(dtype):
+    """Every finite z, the extremes, +-inf and NaN: numpy's value (within a few
+    ulps, no warning), and bit-identical results in every layout (the SIMD
+    row loop and the strided fallback share one formula)."""
+    z = np.concatenate([np.linspace(-800, 800, 4001), [-np.inf, np.inf, np.nan, 0.0, -0.0,
+                                                       709.78, -709.78, 745.2, -745.2]])
+    Z = np.vstack([z, -z, z / 7]).astype(dtype)
+    dA = _rng("sig").standard_normal(Z.shape).astype(dtype)
+    with np.errstate(over="ignore"):
+        want_A, _ = ref.sigmoid(Z.astype(np.float64))
+        want_dZ = ref.sigmoid_backward(dA.astype(np.float64), Z.astype(np.float64))
+    with np.errstate(all="raise"):
+        A, _ = fastdnn.sigmoid(Z)
+        dZ = fastdnn.sigmoid_backward(dA, Z)
+    eps, tiny = np.finfo(dtype).eps, np.finfo(dtype).tiny
+    np.testing.assert_allclose(A, want_A.astype(dtype), rtol=8 * eps, atol=tiny)
+    if dtype == np.float64:
+        np.testing.assert_allclose(dZ, want_dZ, rtol=8 * eps, atol=tiny)
+    else:   # s (1 - s) in float32 cancels: only norm-wise accurate, as numpy's own
+        assert_close(dZ, want_dZ, RTOL32, "sigmoid_backward")
+    assert np.isnan(A[0, -7]) and A[0, -9] == 0 and A[0, -8] == 1
+    for layout in LAYOUTS:
+        np.testing.assert_array_equal(fastdnn.sigmoid(as_layout(Z, layout))[0], A)
+        np.testing.assert_array_equal(
+            fastdnn.sigmoid_backward(as_layout(dA, layout), as_layout(Z, layout)), dZ)
