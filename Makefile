@@ -35,11 +35,21 @@ bench: build
 bench-train: build
 	$(BIN)/python bench/bench_training.py
 
-# the test suite against a build with bounds checking on
-test-debug: $(VENV)/.build-deps
-	flock .build.lock env FASTDNN_DEBUG=1 $(PIP) install -q --no-build-isolation -e '.[test]'
-	$(BIN)/python -m pytest -q tests; status=$$?; \
-	flock .build.lock $(PIP) install -q --no-build-isolation -e '.[test]'; exit $$status
+# the test suite against a build with bounds checking on (FASTDNN_DEBUG=1, -O0 -g),
+# compiled in a copy of the working tree (build/debug): the in-place release
+# build that `make test`, `make bench` and parallel runs use is never touched.
+DEBUG_TREE := build/debug
+DATA_DIR   := $(abspath ../shared/datasets)
+test-debug: build
+	rm -rf $(DEBUG_TREE) && mkdir -p $(DEBUG_TREE)
+	tar -cf - --exclude=./.venv --exclude=./build --exclude=./.git --exclude='*.so' \
+	  --exclude='./fastdnn/*.c' --exclude='__pycache__' --exclude=./.hypothesis . \
+	  | tar -xf - -C $(DEBUG_TREE)
+	cd $(DEBUG_TREE) && FASTDNN_DEBUG=1 $(CURDIR)/$(BIN)/python setup.py -q build_ext --inplace
+	cd $(DEBUG_TREE) && PYTHONPATH=$(CURDIR)/$(DEBUG_TREE) $(CURDIR)/$(BIN)/python -c \
+	  "import fastdnn._kernels as k, os; assert os.path.dirname(os.path.dirname(k.__file__)) == os.getcwd(), k.__file__"
+	cd $(DEBUG_TREE) && FASTDNN_DATA=$${FASTDNN_DATA:-$(DATA_DIR)} PYTHONPATH=$(CURDIR)/$(DEBUG_TREE) \
+	  $(CURDIR)/$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 clean:
 	rm -rf build *.egg-info fastdnn/*.c fastdnn/*.so .pytest_cache
