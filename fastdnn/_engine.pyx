@@ -92,25 +92,112 @@ cdef inline void _bias_sigmoid(floating *Z, const floating *b, int rows, int m) 
 
 
 cdef inline void _relu_mask(floating *dZ, const floating *A, Py_ssize_t size) noexcept nogil:
-    """dZ = 0 where A <= 0 (A = relu(Z), so where Z <= 0)."""
+    """dZ = 0 where A <= 0 (A = relu(Z), so where Z <= 0); a select, not a branch."""
     cdef Py_ssize_t i
     for i in range(size):
-        if A[i] <= 0:
-            dZ[i] = 0
+        dZ[i] = 0 if A[i] <= 0 else dZ[i]
 
 
 cdef inline void _bias_step(floating *b, const floating *dZ, int rows, int m, double lr) noexcept nogil:
-    """b_i <- b_i - lr * (sum_j dZ_ij / m), the sum in float64."""
+    """b_i <- b_i - lr * (sum_j dZ_ij / m), the sum in float64 (four partial sums,
+    so that the additions overlap instead of waiting on each other)."""
     cdef Py_ssize_t i, j
-    cdef double s
+    cdef double s0, s1, s2, s3
     cdef const floating *row
     cdef floating r = <floating>lr
     for i in range(rows):
         row = dZ + i * m
-        s = 0
+        s0 = 0
+        s1 = 0
+        s2 = 0
+        s3 = 0
+        j = 0
+        while j + 4 <= m:
+            s0 += row[j]
+            s1 += row[j + 1]
+            s2 += row[j + 2]
+            s3 += row[j + 3]
+            j += 4
+        while j < m:
+            s0 += row[j]
+            j += 1
+        b[i] = b[i] - r * <floating>(((s0 + s1) + (s2 + s3)) / m)
+
+
+# -------------------------------------------------------------- small products
+# For tiny layers (the planar [2, 4, 1] net) a BLAS call costs more than its
+# work.  These loops keep the innermost index contiguous (row-major operands
+# only) so that the compiler vectorises them; ``_mm`` picks them below
+# SMALL_WORK multiply-adds.  Summation order differs from BLAS by rounding only.
+
+cdef int SMALL_WORK = 8192
+cdef bint use_small = True
+
+
+cdef inline void _mm_nn(int n, int m, int k, const floating *W, const floating *A,
+                        floating *Z) noexcept nogil:
+    """Z (n x m) = W (n x k) A (k x m), all row-major."""
+    cdef Py_ssize_t i, j, p
+    cdef floating w
+    cdef floating *z
+    cdef const floating *a
+    for i in range(n):
+        z = Z + i * m
+        w = W[i * k]
         for j in range(m):
-            s += row[j]
-        b[i] = b[i] - r * <floating>(s / m)
+            z[j] = w * A[j]
+        for p in range(1, k):
+            w = W[i * k + p]
+            a = A + p * m
+            for j in range(m):
+                z[j] = z[j] + w * a[j]
+
+
+cdef inline void _mm_tn(int k, int m, int n, const floating *W, const floating *D,
+                        floating *out) noexcept nogil:
+    """out (k x m) = W^T D, W (n x k) and D (n x m) row-major."""
+    cdef Py_ssize_t i, j, p
+    cdef floating w
+    cdef floating *o
+    cdef const floating *d
+    for p in range(k):
+        o = out + p * m
+        w = W[p]
+        for j in range(m):
+            o[j] = w * D[j]
+        for i in range(1, n):
+            w = W[i * k + p]
+            d = D + i * m
+            for j in range(m):
+                o[j] = o[j] + w * d[j]
+
+
+cdef inline void _mm_nt_acc(int n, int k, int m, floating alpha, const floating *D,
+                            const floating *A, floating *W) noexcept nogil:
+    """W (n x k) += alpha * D A^T, D (n x m) and A (k x m) row-major."""
+    cdef Py_ssize_t i, j, p
+    cdef floating s0, s1, s2, s3
+    cdef const floating *d
+    cdef const floating *a
+    for i in range(n):
+        d = D + i * m
+        for p in range(k):
+            a = A + p * m
+            s0 = 0
+            s1 = 0
+            s2 = 0
+            s3 = 0
+            j = 0
+            while j + 4 <= m:
+                s0 = s0 + d[j] * a[j]
+                s1 = s1 + d[j + 1] * a[j + 1]
+                s2 = s2 + d[j + 2] * a[j + 2]
+                s3 = s3 + d[j + 3] * a[j + 3]
+                j += 4
+            while j < m:
+                s0 = s0 + d[j] * a[j]
+                j += 1
+            W[i * k + p] = W[i * k + p] + alpha * ((s0 + s1) + (s2 + s3))
 
 
 # ------------------------------------------------------------------ iteration
@@ -142,9 +229,12 @@ cdef void _iterate(Net *net, floating *tag, Py_ssize_t count) noexcept nogil:
             if l == 1 and net.gram:
                 memcpy(A[1], P0, <size_t>nl * m * sizeof(floating))
                 gemm(nl, m, m, <floating>-1, C, m, True, G, m, True, <floating>1, A[1], m)
-            elif l == 1:
+            elif l == 1 and not (net.x_rowmajor and use_small
+                                 and <long>nl * m * n[0] <= SMALL_WORK):
                 gemm(nl, m, n[0], <floating>1, W[1], n[0], True,
                      X, net.ldx, net.x_rowmajor, <floating>0, A[1], m)
+            elif use_small and <long>nl * m * n[l - 1] <= SMALL_WORK:
+                _mm_nn(nl, m, n[l - 1], W[l], X if l == 1 else A[l - 1], A[l])
             else:
                 gemm(nl, m, n[l - 1], <floating>1, W[l], n[l - 1], True,
                      A[l - 1], m, True, <floating>0, A[l], m)
@@ -164,8 +254,11 @@ cdef void _iterate(Net *net, floating *tag, Py_ssize_t count) noexcept nogil:
             np_ = n[l - 1]
             if l > 1:
                 # dZ_{l-1} = W_l^T dZ_l (old W_l), masked by relu'
-                gemm(np_, m, nl, <floating>1, W[l], np_, False,
-                     dZ[l], m, True, <floating>0, dZ[l - 1], m)
+                if use_small and <long>nl * m * np_ <= SMALL_WORK:
+                    _mm_tn(np_, m, nl, W[l], dZ[l], dZ[l - 1])
+                else:
+                    gemm(np_, m, nl, <floating>1, W[l], np_, False,
+                         dZ[l], m, True, <floating>0, dZ[l - 1], m)
                 _relu_mask(dZ[l - 1], A[l - 1], <Py_ssize_t>np_ * m)
             _bias_step(b[l], dZ[l], nl, m, net.lr)
             if l == 1 and net.gram:
@@ -182,8 +275,11 @@ cdef void _iterate(Net *net, floating *tag, Py_ssize_t count) noexcept nogil:
                     ld_prev = m
                     prev_rm = True
                 # W_l += (-lr/m) dZ_l A_{l-1}^T ; A^T is A with the other storage order
-                gemm(nl, np_, m, neg_lr_m, dZ[l], m, True,
-                     prev, ld_prev, not prev_rm, <floating>1, W[l], np_)
+                if prev_rm and use_small and <long>nl * m * np_ <= SMALL_WORK:
+                    _mm_nt_acc(nl, np_, m, neg_lr_m, dZ[l], prev, W[l])
+                else:
+                    gemm(nl, np_, m, neg_lr_m, dZ[l], m, True,
+                         prev, ld_prev, not prev_rm, <floating>1, W[l], np_)
 
 
 # ---------------------------------------------------------------- Python side
@@ -292,6 +388,13 @@ cdef class Loop:
         else:
             with nogil:
                 _iterate(&self.net, <float *>NULL, count)
+
+
+def set_small(bint on, int work=8192):
+    """Switch the small-product loops on or off and set their threshold (for benchmarks)."""
+    global use_small, SMALL_WORK
+    use_small = on
+    SMALL_WORK = work
 
 
 def products(W1, X, dZ1, out1, out2, Py_ssize_t reps):
