@@ -59,7 +59,9 @@ fused into the gradient GEMM as W += (-lr/m) dZ A^T).
   m up to 5792 in float64, 8192 in float32); otherwise "primal".  The margin
   covers the per-iteration work that does not shrink (the P0 copy, the C
   update, the deeper layers) and the setup; ``bench/bench_training.py``
-  measures both solvers across n_x and marks where auto switches.
+  measures both solvers across n_x and marks where auto switches.  An
+  explicit ``solver="gram"`` is honoured whatever the size (allocating G
+  raises MemoryError if it cannot be had).
 """
 from __future__ import annotations
 
@@ -70,13 +72,16 @@ from fastdnn._engine import Loop
 from fastdnn._validation import as_array, as_numeric
 from fastdnn.layers import compute_cost
 
-__all__ = ["Trainer", "choose_solver", "GRAM_MARGIN", "GRAM_MAX_BYTES", "SOLVERS"]
+__all__ = ["Trainer", "TrainingDiverged", "choose_solver", "GRAM_MARGIN", "GRAM_MAX_BYTES",
+           "SOLVERS"]
 
 SOLVERS = ("auto", "primal", "gram")
 GRAM_MARGIN = 2.0
 GRAM_MAX_BYTES = 256 * 2**20
-# iterations per call into the compiled loop at most (Ctrl-C is seen between calls)
+# iterations per call into the compiled loop at most: Ctrl-C is seen between
+# calls, so a call is kept to about _CHUNK_WORK multiply-adds (~0.1 s)
 _CHUNK = 1000
+_CHUNK_WORK = 1e9
 
 
 def choose_solver(n_x, m, itemsize=8):
@@ -112,6 +117,23 @@ def _layer_count(parameters, gram_state):
         want = "W1_0, C, b1, W2, ..., WL, bL" if gram_state else "W1, b1, ..., WL, bL"
         raise ValueError(f"parameters must hold exactly {want}; got keys {sorted(map(str, parameters))}")
     return L
+
+
+class TrainingDiverged(FloatingPointError):
+    """Training produced a non-finite cost or non-finite parameters.
+
+    ``iteration`` is the first iteration i whose cost (of the forward pass with
+    the parameters before its update) is NaN or infinite, or whose update made
+    a parameter NaN or infinite.  ``parameters`` holds the parameters before that
+    iteration, i.e. after the last finite one (the trainer is left there too,
+    ``trainer.iteration == iteration``); ``costs`` the costs recorded so far.
+    """
+
+    def __init__(self, message, iteration, parameters, costs):
+        super().__init__(message)
+        self.iteration = iteration
+        self.parameters = parameters
+        self.costs = costs
 
 
 class Trainer:
@@ -168,6 +190,9 @@ class Trainer:
         self.solver = solver
         self.dims = dims
         self._X, self._Y, self._Ws, self._bs = X, Y, Ws, bs
+        deep = sum(dims[l] * dims[l - 1] for l in range(2, L + 1))
+        first = dims[1] * m if solver == "gram" else 2 * dims[1] * n_x
+        self._chunk = int(max(1, min(_CHUNK, _CHUNK_WORK / (m * (first + 3 * deep) + 1))))
         self._A = [np.empty((n, m), dtype=dt) for n in dims[1:]]
         self._dZ = [np.empty((n, m), dtype=dt) for n in dims[1:]]
         with _threads.limit(self.threads):
@@ -202,21 +227,75 @@ class Trainer:
         with _threads.limit(self.threads):
             while self.iteration < end:
                 i = self.iteration
-                stop = min(end, i + _CHUNK)
+                stop = min(end, i + self._chunk)
                 record_at = -1
                 if record_every:
                     r = -(-i // record_every) * record_every      # first recorded >= i
                     if r < stop:
                         record_at, stop = r, r + 1
+                saved = self._save()
                 self._loop.run(stop - i)
                 self.iteration = stop
+                cost = None
                 if record_at >= 0:
                     # A_L still holds the forward pass of iteration record_at
                     cost = float(compute_cost(self._A[-1], self._Y))
+                if not (self._finite() and (cost is None or np.isfinite(cost))):
+                    self._diverged(i, stop, saved, costs)
+                if cost is not None:
                     costs.append(cost)
                     if callback is not None:
                         callback(record_at, cost)
         return costs
+
+    # ------------------------------------------------------------ divergence
+    def _state_arrays(self):
+        """The arrays the loop updates in place (W1_0 and P0 are fixed for "gram")."""
+        arrays = self._Ws[1:] + self._bs if self.solver == "gram" else self._Ws + self._bs
+        return arrays + [self._C] if self.solver == "gram" else arrays
+
+    def _saved(self):
+        return [a.copy() for a in self._state_arrays()]
+
+    def _save(self):
+        """Copy the state into buffers allocated once per trainer (run() allocates nothing)."""
+        arrays = self._state_arrays()
+        if getattr(self, "_backup", None) is None:
+            self._backup = [np.empty_like(a) for a in arrays]
+        for a, s in zip(arrays, self._backup):
+            np.copyto(s, a)
+        return self._backup
+
+    def _restore(self, saved):
+        for a, s in zip(self._state_arrays(), saved):
+            a[...] = s
+
+    def _finite(self):
+        # a finite sum proves every term finite (NaN and +-inf propagate); a
+        # non-finite sum may be an overflow of finite terms: look closer then
+        return all(np.isfinite(a.sum()) or np.isfinite(a).all() for a in self._state_arrays())
+
+    def _diverged(self, start, stop, saved, costs):
+        """Iterations start..stop-1 ended non-finite: replay them one at a time (the
+        loop is deterministic) to find the first bad one, leave the trainer before
+        it, and raise TrainingDiverged."""
+        self._restore(saved)
+        for i in range(start, stop):
+            before = self._saved()
+            self._loop.run(1)
+            cost = float(compute_cost(self._A[-1], self._Y))
+            bad = [] if np.isfinite(cost) else [f"the cost is {cost}"]
+            if not self._finite():
+                bad.append("its update made the parameters non-finite")
+            if bad:
+                self._restore(before)
+                self.iteration = i
+                raise TrainingDiverged(
+                    f"training diverged at iteration {i}: {' and '.join(bad)} (learning rate "
+                    f"{self.learning_rate}).  The parameters after iteration {i - 1}, the last "
+                    f"finite one, are in this exception's .parameters", i, self.parameters(),
+                    costs)
+        raise AssertionError("non-finite training state not reproduced")  # pragma: no cover
 
     # ------------------------------------------------------------------ results
     def parameters(self):
