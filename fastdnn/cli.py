@@ -327,6 +327,9 @@ def _settings(args):
         raise CLIError(f"--resume: {args.out} does not exist: nothing to resume (give the "
                        f"checkpoint with --out)")
     ckpt = _load_model(args.out)
+    from fastdnn.model_io import remove_stale_temporaries
+
+    remove_stale_temporaries(args.out)      # left by a save that was killed midway
     if ckpt.state is None:
         raise CLIError(f"--resume: {args.out} holds no trainer state; it cannot be resumed "
                        f"exactly")

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["save_model", "load_model", "SavedModel", "FORMAT", "FORMAT_VERSION",
-           "layer_dims_of"]
+           "layer_dims_of", "remove_stale_temporaries"]
 
 FORMAT = "fastdnn-model"
 FORMAT_VERSION = 1
@@ -255,8 +255,7 @@ def save_model(path, parameters, *, costs=(), training=None, state=None, classes
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=directory)
     os.close(fd)
     try:
         with h5py.File(tmp, "w", userblock_size=HEADER_SIZE) as f:
@@ -280,6 +279,33 @@ def save_model(path, parameters, *, costs=(), training=None, state=None, classes
         raise
     _fsync_dir(directory)
     return path
+
+
+def _temporary_prefix(path):
+    return "." + os.path.basename(path) + "."
+
+
+def remove_stale_temporaries(path):
+    """Delete temporary files a killed save of ``path`` left beside it; returns their names.
+
+    Only call this when no other process is saving ``path``.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = _temporary_prefix(path)
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            try:
+                os.remove(os.path.join(directory, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
 
 
 def _check_classes(classes, where):
