@@ -273,7 +273,8 @@ class Trainer:
     def _finite(self):
         # a finite sum proves every term finite (NaN and +-inf propagate); a
         # non-finite sum may be an overflow of finite terms: look closer then
-        return all(np.isfinite(a.sum()) or np.isfinite(a).all() for a in self._state_arrays())
+        with np.errstate(all="ignore"):
+            return all(np.isfinite(a.sum()) or np.isfinite(a).all() for a in self._state_arrays())
 
     def _diverged(self, start, stop, saved, costs):
         """Iterations start..stop-1 ended non-finite: replay them one at a time (the
