@@ -31,12 +31,12 @@ mistake there raises instead of reading out of bounds.
 """
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
-from libc.math cimport exp, expf
 
 import numpy as np
 cimport numpy as cnp
 
 from fastdnn._blas cimport floating, gemm
+from fastdnn._kernels cimport add_bias_sigmoid
 
 cnp.import_array()
 
@@ -74,21 +74,6 @@ cdef inline void _bias_relu(floating *Z, const floating *b, int rows, int m) noe
             z = row[j] + bi
             # NaN kept, as np.maximum(0, NaN)
             row[j] = z if (z > 0 or z != z) else 0
-
-
-cdef inline void _bias_sigmoid(floating *Z, const floating *b, int rows, int m) noexcept nogil:
-    """Z = 1 / (1 + exp(-(Z + b))) in place."""
-    cdef Py_ssize_t i, j
-    cdef floating bi
-    cdef floating *row
-    for i in range(rows):
-        bi = b[i]
-        row = Z + i * m
-        for j in range(m):
-            if floating is double:
-                row[j] = 1.0 / (1.0 + exp(-(row[j] + bi)))
-            else:
-                row[j] = 1.0 / (1.0 + expf(-(row[j] + bi)))
 
 
 cdef inline void _relu_mask(floating *dZ, const floating *A, Py_ssize_t size) noexcept nogil:
@@ -202,8 +187,14 @@ cdef inline void _mm_nt_acc(int n, int k, int m, floating alpha, const floating 
 
 # ------------------------------------------------------------------ iteration
 
-cdef void _iterate(Net *net, floating *tag, Py_ssize_t count) noexcept nogil:
-    """``count`` gradient-descent iterations on ``net`` (``tag`` only picks the type)."""
+cdef void _iterate(Net *net, floating[:, ::1] ZL, floating[:, ::1] AL, const floating[:, :] bL,
+                   Py_ssize_t count) noexcept nogil:
+    """``count`` gradient-descent iterations on ``net``.
+
+    The output layer's pre-activation goes to its own buffer ZL and
+    ``fastdnn._kernels.add_bias_sigmoid`` (the vectorised sigmoid of the layer
+    API) writes A_L = sigmoid(ZL + b_L); ZL, AL, bL are views of net's buffers.
+    """
     cdef int L = net.L, m = net.m, l, nl, np_
     cdef int *n = net.n
     cdef floating **W = <floating **>net.W
@@ -223,7 +214,8 @@ cdef void _iterate(Net *net, floating *tag, Py_ssize_t count) noexcept nogil:
     cdef bint prev_rm
 
     for it in range(count):
-        # ---- forward
+        # ---- forward (the last layer's product lands in ZL, see the loop's end)
+        A[L] = &ZL[0, 0]
         for l in range(1, L + 1):
             nl = n[l]
             if l == 1 and net.gram:
@@ -240,8 +232,8 @@ cdef void _iterate(Net *net, floating *tag, Py_ssize_t count) noexcept nogil:
                      A[l - 1], m, True, <floating>0, A[l], m)
             if l < L:
                 _bias_relu(A[l], b[l], nl, m)
-            else:
-                _bias_sigmoid(A[l], b[l], nl, m)
+        A[L] = &AL[0, 0]
+        add_bias_sigmoid(ZL, bL, AL)
 
         # ---- output gradient: sigmoid + cross-entropy
         size = <Py_ssize_t>n[L] * m
@@ -315,6 +307,8 @@ cdef class Loop:
     cdef Net net
     cdef object keep
     cdef bint is_double
+    cdef double[:, ::1] zl_d, al_d, bl_d
+    cdef float[:, ::1] zl_f, al_f, bl_f
 
     def __cinit__(self):
         self.net.n = NULL
@@ -365,6 +359,12 @@ cdef class Loop:
             self.net.b[l] = _ptr(_need(bs[l - 1], f"b{l}", (dims[l], 1), dtype))
             self.net.A[l] = _ptr(_need(As[l - 1], f"A{l}", (dims[l], m), dtype))
             self.net.dZ[l] = _ptr(_need(dZs[l - 1], f"dZ{l}", (dims[l], m), dtype))
+        ZL = np.empty((dims[L], m), dtype=dtype)
+        self.keep.append(ZL)
+        if self.is_double:
+            self.zl_d, self.al_d, self.bl_d = ZL, As[L - 1], bs[L - 1]
+        else:
+            self.zl_f, self.al_f, self.bl_f = ZL, As[L - 1], bs[L - 1]
         self.net.gram = gram
         if gram:
             self.net.G = _ptr(_need(G, "G", (m, m), dtype))
@@ -384,10 +384,10 @@ cdef class Loop:
             return
         if self.is_double:
             with nogil:
-                _iterate(&self.net, <double *>NULL, count)
+                _iterate[double](&self.net, self.zl_d, self.al_d, self.bl_d, count)
         else:
             with nogil:
-                _iterate(&self.net, <float *>NULL, count)
+                _iterate[float](&self.net, self.zl_f, self.al_f, self.bl_f, count)
 
 
 def set_small(bint on, int work=8192):
