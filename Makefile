@@ -29,8 +29,15 @@ train: build
 test: build
 	$(BIN)/python -m pytest -q
 
+# fastdnn vs numpy per function and size, the ratio table (bench/ratios.py), and the
+# loop/BLAS crossover behind SMALL_GEMM_FLOPS (bench/bench_gemm.py)
 bench: build
-	$(BIN)/python -m pytest bench -q --benchmark-only --benchmark-columns=min,median,mean --benchmark-group-by=group
+	mkdir -p .benchmarks
+	$(BIN)/python -m pytest bench/bench_functions.py -q -p no:cacheprovider --benchmark-only \
+		--benchmark-columns=min,median,mean --benchmark-group-by=group \
+		--benchmark-json=.benchmarks/functions.json
+	$(BIN)/python bench/ratios.py .benchmarks/functions.json
+	$(BIN)/python bench/bench_gemm.py | tail -4
 
 bench-train: build
 	$(BIN)/python bench/bench_training.py

@@ -34,4 +34,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "bench/.results.json"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ".benchmarks/functions.json"))
