@@ -31,7 +31,8 @@ class Progress:
     ``update(iteration, cost)`` after each chunk of work; ``message(text)``
     prints a line of its own without garbling the progress line;
     ``close()`` finishes the line.  The ETA is the remaining iterations
-    times the mean time per iteration measured so far in this process.
+    times the mean time per iteration since the first update after the
+    start (so one-off setup in the first iterations does not inflate it).
     """
 
     def __init__(self, start, total, stream=None, interval=None, enabled=True):
@@ -46,16 +47,17 @@ class Progress:
         self._shown = False
         self.iteration = self.start
         self.cost = None
+        self._base = None           # (time, iteration) of the first update past start
 
     def _line(self):
-        done = self.iteration - self.start
-        elapsed = time.perf_counter() - self.t0
+        now = time.perf_counter()
+        elapsed = now - self.t0
         pct = 100.0 * self.iteration / self.total if self.total else 100.0
         parts = [f"iteration {self.iteration}/{self.total}", f"{pct:3.0f}%"]
         if self.cost is not None:
             parts.append(f"cost {self.cost:.6f}")
-        if done > 0:
-            per = elapsed / done
+        if self._base is not None and self.iteration > self._base[1]:
+            per = (now - self._base[0]) / (self.iteration - self._base[1])
             parts.append(f"{per * 1e3:.2f} ms/it")
             parts.append(f"ETA {format_seconds(per * (self.total - self.iteration))}")
         parts.append(f"elapsed {format_seconds(elapsed)}")
@@ -71,6 +73,8 @@ class Progress:
 
     def update(self, iteration, cost=None, force=False):
         self.iteration = int(iteration)
+        if self._base is None and self.iteration > self.start:
+            self._base = (time.perf_counter(), self.iteration)
         if cost is not None:
             self.cost = float(cost)
         if not self.enabled:

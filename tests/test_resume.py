@@ -40,8 +40,9 @@ def train_args(data_dir, out, iterations, extra):
             "--learning-rate", 0.02, "--out", out, "--no-plot", "--quiet", *extra]
 
 
-def kill_mid_training(args, tmp_path, out, delay):
-    """Start the CLI, SIGKILL it ``delay`` s after its first checkpoint appears."""
+def kill_mid_training(args, tmp_path, out, delay, sig=signal.SIGKILL):
+    """Start the CLI, send it ``sig`` ``delay`` s after its first checkpoint appears;
+    returns (exit status, stdout, stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "fastdnn", *map(str, args)], cwd=tmp_path,
                             env=cli_env(tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -53,15 +54,15 @@ def kill_mid_training(args, tmp_path, out, delay):
             assert time.monotonic() < deadline, "no checkpoint within 120 s"
             time.sleep(0.002)
         time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before the kill"
+            proc.communicate()
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL, "the run finished before the kill"
+    return proc.returncode, stdout, stderr
 
 
 @pytest.mark.parametrize("m,extra", [
@@ -128,3 +129,24 @@ def test_checkpoints_are_written_during_training(tmp_path, data):
     ckpt = load_model(out)
     assert ckpt.iteration % 50 == 0 and 0 < ckpt.iteration < 3000
     assert len(ckpt.costs) == (ckpt.iteration + 99) // 100
+
+
+def test_ctrl_c_then_resume(tmp_path, data):
+    """SIGINT (Ctrl-C): exit status 130, one line naming the resume command, and the
+    last checkpoint resumes to the uninterrupted result."""
+    full = tmp_path / "full.h5"
+    run(train_args(data[150], full, 3000, []), tmp_path)
+    out = tmp_path / "c.h5"
+    code, _, stderr = kill_mid_training(
+        train_args(data[150], out, 3000, ["--checkpoint-every", 20]), tmp_path, out,
+        delay=0.2, sig=signal.SIGINT)
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "interrupted near iteration" in lines[0]
+    assert f"fastdnn train --resume --out {out}" in lines[0]
+    run(["train", "--resume", "--out", out, "--data", data[150], "--no-plot", "--quiet"],
+        tmp_path)
+    a, b = load_model(out), load_model(full)
+    for k in b.parameters:
+        np.testing.assert_array_equal(a.parameters[k], b.parameters[k])
