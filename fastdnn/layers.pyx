@@ -266,7 +266,9 @@ def compute_cost(AL, Y):
     """
     cdef cnp.ndarray al = as_array(AL, "AL")
     cdef cnp.ndarray y = as_array(Y, "Y")
-    check_shape(y, "Y", al.shape[0], al.shape[1], f"one label per prediction in AL {(<object>al).shape}")
+    if y.shape[0] != al.shape[0] or y.shape[1] != al.shape[1]:
+        check_shape(y, "Y", al.shape[0], al.shape[1],
+                    f"one label per prediction in AL {(<object>al).shape}")
     cdef int t = common_type2(al, y)
     cdef double cost
     if t == F32:
@@ -337,14 +339,31 @@ cdef tuple _linear_step(cnp.ndarray dZ, cnp.ndarray A_prev, cnp.ndarray W, int t
     return dA_prev, dW, db
 
 
-cdef tuple _unpack_linear_cache(cache, str name):
+cdef str _cache_name(Py_ssize_t l, bint linear_part):
+    """Name of a cache in error messages: linear_backward's / linear_activation_backward's
+    ``cache`` (l = 0) or L_model_backward's ``caches[l - 1]``; ``[0]`` for its linear part
+    inside an activation cache.  Built only when an error is raised."""
+    name = "cache" if l == 0 else f"caches[{l - 1}]"
+    return name + "[0]" if linear_part else name
+
+
+cdef tuple _unpack_linear_cache(cache, Py_ssize_t l, bint linear_part):
+    """(A_prev, W, b, common dtype) of a linear cache, validated.  The common
+    case (three valid arrays that chain) builds no string."""
     if not isinstance(cache, tuple) or len(cache) != 3:
-        raise TypeError(f"{name} must be the tuple (A_prev, W, b) from linear_forward, "
-                        f"got {type(cache).__name__}")
+        raise TypeError(f"{_cache_name(l, linear_part)} must be the tuple (A_prev, W, b) from "
+                        f"linear_forward, got {type(cache).__name__}")
+    a, w, bb = cache
+    cdef cnp.ndarray A, W, b
+    if is_valid_array(a) and is_valid_array(w) and is_valid_array(bb):
+        A, W, b = a, w, bb
+        if W.shape[1] == A.shape[0] and b.shape[0] == W.shape[0] and b.shape[1] == 1:
+            return A, W, b, common_type3(A, W, b)
+    name = _cache_name(l, linear_part)
     names = (f"{name}[0] (A_prev)", f"{name}[1] (W)", f"{name}[2] (b)")
-    cdef cnp.ndarray A = _arg(cache[0], 0, 0, names)
-    cdef cnp.ndarray W = _arg(cache[1], 0, 1, names)
-    cdef cnp.ndarray b = _arg(cache[2], 0, 2, names)
+    A = _arg(a, 0, 0, names)
+    W = _arg(w, 0, 1, names)
+    b = _arg(bb, 0, 2, names)
     return A, W, b, _check_chain(A, W, b, 0, names)
 
 
@@ -355,7 +374,7 @@ def linear_backward(dZ, cache):
     ``dW = dZ A_prev^T / m``, ``db = sum_j dZ / m``, ``dA_prev = W^T dZ``.
     Returns ``(dA_prev, dW, db)``.
     """
-    A_prev, W, b, t = _unpack_linear_cache(cache, "cache")
+    A_prev, W, b, t = _unpack_linear_cache(cache, 0, False)
     cdef cnp.ndarray dz = as_array(dZ, "dZ")
     check_shape(dz, "dZ", W.shape[0], A_prev.shape[1],
                 "one row per unit of W, one column per example of A_prev")
@@ -370,20 +389,24 @@ cdef str _da_name(Py_ssize_t l, Py_ssize_t L):
     return f"dA{l + 1} (the gradient returned by layer {l + 1}, shaped like caches[{l}][0][0])"
 
 
-cdef tuple _layer_backward(Act act, dA, cache, str name, Py_ssize_t l=0, Py_ssize_t L=0):
-    """One layer backward; l, L > 0 when called by L_model_backward for layer l of L."""
+cdef tuple _layer_backward(Act act, dA, cache, Py_ssize_t l=0, Py_ssize_t L=0):
+    """One layer backward; l, L > 0 when called by L_model_backward for layer l of L
+    (whose cache is caches[l - 1])."""
     if not isinstance(cache, tuple) or len(cache) != 2:
-        raise TypeError(f"{name} must be the tuple ((A_prev, W, b), Z) from "
+        raise TypeError(f"{_cache_name(l, False)} must be the tuple ((A_prev, W, b), Z) from "
                         f"linear_activation_forward, got {type(cache).__name__}")
     cdef cnp.ndarray A_prev, W, b
     cdef int t
-    A_prev, W, b, t = _unpack_linear_cache(cache[0], f"{name}[0]")
-    cdef cnp.ndarray Z = as_array(cache[1], f"{name}[1] (Z)")
+    A_prev, W, b, t = _unpack_linear_cache(cache[0], l, True)
+    z = cache[1]
+    cdef cnp.ndarray Z = z if is_valid_array(z) else as_array(z, f"{_cache_name(l, False)}[1] (Z)")
     cdef cnp.ndarray da = as_array(dA, "dA")
-    check_shape(Z, f"{name}[1] (Z)", W.shape[0], A_prev.shape[1], "Z = W A_prev + b")
+    if Z.shape[0] != W.shape[0] or Z.shape[1] != A_prev.shape[1]:
+        check_shape(Z, f"{_cache_name(l, False)}[1] (Z)", W.shape[0], A_prev.shape[1],
+                    "Z = W A_prev + b")
     if da.shape[0] != W.shape[0] or da.shape[1] != A_prev.shape[1]:
         check_shape(da, "dA" if l == 0 else _da_name(l, L), W.shape[0], A_prev.shape[1],
-                    f"the shape of the output of the layer cached in {name}")
+                    f"the shape of the output of the layer cached in {_cache_name(l, False)}")
     if t == F32:
         t = common_type3(da, Z, A_prev)
     cdef cnp.ndarray dZ = empty(W.shape[0], A_prev.shape[1], t)
@@ -400,7 +423,7 @@ def linear_activation_backward(dA, cache, activation="relu"):
     ``cache = ((A_prev, W, b), Z)``.  Returns ``(dA_prev, dW, db)``.
     """
     check_activation(activation)
-    return _layer_backward(RELU if activation == "relu" else SIGMOID, dA, cache, "cache")
+    return _layer_backward(RELU if activation == "relu" else SIGMOID, dA, cache)
 
 
 def L_model_backward(AL, Y, caches):
@@ -429,8 +452,7 @@ def L_model_backward(AL, Y, caches):
     grads = {}
     dA = dAL
     for l in range(L, 0, -1):
-        dA, dW, db = _layer_backward(SIGMOID if l == L else RELU, dA, caches[l - 1],
-                                     f"caches[{l - 1}]", l, L)
+        dA, dW, db = _layer_backward(SIGMOID if l == L else RELU, dA, caches[l - 1], l, L)
         grads["dA" + str(l)] = dA
         grads["dW" + str(l)] = dW
         grads["db" + str(l)] = db
@@ -463,10 +485,13 @@ def update_parameters(parameters, grads, learning_rate):
             gkey = "d" + key
             if gkey not in grads:
                 raise ValueError(f"grads has no {gkey!r} for parameters[{key!r}]")
-            P = as_array(parameters[key], f"parameters[{key!r}]")
-            G = as_array(grads[gkey], f"grads[{gkey!r}]")
-            check_shape(G, f"grads[{gkey!r}]", P.shape[0], P.shape[1],
-                        f"the shape of parameters[{key!r}]")
+            x = parameters[key]
+            P = x if is_valid_array(x) else as_array(x, f"parameters[{key!r}]")
+            x = grads[gkey]
+            G = x if is_valid_array(x) else as_array(x, f"grads[{gkey!r}]")
+            if G.shape[0] != P.shape[0] or G.shape[1] != P.shape[1]:
+                check_shape(G, f"grads[{gkey!r}]", P.shape[0], P.shape[1],
+                            f"the shape of parameters[{key!r}]")
             t = common_type2(P, G)
             out = empty(P.shape[0], P.shape[1], t)
             if t == F32:
