@@ -413,6 +413,9 @@ def load_model(path):
             fastdnn_version = _attr_str(f, "fastdnn_version", path)
             meta_json = _attr_str(f, "meta", path)
             datasets = _read_datasets(f, h5py, path)
+    except UnicodeError as exc:     # h5py decoding a corrupted text attribute
+        raise ValueError(f"{path}: unreadable model file ({type(exc).__name__}: {exc})") \
+            from None
     except ValueError:
         raise
     except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError...

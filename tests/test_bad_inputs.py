@@ -45,6 +45,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -562,35 +563,38 @@ def run_case(case):
 
 
 # ------------------------------------------------------- worker and runner
-def _worker(outfile, indices):
-    """Run cases by index, appending JSON lines: {"start": i} then the outcome."""
-    if REPO_ROOT not in sys.path:
-        sys.path.insert(0, REPO_ROOT)
-    cases = build_cases()
+# Shared with tests/test_faults.py: a script that calls ``serve`` when run as
+# ``script --worker OUTFILE i,j,...`` can have its cases run by ``run_isolated``.
+
+def serve(outfile, indices, cases, run_one):
+    """Worker side: run cases by index, appending JSON lines {"start": i}, then the
+    outcome dict of ``run_one(case)`` (with "i" and "id" added)."""
     with open(outfile, "a", buffering=1) as f:
         for i in indices:
             f.write(json.dumps({"start": i}) + "\n")
             f.flush()
             if i == CRASH_SELFTEST:
                 os.kill(os.getpid(), signal.SIGSEGV)
-            res = run_case(cases[i])
-            res["i"] = i
+            if i == HANG_SELFTEST:
+                time.sleep(3600)
+            res = run_one(cases[i])
+            res.update(i=i, id=cases[i].id)
             f.write(json.dumps(res) + "\n")
             f.flush()
 
 
 CRASH_SELFTEST = -1          # an index that makes the worker segfault (tests the runner)
-WORKER_TIMEOUT = 300
+HANG_SELFTEST = -2           # an index that makes the worker hang (tests the runner)
+CASE_TIMEOUT = 20.0          # seconds one case may take before it counts as a hang
 
 
-def run_matrix(indices=None, timeout=WORKER_TIMEOUT):
-    """Run the cases (all by default) in worker subprocesses; returns {index: result}.
+def run_isolated(script, indices, case_id, case_timeout=CASE_TIMEOUT):
+    """Run the cases ``indices`` of ``script`` in worker subprocesses; {index: result}.
 
-    A worker that dies or hangs costs the case it was running (outcome "crash"
-    or "hang", ok False); the rest go to a fresh worker.
+    A worker that dies, or whose current case runs longer than ``case_timeout``
+    seconds, costs that case (outcome "crash" or "hang", ok False); the
+    remaining cases go to a fresh worker.
     """
-    if indices is None:
-        indices = list(range(len(build_cases())))
     results = {}
     todo = list(indices)
     with tempfile.TemporaryDirectory() as tmp:
@@ -598,27 +602,40 @@ def run_matrix(indices=None, timeout=WORKER_TIMEOUT):
         while todo:
             attempt += 1
             outfile = os.path.join(tmp, f"worker{attempt}.jsonl")
-            cmd = [sys.executable, os.path.abspath(__file__), "--worker", outfile,
+            errfile = os.path.join(tmp, f"worker{attempt}.stderr")
+            cmd = [sys.executable, os.path.abspath(script), "--worker", outfile,
                    ",".join(map(str, todo))]
             env = dict(os.environ, PYTHONFAULTHANDLER="0")
-            try:
-                proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True,
-                                      text=True, timeout=timeout)
-                rc, died = proc.returncode, "crash"
-                stderr = proc.stderr
-            except subprocess.TimeoutExpired as exc:
-                rc, died = None, "hang"
-                stderr = exc.stderr or ""
-            started = None
-            if os.path.exists(outfile):
-                with open(outfile) as f:
-                    for line in f:
-                        rec = json.loads(line)
-                        if "start" in rec:
-                            started = rec["start"]
-                        else:
-                            results[rec["i"]] = rec
-                            started = None
+            started, since, died = None, time.monotonic(), "crash"
+            with open(errfile, "w") as err:
+                proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=err)
+                pos = 0
+                while True:
+                    rc = proc.poll()
+                    if os.path.exists(outfile):
+                        with open(outfile) as f:
+                            f.seek(pos)
+                            for line in f:
+                                if not line.endswith("\n"):
+                                    break            # a line still being written
+                                pos += len(line)
+                                rec = json.loads(line)
+                                if "start" in rec:
+                                    started, since = rec["start"], time.monotonic()
+                                else:
+                                    results[rec["i"]] = rec
+                                    started = None
+                    if rc is not None:
+                        break
+                    if started is not None and time.monotonic() - since > case_timeout:
+                        proc.kill()
+                        proc.wait()
+                        rc, died = None, "hang"
+                        break
+                    time.sleep(0.02)
+            with open(errfile) as f:
+                stderr = f.read()
             if rc == 0:
                 missing = [i for i in todo if i not in results]
                 if missing:
@@ -627,17 +644,31 @@ def run_matrix(indices=None, timeout=WORKER_TIMEOUT):
             if started is None:
                 raise RuntimeError(f"worker failed before running a case (rc={rc}):\n{stderr}")
             if rc is not None and rc > 0:
-                died = "worker-error"      # a bug of this harness, not of fastdnn
-            results[started] = {"i": started, "id": _case_id(started), "ok": False,
-                                "outcome": died,
-                                "detail": f"worker {'killed by signal ' + str(-rc) if rc and rc < 0 else died} "
-                                          f"(rc={rc}) {stderr[-2000:]}"}
+                died = "worker-error"      # a bug of the test harness, not of fastdnn
+            how = (f"killed by signal {-rc}" if rc is not None and rc < 0 else
+                   f"still running after {case_timeout:g} s" if died == "hang" else died)
+            results[started] = {"i": started, "id": case_id(started), "ok": False,
+                                "outcome": died, "detail": f"worker {how} (rc={rc}) {stderr[-2000:]}"}
             todo = [i for i in todo if i not in results]
     return results
 
 
+def _worker(outfile, indices):
+    if REPO_ROOT not in sys.path:
+        sys.path.insert(0, REPO_ROOT)
+    serve(outfile, indices, build_cases(), run_case)
+
+
+def run_matrix(indices=None):
+    """Run the bad-input cases (all by default), crash-isolated; {index: result}."""
+    if indices is None:
+        indices = list(range(len(build_cases())))
+    return run_isolated(__file__, indices, _case_id)
+
+
 def _case_id(i):
-    return "selftest/segfault" if i == CRASH_SELFTEST else build_cases()[i].id
+    return {CRASH_SELFTEST: "selftest/segfault", HANG_SELFTEST: "selftest/hang"}.get(i) or \
+        build_cases()[i].id
 
 
 # --------------------------------------------------------------- the tests
@@ -675,3 +706,9 @@ def test_runner_reports_a_crash_as_that_case_and_continues():
     assert res[CRASH_SELFTEST]["outcome"] == "crash" and not res[CRASH_SELFTEST]["ok"]
     assert "signal 11" in res[CRASH_SELFTEST]["detail"]
     assert res[0]["outcome"] in ("equal", "raised") and res[1]["outcome"] in ("equal", "raised")
+
+
+def test_runner_reports_a_hang_as_that_case_and_continues():
+    res = run_isolated(__file__, [0, HANG_SELFTEST, 1], _case_id, case_timeout=2)
+    assert res[HANG_SELFTEST]["outcome"] == "hang" and not res[HANG_SELFTEST]["ok"]
+    assert res[0]["ok"] and res[1]["ok"]
