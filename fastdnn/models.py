@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdnn._validation import as_numeric
 from fastdnn.engine import Trainer
-from fastdnn.layers import L_model_forward, initialize_parameters, initialize_parameters_deep
+from fastdnn.layers import (RNG_LOCK, L_model_forward, initialize_parameters,
+                            initialize_parameters_deep)
 
 __all__ = ["two_layer_model", "L_layer_model", "predict", "probabilities", "init_parameters",
            "MODEL_KINDS"]
@@ -48,19 +50,20 @@ def init_parameters(layers_dims, kind="deep"):
         raise ValueError(f"kind must be one of {MODEL_KINDS}, got {kind!r}")
     if isinstance(layers_dims, (str, bytes)) or not hasattr(layers_dims, "__len__"):
         raise TypeError(f"layers_dims must be a list of layer sizes, got {layers_dims!r}")
-    np.random.seed(1)
-    if kind == "two-layer":
-        if len(layers_dims) != 3:
-            raise ValueError("two_layer_model needs layers_dims = (n_x, n_h, n_y), got "
-                             f"{len(layers_dims)} sizes: {list(layers_dims)}")
-        n_x, n_h, n_y = layers_dims
-        return initialize_parameters(n_x, n_h, n_y)
-    return initialize_parameters_deep(layers_dims)
+    if kind == "two-layer" and len(layers_dims) != 3:
+        raise ValueError("two_layer_model needs layers_dims = (n_x, n_h, n_y), got "
+                         f"{len(layers_dims)} sizes: {list(layers_dims)}")
+    with RNG_LOCK:          # seed + draws as one step, whatever other threads do
+        np.random.seed(1)
+        if kind == "two-layer":
+            n_x, n_h, n_y = layers_dims
+            return initialize_parameters(n_x, n_h, n_y)
+        return initialize_parameters_deep(layers_dims)
 
 
 def _check_data(X, Y, layers_dims):
     """X must have layers_dims[0] rows; Y one label per column of X."""
-    xs, ys = np.shape(X), np.shape(Y)
+    xs, ys = as_numeric(X, "X").shape, as_numeric(Y, "Y").shape   # TypeError naming X/Y if not numeric
     if len(xs) != 2:
         raise ValueError(f"X must be 2-D (n_x, m), got shape {xs}")
     if xs[0] != layers_dims[0]:
@@ -130,7 +133,7 @@ def predict(X, y, parameters):
     Returns p, shape (1, m), float64 0./1.
     """
     p = (probabilities(X, parameters) > 0.5).astype(np.float64)
-    y = np.asarray(y)
+    y = as_numeric(y, "y")
     if y.size != p.shape[1]:
         raise ValueError(f"y has shape {y.shape} but X has {p.shape[1]} examples")
     print("准确度为: " + str(float(np.sum(p == y.reshape(p.shape)) / p.shape[1])))
