@@ -6,7 +6,8 @@ array) and predictions must be identical.  On generated data these always
 run; on the course data (FASTDNN_DATA, or ../shared/datasets) they skip
 where it is absent.  The course data runs 300 iterations by default; the
 seed's full 2500-iteration runs (about a minute of numpy reference on this
-machine class) run with FASTDNN_SLOW=1.
+machine class) run with FASTDNN_SLOW=1.  The reference runs with one BLAS
+thread: on a busy 2-core machine multithreaded OpenBLAS can be 20x slower.
 """
 import os
 import re
@@ -15,6 +16,7 @@ import sys
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import fastdnn
 from fastdnn.data import load_dataset, prepare
@@ -179,12 +181,11 @@ def _course(data_dir):
 
 def _compare_on_course(data_dir, kind, dims, iterations):
     X, Y, X_test, Y_test = _course(data_dir)
-    if kind == "two-layer":
-        ref_params, ref_costs = ref.two_layer_model(X, Y, dims, num_iterations=iterations)
-        params = fastdnn.two_layer_model(X, Y, dims, num_iterations=iterations, isPlot=False)
-    else:
-        ref_params, ref_costs = ref.L_layer_model(X, Y, dims, num_iterations=iterations)
-        params = fastdnn.L_layer_model(X, Y, dims, num_iterations=iterations, isPlot=False)
+    ref_model, model = ((ref.two_layer_model, fastdnn.two_layer_model) if kind == "two-layer"
+                        else (ref.L_layer_model, fastdnn.L_layer_model))
+    with threadpool_limits(1):
+        ref_params, ref_costs = ref_model(X, Y, dims, num_iterations=iterations)
+    params = model(X, Y, dims, num_iterations=iterations, isPlot=False)
     assert_params_close(params, ref_params)
     for x, y in ((X, Y), (X_test, Y_test)):
         np.testing.assert_array_equal(ref.predict(x, y, params), ref.predict(x, y, ref_params))
