@@ -589,7 +589,8 @@ CASE_TIMEOUT = 20.0          # seconds one case may take before it counts as a h
 
 
 def run_isolated(script, indices, case_id, case_timeout=CASE_TIMEOUT):
-    """Run the cases ``indices`` of ``script`` in worker subprocesses; {index: result}.
+    """Run the cases ``indices`` of ``script`` (a path, or [path, extra worker args])
+    in worker subprocesses; {index: result}.
 
     A worker that dies, or whose current case runs longer than ``case_timeout``
     seconds, costs that case (outcome "crash" or "hang", ok False); the
@@ -603,8 +604,9 @@ def run_isolated(script, indices, case_id, case_timeout=CASE_TIMEOUT):
             attempt += 1
             outfile = os.path.join(tmp, f"worker{attempt}.jsonl")
             errfile = os.path.join(tmp, f"worker{attempt}.stderr")
-            cmd = [sys.executable, os.path.abspath(script), "--worker", outfile,
-                   ",".join(map(str, todo))]
+            path, *extra = [script] if isinstance(script, str) else script
+            cmd = [sys.executable, os.path.abspath(path), "--worker", outfile,
+                   ",".join(map(str, todo))] + extra
             env = dict(os.environ, PYTHONFAULTHANDLER="0")
             started, since, died = None, time.monotonic(), "crash"
             with open(errfile, "w") as err:

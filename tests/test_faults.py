@@ -170,8 +170,9 @@ def _params_with(**changes):
     return p
 
 
-def build_file_cases(size):
-    """All model-file cases for a valid file of ``size`` bytes."""
+def build_file_cases(size, dense=False):
+    """All model-file cases for a valid file of ``size`` bytes (``dense``: every
+    byte of the HDF5 structure re-sealed-flipped, for bench/count_hardening.py)."""
     cases = [_bytes_case("empty", lambda b: b""),
              FileCase("missing", lambda base, tmp: os.path.join(tmp, "nowhere.h5")),
              FileCase("directory", lambda base, tmp: tmp)]
@@ -182,7 +183,8 @@ def build_file_cases(size):
         cases.append(_bytes_case(f"flipped/{pos}", _flip(pos)))
     body = size - 512
     # the HDF5 superblock, object headers and B-trees come first: densely there
-    for pos in sorted(set(range(0, min(body, 2400), 12)) | set(range(2400, body, 150))):
+    for pos in sorted(set(range(0, min(body, 2400), 1 if dense else 12))
+                      | set(range(2400, body, 150))):
         cases.append(_bytes_case(f"resealed-flipped/{pos}", _resealed(_flip(pos)), may_load=True))
     for n in sorted(set(range(0, body, max(1, body // 40)))):
         cases.append(_bytes_case(f"resealed-truncated/{n}", _resealed(lambda b, n=n: b[:n])))
@@ -266,23 +268,24 @@ def run_file_case(case):
             "detail": "" if exact else "loaded the re-sealed (changed) content"}
 
 
-def file_cases():
-    return build_file_cases(len(base_file()))
+def file_cases(dense=False):
+    return build_file_cases(len(base_file()), dense)
 
 
-def run_file_matrix(indices=None):
-    cases = file_cases()
+def run_file_matrix(indices=None, dense=False):
+    cases = file_cases(dense)
     ids = {i: c.id for i, c in enumerate(cases)}
     ids[CRASH_SELFTEST] = "selftest/segfault"
-    return run_isolated(__file__, range(len(cases)) if indices is None else indices,
+    script = [__file__] + (["--dense"] if dense else [])
+    return run_isolated(script, range(len(cases)) if indices is None else indices,
                         ids.__getitem__, case_timeout=10)
 
 
 if __name__ == "__main__" and len(sys.argv) >= 4 and sys.argv[1] == "--worker":
     import shutil
     try:
-        serve(sys.argv[2], [int(s) for s in sys.argv[3].split(",") if s], file_cases(),
-              run_file_case)
+        serve(sys.argv[2], [int(s) for s in sys.argv[3].split(",") if s],
+              file_cases("--dense" in sys.argv), run_file_case)
     finally:
         shutil.rmtree(_scratch(), ignore_errors=True)
     sys.exit(0)
@@ -336,9 +339,13 @@ def _fail():
     raise OSError(28, "No space left on device (simulated)")
 
 
-def test_a_failing_step_of_save_never_loses_the_previous_file(tmp_path):
+def failing_steps(directory):
+    """A fault (OSError ENOSPC) at each step of save_model; [(step, ok, detail)]:
+    ok when the save raised, the file loads with the previous content (the new one
+    once renamed) and no temporary file is left."""
     from fastdnn.model_io import load_model, save_model
-    path = str(tmp_path / "m.h5")
+    path = os.path.join(directory, "m.h5")
+    out = []
     for step in SAVE_STEPS:
         write_model(path, seed=0)
         undo = _inject(step, _fail)
@@ -350,10 +357,19 @@ def test_a_failing_step_of_save_never_loses_the_previous_file(tmp_path):
                 raised = True
         finally:
             undo()
-        model = load_model(path)
-        # before the rename: the previous file; after it (fsync of the directory): the new one
-        assert raised and same_content(model, 1 if step == "fsync_dir" else 0), step
-        assert sorted(os.listdir(tmp_path)) == ["m.h5"], (step, os.listdir(tmp_path))
+        try:
+            kept = same_content(load_model(path), 1 if step == "fsync_dir" else 0)
+        except ValueError as exc:
+            kept = False
+            step += f" ({exc})"
+        clean = sorted(os.listdir(directory)) == ["m.h5"]
+        out.append((step, raised and kept and clean, f"raised={raised} kept={kept} clean={clean}"))
+    return out
+
+
+def test_a_failing_step_of_save_never_loses_the_previous_file(tmp_path):
+    bad = [r for r in failing_steps(str(tmp_path)) if not r[1]]
+    assert not bad, bad
 
 
 def _kill_self():
@@ -377,32 +393,46 @@ def _forked_save(path, step=None, loops=0):
     return pid
 
 
-def test_a_save_killed_at_every_step_and_at_random_moments_leaves_a_readable_file(tmp_path):
+def killed_saves(directory, random_kills=25, seed=0):
+    """A saving process SIGKILLed at each step of save_model, then at random moments
+    of a save loop; [(what, ok, detail)]: ok when the file then loads with exactly
+    one of the contents ever saved (the previous one before the rename) and
+    remove_stale_temporaries leaves the directory clean."""
     from fastdnn.model_io import load_model, remove_stale_temporaries
-    path = str(tmp_path / "m.h5")
-    outcomes = []
+    path = os.path.join(directory, "m.h5")
+    out = []
+
+    def check(what, allowed, pid):
+        _, status = os.waitpid(pid, 0)
+        killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        try:
+            model = load_model(path)
+            kept = any(same_content(model, s) for s in allowed)
+        except ValueError as exc:
+            kept, what = False, f"{what} ({exc})"
+        remove_stale_temporaries(path)
+        clean = sorted(os.listdir(directory)) == ["m.h5"]
+        out.append((what, killed and kept and clean, f"killed={killed} kept={kept} clean={clean}"))
+
     for step in SAVE_STEPS:
         write_model(path, seed=0)
-        pid = _forked_save(path, step=step)
-        _, status = os.waitpid(pid, 0)
-        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, step
-        model = load_model(path)
-        assert same_content(model, 1 if step == "fsync_dir" else 0), step
-        remove_stale_temporaries(path)
-        assert sorted(os.listdir(tmp_path)) == ["m.h5"]
-        outcomes.append(step)
-    rng = np.random.default_rng(0)
-    for k in range(25):                         # kills at random moments of a save loop
+        check(f"kill at {step}", (1,) if step == "fsync_dir" else (0,),
+              _forked_save(path, step=step))
+    rng = np.random.default_rng(seed)
+    for k in range(random_kills):
         write_model(path, seed=0)
         pid = _forked_save(path, loops=1000)
         time.sleep(rng.uniform(0.0, 0.05))
         os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        model = load_model(path)
-        assert any(same_content(model, s) for s in (0, 1, 2)), k
-        remove_stale_temporaries(path)
-        assert sorted(os.listdir(tmp_path)) == ["m.h5"]
-    assert len(outcomes) == len(SAVE_STEPS)
+        check(f"random kill {k}", (0, 1, 2), pid)
+    return out
+
+
+def test_a_save_killed_at_every_step_and_at_random_moments_leaves_a_readable_file(tmp_path):
+    res = killed_saves(str(tmp_path))
+    assert len(res) == len(SAVE_STEPS) + 25
+    bad = [r for r in res if not r[1]]
+    assert not bad, bad
 
 
 # ----------------------------------------------------------- the file matrix
@@ -439,6 +469,42 @@ def test_file_cases_are_all_run(file_matrix):
 def _data(seed=0, n_x=8, m=40):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n_x, m)), (rng.random((1, m)) < 0.5).astype(np.int64)
+
+
+def divergences():
+    """Trainings made to diverge; [(what, ok, detail)]: ok when TrainingDiverged names
+    the iteration and carries finite parameters (nothing lost)."""
+    import fastdnn
+    from fastdnn.engine import Trainer, TrainingDiverged
+    X, Y = _data()
+    Xnan = X.copy()
+    Xnan[3, 7] = np.nan
+    start = fastdnn.initialize_parameters_deep([8, 6, 4, 1])
+    runs = {
+        "lr 1e300, primal": lambda: Trainer(X, Y, start, 1e300, solver="primal").run(500),
+        "lr 1e300, gram": lambda: Trainer(X, Y, start, 1e300, solver="gram").run(500),
+        "lr 1e300, float32": lambda: Trainer(X, Y, start, 1e300, dtype="float32").run(500),
+        "lr 1e300, resumed at 150": lambda: Trainer(X, Y, start, 1e300, iteration=150).run(500),
+        "NaN in X, two_layer_model": lambda: fastdnn.two_layer_model(
+            Xnan, Y, (8, 5, 1), num_iterations=50, isPlot=False),
+        "NaN in X, L_layer_model": lambda: fastdnn.L_layer_model(
+            Xnan, Y, [8, 5, 1], num_iterations=50, isPlot=False),
+    }
+    out = []
+    for what, run in runs.items():
+        try:
+            run()
+            out.append((what, False, "no TrainingDiverged"))
+        except TrainingDiverged as e:
+            finite = all(np.all(np.isfinite(v)) for v in e.parameters.values())
+            named = f"iteration {e.iteration}" in str(e)
+            out.append((what, finite and named, f"iteration {e.iteration}, finite={finite}"))
+    return out
+
+
+def test_every_divergence_is_stopped_with_finite_parameters():
+    bad = [r for r in divergences() if not r[1]]
+    assert not bad, bad
 
 
 @pytest.mark.parametrize("solver", ["primal", "gram"])
