@@ -147,8 +147,8 @@ def build_parser():
     p.add_argument("model", metavar="MODEL", help="model file written by 'fastdnn train'")
     p.add_argument("inputs", metavar="INPUT", nargs="+",
                    help="image files (PNG/JPEG, 64x64 RGB for the course's model; reading "
-                        "them needs Pillow or, for PNG, matplotlib) or h5 files in the "
-                        "course's layout (a *_x image dataset, optionally *_y labels)")
+                        "them needs Pillow) or h5 files in the course's layout (a *_x image "
+                        "dataset, optionally *_y labels)")
     p.add_argument("--resize", action="store_true",
                    help="scale images of another size to the model's input size (needs "
                         "Pillow) instead of refusing them")
@@ -472,47 +472,26 @@ def _image_side(n_x):
 
 
 def read_image(path, side, resize=False):
-    """Image file -> (side, side, 3) uint8, as the course's images."""
+    """Image file -> (side, side, 3) uint8, as the course's images (needs Pillow)."""
     try:
         from PIL import Image
     except ImportError:
-        Image = None
-    if Image is not None:
-        try:
-            with Image.open(path) as im:
-                im = im.convert("RGB")
-                if im.size != (side, side):
-                    if not resize:
-                        raise CLIError(f"{path}: image is {im.size[0]}x{im.size[1]} pixels but "
-                                       f"the model takes {side}x{side}x3 images "
-                                       f"({side * side * 3} inputs); pass --resize to scale it")
-                    im = im.resize((side, side), Image.BILINEAR)
-                return np.asarray(im, dtype=np.uint8)
-        except CLIError:
-            raise
-        except (OSError, ValueError, SyntaxError) as exc:
-            raise CLIError(f"cannot read image {path}: {exc}") from None
+        raise CLIError("reading image files needs Pillow (pip install pillow); h5 sets need "
+                       "only h5py") from None
     try:
-        import matplotlib.image as mpimg
-    except ImportError:
-        raise CLIError("reading image files needs Pillow (pip install pillow) or matplotlib "
-                       "(PNG only)") from None
-    if resize:
-        raise CLIError("--resize needs Pillow (pip install pillow)")
-    try:
-        a = mpimg.imread(path)
-    except Exception as exc:  # noqa: BLE001 - matplotlib raises many kinds
-        raise CLIError(f"cannot read image {path} (without Pillow only PNG can be read): "
-                       f"{exc}") from None
-    if a.dtype.kind == "f":
-        a = np.rint(a * 255).clip(0, 255).astype(np.uint8)
-    if a.ndim == 2:
-        a = np.repeat(a[:, :, None], 3, axis=2)
-    a = a[:, :, :3]
-    if a.shape != (side, side, 3):
-        raise CLIError(f"{path}: image is {a.shape[1]}x{a.shape[0]} pixels but the model "
-                       f"takes {side}x{side}x3 images; pass --resize (needs Pillow)")
-    return a
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (side, side):
+                if not resize:
+                    raise CLIError(f"{path}: image is {im.size[0]}x{im.size[1]} pixels but the "
+                                   f"model takes {side}x{side}x3 images ({side * side * 3} "
+                                   f"inputs); pass --resize to scale it")
+                im = im.resize((side, side), Image.BILINEAR)
+            return np.asarray(im, dtype=np.uint8)
+    except CLIError:
+        raise
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CLIError(f"cannot read image {path}: {exc}") from None
 
 
 def _read_h5_set(path):

@@ -376,3 +376,33 @@ def test_resume_errors(trained, small, tmp_path):
     r = run(["train", "--resume", "--out", tmp_path / "corrupt.h5", "--data", small], tmp_path,
             check=False)
     assert_one_line_error(r, "cannot load model", "truncated")
+
+
+# ------------------------------------------------------- optional dependencies
+def run_without(modules, args, tmp_path):
+    """The CLI in a process where importing ``modules`` fails (as if not installed)."""
+    code = ("import sys\n"
+            + "".join(f"sys.modules[{m!r}] = None\n" for m in modules)
+            + "from fastdnn.cli import main\n"
+            + f"sys.exit(main({[str(a) for a in args]!r}))\n")
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=cli_env(tmp_path),
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_without_matplotlib_pictures_are_skipped_in_one_line(tmp_path, small):
+    r = run_without(["matplotlib"], ["train", "--data", small, "--layers", f"{N_X},3,1",
+                                     "--iterations", 50, "--out", "m.h5", "--quiet"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "fastdnn: matplotlib is not installed (pip install matplotlib, or pip install "
+        "'fastdnn[plot]'); skipping the cost-curve picture"]
+    assert "cost curve:" not in r.stdout and not (tmp_path / "m_cost.png").exists()
+    assert load_model(tmp_path / "m.h5").iteration == 50
+
+
+def test_images_without_pillow(trained, tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    tmp, out, _ = trained
+    Image.new("RGB", (SIDE, SIDE)).save(tmp_path / "a.png")
+    r = run_without(["PIL"], ["predict", out, tmp_path / "a.png"], tmp_path)
+    assert_one_line_error(r, "reading image files needs Pillow")
