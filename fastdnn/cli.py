@@ -355,7 +355,7 @@ def _settings(args):
 
 def cmd_train(args):
     from fastdnn import __version__
-    from fastdnn.engine import Trainer
+    from fastdnn.engine import Trainer, TrainingDiverged
     from fastdnn.model_io import save_model
     from fastdnn.models import init_parameters
     from fastdnn.progress import Progress, format_seconds
@@ -436,6 +436,12 @@ def cmd_train(args):
         hint = (f"; continue from the last checkpoint with: fastdnn train --resume --out "
                 f"{args.out}" if every else "; nothing saved (use --checkpoint-every N)")
         raise CLIError(f"interrupted near iteration {trainer.iteration}{hint}", code=130) \
+            from None
+    except TrainingDiverged as exc:
+        progress.close()
+        raise CLIError(f"training diverged at iteration {exc.iteration} (the cost or the "
+                       f"parameters became NaN or infinite at learning rate "
+                       f"{s['learning_rate']}); nothing saved: try a smaller --learning-rate") \
             from None
     seconds = time.perf_counter() - t0
     progress.close()

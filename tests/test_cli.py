@@ -316,6 +316,13 @@ def test_train_input_size_mismatch(tmp_path, small):
     assert_one_line_error(r, "192 features per example (8x8x3)", "--layers gives 100 inputs")
 
 
+def test_train_divergence(tmp_path, small):
+    r = run(["train", "--data", small, "--layers", f"{N_X},4,1", "--learning-rate", "1e38",
+             "--dtype", "float32", "--iterations", 50, "--out", "d.h5"], tmp_path, check=False)
+    assert_one_line_error(r, "training diverged at iteration", "smaller --learning-rate")
+    assert not (tmp_path / "d.h5").exists()
+
+
 def test_predict_errors(trained, small, tmp_path):
     tmp, out, _ = trained
     (tmp_path / "text.png").write_text("not an image")
