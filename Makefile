@@ -37,7 +37,7 @@ bench: build
 		--benchmark-columns=min,median,mean --benchmark-group-by=group \
 		--benchmark-json=.benchmarks/functions.json
 	$(BIN)/python bench/ratios.py .benchmarks/functions.json
-	$(BIN)/python bench/bench_gemm.py | tail -4
+	$(BIN)/python bench/bench_gemm.py --large | tail -10
 
 bench-train: build
 	$(BIN)/python bench/bench_training.py

@@ -1,6 +1,6 @@
 """Where does BLAS start beating a plain loop?  Justifies SMALL_GEMM_FLOPS.
 
-Usage: .venv/bin/python bench/bench_gemm.py
+Usage: .venv/bin/python bench/bench_gemm.py [--large]
 
 Times C = A @ B (float64) by fastdnn._blas's gemm_loop and by its BLAS call
 (dgemm through scipy.linalg.cython_blas), both from compiled code without
@@ -12,6 +12,10 @@ of the forward (A, B row-major / A row-major, B column-major).  Prints one
 table row per product, then per m*n*k the geometric mean of loop/BLAS time
 over the shapes and layouts measured, and the crossover: the smallest m*n*k
 from which BLAS wins at every larger size.
+
+With --large, also the cat model's three big products by scipy's BLAS and by
+numpy's matmul with a preallocated output, calls interleaved (min / median):
+the measurement behind NUMPY_GEMM_WORK in fastdnn/layers.pyx.
 """
 import sys
 import time
@@ -48,6 +52,35 @@ def shapes():
         yield "W A   (1x4 @ 4xm)", (1, 4, m)
 
 
+def large_products(rounds=30):
+    """The cat model's big products, scipy's BLAS (fastdnn._blas) vs numpy's
+    matmul with a preallocated output, calls interleaved; justifies
+    NUMPY_GEMM_WORK in fastdnn/layers.pyx."""
+    rng = np.random.default_rng(0)
+    X = (rng.integers(0, 256, (209, 12288)) / 255).T          # Fortran, as the seed's X
+    W = rng.standard_normal((20, 12288)) / np.sqrt(12288)
+    dZ = rng.standard_normal((20, 209))
+    cases = {
+        "W1 X  (20x12288 @ 12288x209 F)": (W, X, np.empty((20, 209))),
+        "dZ1 Xᵀ (20x209 @ 209x12288)": (dZ, X.T, np.empty((20, 12288))),
+        "W1ᵀ dZ1 (12288x20 F @ 20x209)": (W.T, dZ, np.empty((12288, 209))),
+    }
+    print("| product | BLAS via scipy min / median ms | numpy matmul min / median ms |")
+    print("|---|---:|---:|")
+    for label, (A, B, C) in cases.items():
+        ts = {"scipy": [], "numpy": []}
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            _bench_gemm(A, B, C, 1, False)
+            t1 = time.perf_counter()
+            np.matmul(A, B, out=C)
+            t2 = time.perf_counter()
+            ts["scipy"].append(t1 - t0)
+            ts["numpy"].append(t2 - t1)
+        sc, nu = np.array(ts["scipy"]) * 1e3, np.array(ts["numpy"]) * 1e3
+        print(f"| {label} | {sc.min():.3f} / {np.median(sc):.3f} | {nu.min():.3f} / {np.median(nu):.3f} |")
+
+
 def main():
     rng = np.random.default_rng(0)
     rows = []
@@ -74,6 +107,9 @@ def main():
     print("m*n*k: geometric mean of loop/BLAS time")
     print(", ".join(f"{f}: {g:.2f}" for f, g in gmean.items()))
     print(f"crossover (BLAS faster from here on): m*n*k = {crossover}")
+    if "--large" in sys.argv:
+        print()
+        large_products()
     return 0
 
 

@@ -45,6 +45,14 @@ __all__ = [
 # costs more than it lets other threads gain)
 cdef Py_ssize_t NOGIL_WORK = 32768
 
+# products with at least this many multiply-adds go through numpy's matmul
+# (with preallocated outputs) instead of scipy's BLAS: numpy's bundled
+# OpenBLAS is the one the numpy yardstick uses, and bench/bench_gemm.py
+# measured scipy's build 10-15% slower on the cat model's W1 X (20 x 12288 by
+# 12288 x 209, Fortran-ordered X).  The ~1 us of a Python-level call is below
+# 1% of a product this size.
+cdef Py_ssize_t NUMPY_GEMM_WORK = 1 << 20
+
 cdef enum Act:
     LINEAR
     RELU
@@ -159,6 +167,22 @@ cdef void _linear(const floating[:, :] A, bint a_rm, const floating[:, :] W, bin
         K.add_bias(Z, b)
 
 
+cdef void _bias_act_k(Act act, const floating[:, :] b, floating[:, ::1] Z,
+                      floating[:, ::1] out) noexcept nogil:
+    if act == RELU:
+        K.add_bias_relu(Z, b, out)
+    elif act == SIGMOID:
+        K.add_bias_sigmoid(Z, b, out)
+    else:
+        K.add_bias(Z, b)
+
+
+cdef void _bias_act(Act act, const floating[:, :] b, floating[:, ::1] Z, floating[:, ::1] out):
+    """Z += b, out = g(Z) (out unused for LINEAR) after numpy's matmul filled Z."""
+    with nogil:
+        _bias_act_k(act, b, Z, out)
+
+
 cdef tuple _names(int l):
     """Argument names for error messages: linear_forward (l = -1), linear_activation_forward
     (l = 0) or layer l of L_model_forward."""
@@ -201,6 +225,14 @@ cdef tuple _layer_forward(Act act, A_, W_, b_, int l):
     cdef cnp.ndarray Ac = as_operand(cast(A, t))
     cdef cnp.ndarray Wc = as_operand(cast(W, t))
     cdef cnp.ndarray Z = empty(W.shape[0], A.shape[1], t), out
+    if W.shape[0] * W.shape[1] * A.shape[1] >= NUMPY_GEMM_WORK:
+        np.matmul(Wc, Ac, out=Z)
+        out = Z if act == LINEAR else empty(W.shape[0], A.shape[1], t)
+        if t == F32:
+            _bias_act[float](act, b, Z, out)
+        else:
+            _bias_act[double](act, cast(b, t), Z, out)
+        return (Z, (A, W, b)) if act == LINEAR else (out, ((A, W, b), Z))
     if act == LINEAR:
         # no separate output: Z is passed once (each memoryview costs ~0.1 us)
         if t == F32:
@@ -330,6 +362,17 @@ cdef tuple _linear_step(cnp.ndarray dZ, cnp.ndarray A_prev, cnp.ndarray W, int t
     cdef cnp.ndarray dW = empty(W.shape[0], W.shape[1], t)
     cdef cnp.ndarray db = empty(W.shape[0], 1, t)
     cdef cnp.ndarray dA_prev = empty(A_prev.shape[0], A_prev.shape[1], t)
+    cdef Py_ssize_t m = A_prev.shape[1]
+    if W.shape[0] * W.shape[1] * m >= NUMPY_GEMM_WORK:
+        # numpy's matmul for the two big products (see NUMPY_GEMM_WORK);
+        # dW = (dZ / m) A_prev^T scales the small factor, not the big product
+        np.matmul(np.multiply(dz, 1.0 / m), Ac.T, out=dW)
+        np.matmul(Wc.T, dz, out=dA_prev)
+        if t == F32:
+            K.row_means[float](dz, db, <double>m)
+        else:
+            K.row_means[double](dz, db, <double>m)
+        return dA_prev, dW, db
     if t == F32:
         _linear_grad[float](dz, _rowmajor(dz), Ac.T, not _rowmajor(Ac), Wc.T, not _rowmajor(Wc),
                             dW, db, dA_prev)

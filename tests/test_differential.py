@@ -42,6 +42,7 @@ SHAPES = [
     (2, 6, 9),
     (8, 16, 300),    # hundreds of examples
     (1000, 20, 20),  # wide: 1000 features
+    (2000, 24, 30),  # above NUMPY_GEMM_WORK (products through numpy's matmul)
     (40, 30, 50),    # above the tiny-product and GIL-release thresholds
     (12, 7, 209),
 ]
@@ -218,7 +219,7 @@ NETS = [
     ([3, 1, 1, 1], 1),
     ([4, 3, 1], 2),
     ([5, 4, 3, 1], 300),
-    ([1000, 20, 7, 5, 1], 20),   # wide first layer
+    ([1000, 20, 7, 5, 1], 60),   # wide first layer, above NUMPY_GEMM_WORK
     ([12, 7, 1], 209),
 ]
 # X dtype, parameters dtype, Y dtype
