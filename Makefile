@@ -30,14 +30,17 @@ test: build
 	$(BIN)/python -m pytest -q
 
 # fastdnn vs numpy per function and size, the ratio table (bench/ratios.py), and the
-# loop/BLAS crossover behind SMALL_GEMM_FLOPS (bench/bench_gemm.py)
+# loop/BLAS crossover behind SMALL_GEMM_FLOPS (bench/bench_gemm.py).  BLAS runs on
+# BENCH_BLAS_THREADS threads for both sides (default 1: on a shared 2-core machine,
+# multi-threaded OpenBLAS latencies swing 100x with the other load).
+BENCH_BLAS_THREADS ?= 1
 bench: build
 	mkdir -p .benchmarks
-	$(BIN)/python -m pytest bench/bench_functions.py -q -p no:cacheprovider --benchmark-only \
+	OPENBLAS_NUM_THREADS=$(BENCH_BLAS_THREADS) $(BIN)/python -m pytest bench/bench_functions.py -q -p no:cacheprovider --benchmark-only \
 		--benchmark-columns=min,median,mean --benchmark-group-by=group \
 		--benchmark-json=.benchmarks/functions.json
 	$(BIN)/python bench/ratios.py .benchmarks/functions.json
-	$(BIN)/python bench/bench_gemm.py --large | tail -10
+	OPENBLAS_NUM_THREADS=$(BENCH_BLAS_THREADS) $(BIN)/python bench/bench_gemm.py --large | tail -10
 
 bench-train: build
 	$(BIN)/python bench/bench_training.py

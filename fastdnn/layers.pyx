@@ -88,6 +88,14 @@ cdef inline object _units(object value, str name, Py_ssize_t i=-1):
 RNG_LOCK = threading.RLock()
 
 
+cdef inline cnp.ndarray _zero_bias(Py_ssize_t n):
+    """np.zeros((n, 1)) without the Python-level call."""
+    cdef cnp.npy_intp dims[2]
+    dims[0] = n
+    dims[1] = 1
+    return cnp.PyArray_ZEROS(2, dims, cnp.NPY_FLOAT64, 0)
+
+
 def initialize_parameters(n_x, n_h, n_y):
     """Parameters of a two-layer net: ``W ~ randn * 0.01``, ``b = 0``.
 
@@ -101,9 +109,9 @@ def initialize_parameters(n_x, n_h, n_y):
         W1 = np.random.randn(n_h, n_x)
         W2 = np.random.randn(n_y, n_h)
     W1 *= 0.01                      # in place: the same products as randn(...) * 0.01
-    b1 = np.zeros((n_h, 1))
+    b1 = _zero_bias(n_h)
     W2 *= 0.01
-    b2 = np.zeros((n_y, 1))
+    b2 = _zero_bias(n_y)
     return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
 
 
@@ -126,7 +134,7 @@ def initialize_parameters_deep(layers_dims):
             W = np.random.randn(dims[l], dims[l - 1])
             W /= sqrt(<double>dims[l - 1])  # in place; IEEE sqrt, as np.sqrt: same quotients
             parameters["W" + str(l)] = W
-            parameters["b" + str(l)] = np.zeros((dims[l], 1))
+            parameters["b" + str(l)] = _zero_bias(dims[l])
     return parameters
 
 
