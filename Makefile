@@ -38,6 +38,7 @@ bench: build
 	mkdir -p .benchmarks
 	OPENBLAS_NUM_THREADS=$(BENCH_BLAS_THREADS) $(BIN)/python -m pytest bench/bench_functions.py -q -p no:cacheprovider --benchmark-only \
 		--benchmark-columns=min,median,mean --benchmark-group-by=group \
+		--benchmark-warmup=on --benchmark-disable-gc \
 		--benchmark-json=.benchmarks/functions.json
 	$(BIN)/python bench/ratios.py .benchmarks/functions.json
 	OPENBLAS_NUM_THREADS=$(BENCH_BLAS_THREADS) $(BIN)/python bench/bench_gemm.py --large | tail -10
