@@ -35,8 +35,12 @@ README's numbers policy):
   (tests/test_numerics.py checks the clamp itself);
 * sigmoid never emits overflow warnings (the worker ignores numpy's);
 * results are float64 (or float32 when every input is float32): integer inputs
-  give float results where numpy's relu/relu_backward would keep integers, and
-  compute_cost returns AL's float dtype.
+  give float results where numpy's relu/relu_backward would keep integers
+  (values are compared; the dtypes are checked by tests/test_properties.py);
+* the models' fused engine differentiates the output layer as dZ = AL - Y,
+  finite where the seed's formula gives 0 * inf = NaN at a saturated AL: for the
+  models' non-finite inputs the comparison is made where numpy is finite
+  (outcome "equal-where-finite"), or training stops with TrainingDiverged.
 """
 import json
 import os
@@ -607,7 +611,7 @@ def run_isolated(script, indices, case_id, case_timeout=CASE_TIMEOUT):
             path, *extra = [script] if isinstance(script, str) else script
             cmd = [sys.executable, os.path.abspath(path), "--worker", outfile,
                    ",".join(map(str, todo))] + extra
-            env = dict(os.environ, PYTHONFAULTHANDLER="0")
+            env = dict(os.environ, PYTHONFAULTHANDLER="1")   # a crash prints its traceback
             started, since, died = None, time.monotonic(), "crash"
             with open(errfile, "w") as err:
                 proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
