@@ -11,6 +11,9 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("FASTDNN_DEBUG", "0") not in ("", "0")
+# FASTDNN_DEBUG=asan: the debug build plus AddressSanitizer (make test-asan), which
+# also checks the raw-pointer loops of _engine that bounds checking cannot see
+ASAN = os.environ.get("FASTDNN_DEBUG") == "asan"
 
 directives = {
     "language_level": 3,
@@ -21,6 +24,8 @@ directives = {
 }
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+if ASAN:
+    compile_args = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
 
 MODULES = ["_blas", "_kernels", "_validation", "activations", "layers", "_engine"]
 
@@ -31,6 +36,7 @@ extensions = [
         include_dirs=[np.get_include()],
         define_macros=macros,
         extra_compile_args=compile_args,
+        extra_link_args=["-fsanitize=address"] if ASAN else [],
     )
     for name in MODULES
 ]
