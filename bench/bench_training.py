@@ -303,9 +303,9 @@ def chart(args, path):
         X, Y = tall_data(m=m, n_x=n_x, seed=2)
         dims = [n_x, 20, 7, 5, 1]
         params = init_params(dims)
-        n = max(5, min(200, int(4e8 / (3 * 20 * m * n_x + 1))))
+        n = max(20, min(300, int(2e9 / (3 * 20 * m * n_x))))
         if args.quick:
-            n = max(3, n // 4)
+            n = max(5, n // 4)
         tp = Trainer(X, Y, params, LR, solver="primal", threads=T)
         tp.run(1, record_every=0)
         t0 = time.perf_counter()
