@@ -20,8 +20,10 @@ run, and the speed-up of each candidate over the numpy version:
   torch.optim.SGD, same initial parameters, dtype and thread count (rows
   skipped with a note when torch is not importable).
 
-Every timing is the minimum over --rounds rounds (the machine is shared and
-noisy; the minimum is the least disturbed run).  Workloads: cat5 and cat2 on
+Candidates are timed round-robin, each keeping its fastest of --rounds
+rounds (the machine is shared and noisy; the minimum is the least disturbed
+run), with a short pause before each timing so that the thread pool of the
+previous candidate (numpy's OpenBLAS, torch's OpenMP) has stopped spinning.  Workloads: cat5 and cat2 on
 the course's cat / non-cat data (or the generated stand-in of
 fastdnn.data.make_standin_dataset when the data is absent: the output says
 which), tall [784, 128, 64, 1] on 4096 generated examples, planar [2, 4, 1]
@@ -65,6 +67,9 @@ from tests import reference as ref  # noqa: E402
 LR = 0.0075
 DEFAULT_ITERS = {"cat5": 60, "cat2": 60, "tall": 10, "planar": 3000}
 QUICK_ITERS = {"cat5": 20, "cat2": 20, "tall": 4, "planar": 1000}
+# seconds of rest before each timing: the previous candidate's BLAS / OpenMP
+# threads keep spinning for a while after its call and would steal the cores
+PAUSE = 0.25
 
 try:
     import torch
@@ -243,6 +248,7 @@ def bench_workload(name, dims, X, Y, n, args, rows):
     with threadpoolctl.threadpool_limits(T, user_api="blas"):     # numpy's and the products'
         for _ in range(args.rounds):
             for label, fn, its, _extra, _note in cands:
+                time.sleep(PAUSE)
                 t0 = time.perf_counter()
                 fn()
                 best[label] = min(best[label], time.perf_counter() - t0)
@@ -322,6 +328,7 @@ def chart(args, path):
         with threadpoolctl.threadpool_limits(T, user_api="blas"):
             for _ in range(args.rounds):                 # round-robin, min per candidate
                 for k, fn in fns.items():
+                    time.sleep(PAUSE)
                     t0 = time.perf_counter()
                     fn()
                     best[k] = min(best[k], time.perf_counter() - t0)

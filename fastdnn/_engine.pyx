@@ -446,3 +446,49 @@ def products(W1, X, dZ1, out1, out2, Py_ssize_t reps):
                      <float>0, <float *>o1, m)
                 gemm(n1, n0, m, <float>1, <float *>d, m, True, <float *>x, ldx, not rm,
                      <float>0, <float *>o2, n0)
+
+
+def gemm_into(A, bint trans_a, B, bint trans_b, out, double alpha=1.0, double beta=0.0):
+    """out = alpha * op(A) @ op(B) + beta * out through scipy's BLAS, GIL released.
+
+    op(M) is M, or M.T when trans_*; A and B are C- or Fortran-contiguous
+    2-D arrays of out's dtype, out is C-contiguous.  The engine's setup
+    products (G = X^T X, P0 = W1_0 X, W1 = W1_0 - C X^T) go through here so
+    that training uses one BLAS library (and one thread pool) throughout.
+    """
+    cdef cnp.ndarray O = <cnp.ndarray?>out
+    dtype = O.dtype
+    if dtype != np.float64 and dtype != np.float32:
+        raise TypeError(f"out must be float32 or float64, got {dtype}")
+    cdef cnp.ndarray Aa = <cnp.ndarray?>A, Ba = <cnp.ndarray?>B
+    for name, arr in (("A", Aa), ("B", Ba)):
+        if arr.dtype != dtype or arr.ndim != 2 or arr.size == 0:
+            raise ValueError(f"{name} must be a non-empty 2-D {dtype} array")
+        if not (arr.flags.c_contiguous or arr.flags.f_contiguous):
+            raise ValueError(f"{name} must be C- or Fortran-contiguous")
+    if not O.flags.c_contiguous or O.ndim != 2:
+        raise ValueError("out must be a C-contiguous 2-D array")
+    cdef bint a_c = Aa.flags.c_contiguous, b_c = Ba.flags.c_contiguous
+    cdef int m = Aa.shape[1] if trans_a else Aa.shape[0]
+    cdef int k = Aa.shape[0] if trans_a else Aa.shape[1]
+    cdef int kb = Ba.shape[1] if trans_b else Ba.shape[0]
+    cdef int n = Ba.shape[0] if trans_b else Ba.shape[1]
+    if kb != k or O.shape[0] != m or O.shape[1] != n:
+        raise ValueError(f"shapes do not chain: op(A) {(m, k)}, op(B) {(kb, n)}, "
+                         f"out {(<object>O).shape}")
+    # a C-ordered M is row-major with ld = columns; its transpose is the same
+    # memory read column-major; a Fortran-ordered M the other way round
+    cdef bint a_rm = a_c != trans_a, b_rm = b_c != trans_b
+    cdef int lda = Aa.shape[1] if a_c else Aa.shape[0]
+    cdef int ldb = Ba.shape[1] if b_c else Ba.shape[0]
+    cdef void *pa = _ptr(Aa)
+    cdef void *pb = _ptr(Ba)
+    cdef void *po = _ptr(O)
+    if dtype == np.float64:
+        with nogil:
+            gemm(m, n, k, alpha, <double *>pa, lda, a_rm, <double *>pb, ldb, b_rm,
+                 beta, <double *>po, n)
+    else:
+        with nogil:
+            gemm(m, n, k, <float>alpha, <float *>pa, lda, a_rm, <float *>pb, ldb, b_rm,
+                 <float>beta, <float *>po, n)

@@ -59,8 +59,9 @@ fused into the gradient GEMM as W += (-lr/m) dZ A^T).
   W1_t = W1_0 - C_t X^T with C_t the running sum of (lr/m) dZ1 (n1 x m).  So
   Z1 = P0 - C G + b1 with P0 = W1_0 X and G = X^T X (m x m) computed once:
   n1 m^2 multiply-adds per iteration and X never read again; W1 is formed
-  (n1 n_x m) only by ``parameters()``.  Setup costs m^2 n_x / 2 (G, by a
-  symmetric product) + n1 m n_x (P0), and G takes m^2 * itemsize bytes.
+  (n1 n_x m) only by ``parameters()``.  Setup costs m^2 n_x (G) + n1 m n_x
+  (P0), and G takes m^2 * itemsize bytes.  Setup and W1 go through the same
+  BLAS as the loop (scipy's), so one thread pool serves the whole training.
 * ``"auto"``: "gram" when its first layer is at least GRAM_MARGIN times
   cheaper per iteration, i.e. 2 n1 m n_x >= GRAM_MARGIN * n1 m^2, i.e.
   m <= (2 / GRAM_MARGIN) n_x = n_x, and G fits in GRAM_MAX_BYTES (256 MiB:
@@ -76,7 +77,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastdnn import threads as _threads
-from fastdnn._engine import Loop
+from fastdnn._engine import Loop, gemm_into
 from fastdnn._validation import as_array, as_numeric
 from fastdnn.layers import compute_cost
 
@@ -208,13 +209,15 @@ class Trainer:
                 if C is None:                       # start the span form at W1_0 = W1
                     C = np.zeros((dims[1], m), dtype=dt)
                 self._C = C
-                self._G = X.T @ X                   # symmetric product (syrk)
-                self._P0 = Ws[0] @ X
+                self._G = np.empty((m, m), dtype=dt)
+                gemm_into(X, True, X, False, self._G)              # G = X^T X
+                self._P0 = np.empty((dims[1], m), dtype=dt)
+                gemm_into(Ws[0], False, X, False, self._P0)       # P0 = W1_0 X
                 self._loop = Loop(dims, m, [None] + Ws[1:], bs, self._A, self._dZ, X, Y,
                                   self.learning_rate, self._G, self._P0, C)
             else:
                 if C is not None:                   # W1 = W1_0 - C X^T
-                    Ws[0] = Ws[0] - C @ X.T
+                    gemm_into(C, False, X, True, Ws[0], -1.0, 1.0)
                 self._loop = Loop(dims, m, Ws, bs, self._A, self._dZ, X, Y, self.learning_rate)
 
     # ------------------------------------------------------------------ training
@@ -315,7 +318,7 @@ class Trainer:
             out[f"b{l}"] = b.copy()
         if self.solver == "gram":
             with _threads.limit(self.threads):
-                out["W1"] = self._Ws[0] - self._C @ self._X.T
+                gemm_into(self._C, False, self._X, True, out["W1"], -1.0, 1.0)   # W1_0 - C X^T
         return out
 
     def state(self):
