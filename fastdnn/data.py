@@ -17,9 +17,10 @@ this module never requires it.
 """
 
 import os
-import tempfile
 
 import numpy as np
+
+from fastdnn._files import atomic_path
 
 __all__ = ["load_dataset", "find_data_dir", "make_standin_dataset", "prepare",
            "TRAIN_FILE", "TEST_FILE", "ENV_VAR"]
@@ -227,21 +228,10 @@ def _standin_images(rng, m, p_cat=0.4):
 
 def _write_h5_atomic(filename, datasets):
     h5py = _h5py()
-    directory = os.path.dirname(os.path.abspath(filename))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(filename) + ".",
-                               suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
+    with atomic_path(filename) as tmp:
         with h5py.File(tmp, "w") as f:
             for key, value in datasets:
                 f.create_dataset(key, data=value)
-        os.replace(tmp, filename)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def make_standin_dataset(path, n_train=209, n_test=50, seed=0):

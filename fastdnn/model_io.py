@@ -37,10 +37,11 @@ import io
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from fastdnn._files import atomic_path, remove_stale_temporaries  # noqa: F401 (re-exported)
 
 __all__ = ["save_model", "load_model", "SavedModel", "FORMAT", "FORMAT_VERSION",
            "layer_dims_of", "remove_stale_temporaries"]
@@ -185,26 +186,6 @@ def _verified_bytes(path):
     return data
 
 
-def _file_mode():
-    """0o666 minus the umask: the mode open() would give a new file (mkstemp gives 0o600)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def save_model(path, parameters, *, costs=(), training=None, state=None, classes=None):
     """Save ``parameters`` (W1, b1, ..., WL, bL) to the HDF5 model file ``path``, atomically.
 
@@ -253,11 +234,7 @@ def save_model(path, parameters, *, costs=(), training=None, state=None, classes
             datasets[f"state/{k}"] = np.asarray(np.asarray(a), order="C")
 
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
+    with atomic_path(path, durable=True) as tmp:
         with h5py.File(tmp, "w", userblock_size=HEADER_SIZE) as f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
@@ -269,43 +246,7 @@ def save_model(path, parameters, *, costs=(), training=None, state=None, classes
             for name, a in datasets.items():
                 f.create_dataset(name, data=a)
         _seal(tmp)
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
     return path
-
-
-def _temporary_prefix(path):
-    return "." + os.path.basename(path) + "."
-
-
-def remove_stale_temporaries(path):
-    """Delete temporary files a killed save of ``path`` left beside it; returns their names.
-
-    Only call this when no other process is saving ``path``.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    prefix = _temporary_prefix(path)
-    removed = []
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return removed
-    for name in names:
-        if name.startswith(prefix) and name.endswith(".tmp"):
-            try:
-                os.remove(os.path.join(directory, name))
-                removed.append(name)
-            except OSError:
-                pass
-    return removed
 
 
 def _check_classes(classes, where):

@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tempfile
 import warnings
 
 import numpy as np
+
+from fastdnn._files import atomic_path
 
 __all__ = ["have_matplotlib", "show_cost_curve", "save_cost_curve", "save_mislabeled_grid",
            "MATPLOTLIB_MISSING"]
@@ -86,24 +87,8 @@ def _agg_figure(figsize):
 
 
 def _save_atomic(fig, path, dpi=100):
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
     return path
 
 

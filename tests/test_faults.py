@@ -299,7 +299,7 @@ SAVE_STEPS = ("create_dataset#1", "create_dataset#3", "create_dataset#last", "se
 def _inject(step, action, monkeypatch=None):
     """Patch save_model's step ``step`` to call ``action()`` first; returns an undo function."""
     import h5py
-    from fastdnn import model_io
+    from fastdnn import _files, model_io
     undo = []
 
     def patch(obj, name, wrapper):
@@ -324,7 +324,7 @@ def _inject(step, action, monkeypatch=None):
     else:
         obj, name = {"seal": (model_io, "_seal"), "chmod": (model_io.os, "chmod"),
                      "replace": (model_io.os, "replace"),
-                     "fsync_dir": (model_io, "_fsync_dir")}[step]
+                     "fsync_dir": (_files, "_fsync_dir")}[step]
 
         def wrap(real):
             def f(*a, **k):
