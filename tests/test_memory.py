@@ -33,19 +33,26 @@ def test_memory_flat_across_iterations(solver, dtype):
     x_bytes = X.size * np.dtype(dtype).itemsize
     t = Trainer(X, Y, params, 0.01, solver=solver, dtype=dtype, threads=1)
     t.run(20, record_every=0)                        # warm up (lazy imports, caches)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        t.run(50, record_every=0)
-        base, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        t.run(500, record_every=0)                   # 10x the iterations
-        after, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert after - base < 4096, f"memory grew by {after - base} bytes over 500 iterations"
-    assert peak - base < min(x_bytes // 10, 64 * 1024), \
-        f"run() allocated {peak - base} bytes at its peak (X is {x_bytes} bytes)"
+    # The property is deterministic (run() allocates nothing sized like the
+    # problem), but tracemalloc sees every thread of the process; take the best
+    # of three windows so that an unrelated allocation elsewhere cannot fail it.
+    outcomes = []
+    for _ in range(3):
+        gc.collect()
+        tracemalloc.start()
+        try:
+            t.run(50, record_every=0)
+            base, _ = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            t.run(500, record_every=0)               # 10x the iterations
+            after, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        outcomes.append((after - base, peak - base))
+        if after - base < 4096 and peak - base < min(x_bytes // 10, 64 * 1024):
+            return
+    pytest.fail(f"run() grew or peaked in every window: (growth, peak) bytes = {outcomes}; "
+                f"X is {x_bytes} bytes")
 
 
 def test_memory_flat_with_recording_and_rss():

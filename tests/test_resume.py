@@ -24,6 +24,10 @@ from tests.test_cli import N_X, cli_env, run, write_small_dataset
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
 DIMS = f"{N_X},16,8,1"
+# Long enough (a few seconds with checkpoints) that the signal, sent a fraction of
+# a second after the first checkpoint, always lands before the run ends, even on a
+# loaded machine; 3000 iterations sometimes finished first.
+TOTAL = 12000
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,7 @@ def kill_mid_training(args, tmp_path, out, delay, sig=signal.SIGKILL):
     (250, ["--dtype", "float32", "--solver", "primal", "--threads", "1"]),
 ])
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path, data, m, extra):
-    total = 3000
+    total = TOTAL
     full = tmp_path / "full.h5"
     run(train_args(data[m], full, total, extra), tmp_path)
     reference = load_model(full)
@@ -124,10 +128,10 @@ def test_checkpoints_are_written_during_training(tmp_path, data):
     """The checkpoint file holds the state at a multiple of --checkpoint-every while the
     run is still going, and the final file has the whole run."""
     out = tmp_path / "c.h5"
-    kill_mid_training(train_args(data[150], out, 3000, ["--checkpoint-every", 50]), tmp_path,
+    kill_mid_training(train_args(data[150], out, TOTAL, ["--checkpoint-every", 50]), tmp_path,
                       out, delay=0.0)
     ckpt = load_model(out)
-    assert ckpt.iteration % 50 == 0 and 0 < ckpt.iteration < 3000
+    assert ckpt.iteration % 50 == 0 and 0 < ckpt.iteration < TOTAL
     assert len(ckpt.costs) == (ckpt.iteration + 99) // 100
 
 
@@ -135,10 +139,10 @@ def test_ctrl_c_then_resume(tmp_path, data):
     """SIGINT (Ctrl-C): exit status 130, one line naming the resume command, and the
     last checkpoint resumes to the uninterrupted result."""
     full = tmp_path / "full.h5"
-    run(train_args(data[150], full, 3000, []), tmp_path)
+    run(train_args(data[150], full, TOTAL, []), tmp_path)
     out = tmp_path / "c.h5"
     code, _, stderr = kill_mid_training(
-        train_args(data[150], out, 3000, ["--checkpoint-every", 20]), tmp_path, out,
+        train_args(data[150], out, TOTAL, ["--checkpoint-every", 20]), tmp_path, out,
         delay=0.2, sig=signal.SIGINT)
     assert code == 130, stderr
     assert "Traceback" not in stderr
