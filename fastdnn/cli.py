@@ -31,10 +31,12 @@ traceback of an unexpected error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import math
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -420,17 +422,20 @@ def cmd_train(args):
     chunk = 1
     t0 = time.perf_counter()
     try:
-        while trainer.iteration < total:
-            n = min(chunk, total - trainer.iteration)
-            if every:
-                n = min(n, every - trainer.iteration % every)
-            t = time.perf_counter()
-            costs.extend(trainer.run(n, record_every=RECORD_EVERY, callback=on_cost))
-            dt = time.perf_counter() - t
-            progress.update(trainer.iteration)
-            if every and trainer.iteration % every == 0 and trainer.iteration < total:
-                save()
-            chunk = max(1, min(10000, int(0.25 * n / max(dt, 1e-9))))
+        with _deferred_sigint() as interrupted:
+            while trainer.iteration < total and not interrupted():
+                n = min(chunk, total - trainer.iteration)
+                if every:
+                    n = min(n, every - trainer.iteration % every)
+                t = time.perf_counter()
+                costs.extend(trainer.run(n, record_every=RECORD_EVERY, callback=on_cost))
+                dt = time.perf_counter() - t
+                progress.update(trainer.iteration)
+                if every and trainer.iteration % every == 0 and trainer.iteration < total:
+                    save()
+                chunk = max(1, min(10000, int(0.25 * n / max(dt, 1e-9))))
+            if interrupted():
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         progress.close()
         hint = (f"; continue from the last checkpoint with: fastdnn train --resume --out "
@@ -592,6 +597,32 @@ def cmd_evaluate(args):
         if save_mislabeled_grid(test_x_orig, y, q, probas, grid, classes=names):
             print(f"mislabeled images picture: {grid}")
     return 0
+
+
+@contextlib.contextmanager
+def _deferred_sigint():
+    """During training, Ctrl-C (SIGINT) sets a flag that the loop checks between
+    chunks (a fraction of a second apart) instead of raising KeyboardInterrupt
+    wherever Python happens to be: raised inside a weakref callback or a
+    destructor, KeyboardInterrupt is printed as "Exception ignored" and lost,
+    and the run would go on.  A second Ctrl-C interrupts at once.  Yields a
+    function telling whether Ctrl-C was pressed."""
+    pressed = []
+
+    def handler(signum, frame):
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:            # not the main thread: leave SIGINT alone
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # ---------------------------------------------------------------------- main
