@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
-BUILD_DEPS := "setuptools>=68" wheel "Cython>=3.0.10" "numpy>=2.0" "scipy>=1.11"
+BUILD_DEPS := "setuptools>=77" wheel "Cython>=3.0.10" "numpy>=2.0" "scipy>=1.11"
 
 .PHONY: train test build bench bench-train test-debug test-asan clean
 
