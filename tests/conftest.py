@@ -70,3 +70,13 @@ def as_layout(a, layout):
 def layout(request):
     """Parametrize a test over every memory layout."""
     return request.param
+
+
+def make_params(seed=0, dtype=np.float64, dims=(12, 5, 3, 1)):
+    """Random parameters W1, b1, ..., WL, bL for layer sizes ``dims`` (model-file tests)."""
+    rng = np.random.RandomState(seed)
+    p = {}
+    for l in range(1, len(dims)):
+        p[f"W{l}"] = rng.randn(dims[l], dims[l - 1]).astype(dtype)
+        p[f"b{l}"] = rng.randn(dims[l], 1).astype(dtype)
+    return p

@@ -35,18 +35,10 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
+from tests.conftest import make_params  # noqa: E402
 from tests.test_bad_inputs import CRASH_SELFTEST, run_isolated, serve  # noqa: E402
 
-DIMS = (12, 5, 3, 1)
-
-
-def make_params(seed=0, dtype=np.float64, dims=DIMS):
-    rng = np.random.RandomState(seed)
-    p = {}
-    for l in range(1, len(dims)):
-        p[f"W{l}"] = rng.randn(dims[l], dims[l - 1]).astype(dtype)
-        p[f"b{l}"] = rng.randn(dims[l], 1).astype(dtype)
-    return p
+DIMS = (12, 5, 3, 1)          # make_params' default layer sizes
 
 
 COSTS = [0.7, 0.6, 0.5]

@@ -12,15 +12,7 @@ import fastdnn
 from fastdnn import model_io
 from fastdnn.data import make_standin_dataset
 from fastdnn.model_io import load_model, save_model
-
-
-def make_params(dims=(12, 5, 3, 1), dtype=np.float64, seed=0):
-    rng = np.random.RandomState(seed)
-    p = {}
-    for l in range(1, len(dims)):
-        p[f"W{l}"] = rng.randn(dims[l], dims[l - 1]).astype(dtype)
-        p[f"b{l}"] = rng.randn(dims[l], 1).astype(dtype)
-    return p
+from tests.conftest import make_params
 
 
 TRAINING = dict(learning_rate=0.0075, iterations=1200, target_iterations=2500, kind="deep",
@@ -65,7 +57,7 @@ def test_round_trip_is_exact(tmp_path, dtype):
 
 
 def test_defaults_and_no_state(tmp_path):
-    params = make_params((4, 1))
+    params = make_params(dims=(4, 1))
     m = load_model(save_model(tmp_path / "m.h5", params))
     assert m.state is None and m.layer_dims == [4, 1] and m.activations == ["sigmoid"]
     assert m.costs.shape == (0,) and m.complete
