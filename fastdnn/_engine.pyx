@@ -48,7 +48,7 @@ import numpy as np
 cimport numpy as cnp
 
 from fastdnn._blas cimport floating, gemm
-from fastdnn._kernels cimport add_bias_sigmoid
+from fastdnn._kernels cimport _relu, add_bias_sigmoid, matmul
 
 cnp.import_array()
 
@@ -77,15 +77,13 @@ cdef struct Net:
 cdef inline void _bias_relu(floating *Z, const floating *b, int rows, int m) noexcept nogil:
     """Z = relu(Z + b) in place (b broadcast along the m columns)."""
     cdef Py_ssize_t i, j
-    cdef floating bi, z
+    cdef floating bi
     cdef floating *row
     for i in range(rows):
         bi = b[i]
         row = Z + i * m
         for j in range(m):
-            z = row[j] + bi
-            # NaN kept, as np.maximum(0, NaN)
-            row[j] = z if (z > 0 or z != z) else 0
+            row[j] = _relu(row[j] + bi)
 
 
 cdef inline void _relu_mask(floating *dZ, const floating *A, Py_ssize_t size) noexcept nogil:
@@ -468,27 +466,21 @@ def gemm_into(A, bint trans_a, B, bint trans_b, out, double alpha=1.0, double be
             raise ValueError(f"{name} must be C- or Fortran-contiguous")
     if not O.flags.c_contiguous or O.ndim != 2:
         raise ValueError("out must be a C-contiguous 2-D array")
-    cdef bint a_c = Aa.flags.c_contiguous, b_c = Ba.flags.c_contiguous
-    cdef int m = Aa.shape[1] if trans_a else Aa.shape[0]
-    cdef int k = Aa.shape[0] if trans_a else Aa.shape[1]
-    cdef int kb = Ba.shape[1] if trans_b else Ba.shape[0]
-    cdef int n = Ba.shape[0] if trans_b else Ba.shape[1]
-    if kb != k or O.shape[0] != m or O.shape[1] != n:
-        raise ValueError(f"shapes do not chain: op(A) {(m, k)}, op(B) {(kb, n)}, "
+    # a transposed view keeps the memory and swaps the storage order
+    Lop = Aa.T if trans_a else Aa
+    Rop = Ba.T if trans_b else Ba
+    if Lop.shape[1] != Rop.shape[0] or O.shape[0] != Lop.shape[0] or O.shape[1] != Rop.shape[1]:
+        raise ValueError(f"shapes do not chain: op(A) {Lop.shape}, op(B) {Rop.shape}, "
                          f"out {(<object>O).shape}")
-    # a C-ordered M is row-major with ld = columns; its transpose is the same
-    # memory read column-major; a Fortran-ordered M the other way round
-    cdef bint a_rm = a_c != trans_a, b_rm = b_c != trans_b
-    cdef int lda = Aa.shape[1] if a_c else Aa.shape[0]
-    cdef int ldb = Ba.shape[1] if b_c else Ba.shape[0]
-    cdef void *pa = _ptr(Aa)
-    cdef void *pb = _ptr(Ba)
-    cdef void *po = _ptr(O)
     if dtype == np.float64:
-        with nogil:
-            gemm(m, n, k, alpha, <double *>pa, lda, a_rm, <double *>pb, ldb, b_rm,
-                 beta, <double *>po, n)
+        _matmul_nogil[double](Lop, Lop.flags.c_contiguous, Rop, Rop.flags.c_contiguous, O,
+                              alpha, beta)
     else:
-        with nogil:
-            gemm(m, n, k, <float>alpha, <float *>pa, lda, a_rm, <float *>pb, ldb, b_rm,
-                 <float>beta, <float *>po, n)
+        _matmul_nogil[float](Lop, Lop.flags.c_contiguous, Rop, Rop.flags.c_contiguous, O,
+                             <float>alpha, <float>beta)
+
+
+cdef void _matmul_nogil(const floating[:, :] L, bint l_rm, const floating[:, :] R, bint r_rm,
+                        floating[:, ::1] out, floating alpha, floating beta):
+    with nogil:
+        matmul(L, l_rm, R, r_rm, out, alpha, beta)

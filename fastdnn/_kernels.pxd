@@ -5,6 +5,14 @@
 # validate shapes first (fastdnn._validation).
 from fastdnn._blas cimport floating
 
+
+# relu of one element: z, or 0 where z <= 0; NaN stays NaN as with np.maximum(0, NaN).
+# Defined here (inline) so that the layer API and the training engine share it.
+cdef inline floating _relu(floating z) noexcept nogil:
+    if z > 0 or z != z:
+        return z
+    return 0
+
 # out = alpha * L @ R + beta * out; L (m x k), R (k x n) each C- or
 # Fortran-contiguous as l_rowmajor / r_rowmajor say.
 cdef void matmul(const floating[:, :] L, bint l_rowmajor,

@@ -143,10 +143,7 @@ cdef inline floating _sigmoid(floating z) noexcept nogil:
     return <floating>fd_sigmoid1(<double>z)     # float32 too: computed in double, rounded once
 
 
-cdef inline floating _relu(floating z) noexcept nogil:
-    if z > 0 or z != z:          # z, or NaN as np.maximum(0, NaN)
-        return z
-    return 0
+# _relu(z) is defined in _kernels.pxd, so that the training engine shares it.
 
 
 cdef inline double _clamped_log(double x) noexcept nogil:
