@@ -11,7 +11,7 @@
 #                 lr_t = lr sqrt(c2) / c1                                (scikit-learn)
 #
 # The values of the enum are the ones of fastdnn.training.registry.OPTIMIZERS.
-from libc.math cimport sqrt
+from libc.math cimport sqrt, sqrtf
 from fastdnn._blas cimport floating
 
 cdef enum Optimizer:
@@ -33,6 +33,15 @@ cdef inline bint opt_has_v(int opt) noexcept nogil:
 
 cdef inline bint opt_has_s(int opt) noexcept nogil:
     return opt == OPT_ADAM or opt == OPT_ADAM_SKLEARN
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    """sqrt in the dtype (sqrtf for float32: no round trip through double); with
+    -fno-math-errno (setup.py) the loops below vectorise."""
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
 
 
 cdef inline void opt_update(int opt, const Hyper *h, floating *P, const floating *G,
@@ -63,7 +72,7 @@ cdef inline void opt_update(int opt, const Hyper *h, floating *P, const floating
             g = G[i] + lam * P[i]
             V[i] = b1 * V[i] + omb1 * g
             S[i] = b2 * S[i] + omb2 * (g * g)
-            P[i] = P[i] - lr * (V[i] / c1) / (sqrt(S[i] / c2) + eps)
+            P[i] = P[i] - lr * (V[i] / c1) / (_sqrt(S[i] / c2) + eps)
     elif opt == OPT_SGD:
         if h.nesterov:
             for i in range(n):
@@ -80,4 +89,4 @@ cdef inline void opt_update(int opt, const Hyper *h, floating *P, const floating
             g = G[i] + lam * P[i]
             V[i] = b1 * V[i] + omb1 * g
             S[i] = b2 * S[i] + omb2 * (g * g)
-            P[i] = P[i] - lr_t * V[i] / (sqrt(S[i]) + eps)
+            P[i] = P[i] - lr_t * V[i] / (_sqrt(S[i]) + eps)
