@@ -52,6 +52,7 @@ __all__ = [
     "output_forward", "targets_matrix", "per_sample_loss", "step_cost",
     "forward_v2", "backward_v2", "loss_and_gradients_ref", "Optimizer",
     "train_v2", "update_lr", "schedule_lr_decay", "rel_err", "make_problem",
+    "numeric_grads", "gradcheck_problem",
 ]
 
 HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid", "logistic", "identity")
@@ -531,7 +532,7 @@ def make_problem(output, *, n_x=5, m=28, n_out=None, seed=0, labels="int"):
     X ~ randn(n_x, m); Y: sigmoid 0/1 values (n_out, m) (default n_out 1),
     softmax integer labels (1, m) (``labels="int"``) or one-hot (n_out, m)
     (default n_out 3), identity randn (n_out, m) (default 2), exp Poisson
-    counts with zeros among them (default 2).
+    counts with zeros among them (default 2; X scaled by 0.3).
     """
     rs = np.random.RandomState(seed)
     X = rs.randn(n_x, m)
@@ -553,6 +554,47 @@ def make_problem(output, *, n_x=5, m=28, n_out=None, seed=0, labels="int"):
     elif output == "exp":
         n_out = 2 if n_out is None else n_out
         Y = rs.poisson(1.5, size=(n_out, m)).astype(np.float64)
+        X = 0.3 * X          # keeps exp(Z_L) moderate under every initialiser
     else:
         raise ValueError("output must be one of %s, got %r" % (OUTPUTS, output))
     return X, Y, n_out
+
+
+def numeric_grads(f, params, eps=1e-6):
+    """Central differences (f(p + eps) - f(p - eps)) / (2 eps) of the scalar
+    function f(params) for every entry of every array; keys "d" + name."""
+    num = {}
+    for k, v in params.items():
+        g = np.zeros(v.shape, dtype=np.float64)
+        for idx in np.ndindex(v.shape):
+            plus = {kk: vv.copy() for kk, vv in params.items()}
+            minus = {kk: vv.copy() for kk, vv in params.items()}
+            plus[k][idx] += eps
+            minus[k][idx] -= eps
+            g[idx] = (f(plus) - f(minus)) / (2 * eps)
+        num["d" + k] = g
+    return num
+
+
+def gradcheck_problem(output, hidden, seed=0, n_out=None, m=9, margin=0.01):
+    """Float64 data and parameters [4, 5, 3, n_L] (glorot weights, random
+    biases) for gradient checks; with relu, every hidden pre-activation stays
+    at least ``margin`` away from the kink.  Returns ``(X, Y, parameters)``."""
+    for s in range(seed, seed + 500):
+        X, Y, n_out_ = make_problem(output, n_x=4, m=m, n_out=n_out, seed=s)
+        p = initialize_parameters_v2([4, 5, 3, n_out_], "glorot", seed=s + 1)
+        rs = np.random.RandomState(s + 2)
+        for k in p:
+            if k.startswith("b"):
+                p[k] = 0.3 * rs.randn(*p[k].shape)
+        if hidden != "relu":
+            return X, Y, p
+        A = X
+        smallest = np.inf
+        for l in (1, 2):
+            Z = p["W%d" % l] @ A + p["b%d" % l]
+            smallest = min(smallest, float(np.abs(Z).min()))
+            A = hidden_forward(Z, hidden)
+        if smallest > margin:
+            return X, Y, p
+    raise AssertionError("no data found away from the relu kink")
