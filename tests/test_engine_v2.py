@@ -481,3 +481,24 @@ def test_trainer_does_not_modify_inputs():
     tr.run(3)
     assert all(np.array_equal(p0[k], keep[k]) for k in p0)
     assert np.array_equal(X, X0) and np.array_equal(Y, Y0)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam_sklearn", "momentum"])
+def test_learning_rate_assigned_between_epochs(optimizer):
+    """trainer.learning_rate set after each epoch (scikit-learn's invscaling /
+    adaptive schedules do this) = a decay that returns the same rates."""
+    X, Y, n = r2.make_problem("identity", n_x=5, m=M, seed=19)
+    rates = [0.05 / (1 + 0.3 * e) ** 0.5 for e in range(EPOCHS)]
+    kw = dict(hidden_activation="relu", output="identity", optimizer=optimizer,
+              mini_batch_size=9, lambd=0.1)
+    p0 = r2.initialize_parameters_v2([5, 4, 3, n], "glorot", seed=2)
+    ref_p, ref_c = r2.train_v2(X, Y, [5, 4, 3, n], parameters=p0, learning_rate=0.05,
+                               num_iterations=EPOCHS, record_every=1,
+                               decay=lambda lr0, e, rate: rates[e], **kw)
+    tr = Trainer(X, Y, p0, TrainingConfig(learning_rate=0.05, **kw))
+    costs = []
+    for e in range(EPOCHS):
+        costs.append(tr.run_epoch())
+        tr.learning_rate = rates[e]
+    check_params(tr.parameters(), ref_p, "float64", "assigned rates " + optimizer)
+    check_costs(costs, ref_c, "float64", "assigned rates " + optimizer)
