@@ -502,3 +502,44 @@ def test_learning_rate_assigned_between_epochs(optimizer):
         tr.learning_rate = rates[e]
     check_params(tr.parameters(), ref_p, "float64", "assigned rates " + optimizer)
     check_costs(costs, ref_c, "float64", "assigned rates " + optimizer)
+
+
+@pytest.mark.parametrize("init", ["seed", "he", "zeros", "random", "glorot"])
+@pytest.mark.parametrize("two_layer", [False, True], ids=["deep", "two_layer"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_training_initialize_parameters(init, two_layer, dtype):
+    from fastdnn.training import initialize_parameters
+    dims = [6, 5, 2] if two_layer else [6, 5, 4, 2]
+    for hidden in ("relu", "sigmoid"):
+        got = initialize_parameters(dims, init, two_layer=two_layer, hidden_activation=hidden,
+                                    seed=12, dtype=dtype)
+        want = r2.initialize_parameters_v2(dims, init, two_layer=two_layer,
+                                           hidden_activation=hidden, seed=12, dtype=dtype)
+        assert sorted(got) == sorted(want)
+        for k in want:
+            assert got[k].dtype == np.dtype(dtype), k
+            assert np.array_equal(got[k], want[k]), "%s %s %s" % (init, hidden, k)
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam", "sgd", "adam_sklearn"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_optimizer_state(optimizer, dtype):
+    """v (and s) after 30 epochs = the reference optimiser's state; t counts steps."""
+    X, Y, n = r2.make_problem("softmax", n_x=5, m=M, seed=20)
+    lr = 0.004 if "adam" in optimizer else 0.05
+    kw = dict(learning_rate=lr, hidden_activation="tanh", output="softmax",
+              optimizer=optimizer, mini_batch_size=8, lambd=0.2, keep_prob=0.9, dtype=dtype)
+    p0 = r2.initialize_parameters_v2([5, 4, 3, n], "he")
+    ref_p, _, st = r2.train_v2(X, Y, [5, 4, 3, n], parameters=p0, num_iterations=EPOCHS,
+                               return_state=True, **kw)
+    tr = Trainer(X, Y, p0, TrainingConfig(**kw))
+    tr.run(EPOCHS)
+    check_params(tr.parameters(), ref_p, dtype, optimizer)
+    opt = st["optimizer"]
+    assert tr.t == opt.t == EPOCHS * 4
+    want = {}
+    for k in ref_p:
+        want["v_" + k] = opt.v[k]
+        if optimizer in ("adam", "adam_sklearn"):
+            want["s_" + k] = opt.s[k]
+    check_params(tr.optimizer_state(), want, dtype, optimizer + " state")
