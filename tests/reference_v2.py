@@ -154,7 +154,8 @@ def hidden_forward(Z, activation):
     if activation == "tanh":
         return np.tanh(Z)
     if activation in ("sigmoid", "logistic"):
-        return 1 / (1 + np.exp(-Z))
+        with np.errstate(over="ignore"):        # exp(-Z) = inf gives A = 0 exactly
+            return 1 / (1 + np.exp(-Z))
     if activation == "identity":
         return Z.copy()
     raise ValueError("hidden_activation must be one of %s, got %r"
@@ -179,7 +180,8 @@ def hidden_derivative(A, activation):
 def output_forward(Z, output):
     """A_L from Z_L: sigmoid, softmax over rows (column max subtracted), identity, exp."""
     if output == "sigmoid":
-        return 1 / (1 + np.exp(-Z))
+        with np.errstate(over="ignore"):        # exp(-Z) = inf gives A = 0 exactly
+            return 1 / (1 + np.exp(-Z))
     if output == "softmax":
         E = np.exp(Z - Z.max(axis=0, keepdims=True))
         return E / E.sum(axis=0, keepdims=True)
