@@ -14,10 +14,14 @@ The matrix: every pair of the factors (hidden activation, output, optimiser,
 L2, mini-batch size, dropout, dtype, initialisation) appears in at least one
 case (a greedy pairwise covering, computed below), plus the full products
 hidden x output x optimiser (float64, L2, dropout, mini-batches of 7) and
-output x optimiser x dtype.  Separate tests: initialisers of both models,
-softmax label forms, multi-label sigmoid, the logistic alias, scikit-learn's
-optimisers and loss convention, external shuffles, sample weights, fixed
-dropout masks, decay, and a run split in pieces.
+output x optimiser x dtype.  Separate tests: initialisers of both models
+(and fastdnn.training.initialize_parameters), two_layer_model with options,
+softmax label forms, multi-label sigmoid, the logistic alias, record_every,
+scikit-learn's optimisers and loss convention, external shuffles, sample
+weights, fixed dropout masks, decay, learning rates assigned between epochs,
+a run split in pieces, the optimiser state (v, s, t), memory layouts, and
+the layer API's options (L_model_forward, compute_cost, L_model_backward,
+predict).
 """
 
 import itertools
@@ -543,3 +547,94 @@ def test_optimizer_state(optimizer, dtype):
         if optimizer in ("adam", "adam_sklearn"):
             want["s_" + k] = opt.s[k]
     check_params(tr.optimizer_state(), want, dtype, optimizer + " state")
+
+
+# ------------------------------------------------ the layer API's options
+LAYER_OUTPUTS = [("sigmoid", 1), ("sigmoid", 3), ("softmax", 3), ("identity", 2)]
+
+
+@pytest.mark.parametrize("output,n_out", LAYER_OUTPUTS, ids=str)
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_layer_api_options(output, n_out, hidden, capsys):
+    """L_model_forward / compute_cost / L_model_backward / predict with SPEC §5's
+    options against the reference; dA1 (the gradient of m*J with respect to X, as
+    the seed's dA1) against central differences of the reference cost."""
+    X, Y, p = r2.gradcheck_problem(output, hidden, seed=21, n_out=n_out)
+    m = X.shape[1]
+    AL, caches = fastdnn.L_model_forward(X, p, hidden_activation=hidden, output=output)
+    ref_AL, _, _ = r2.forward_v2(X, p, hidden_activation=hidden, output=output)
+    assert AL.shape == ref_AL.shape
+    assert r2.rel_err(AL, ref_AL) <= 1e-13
+    Ym = r2.targets_matrix(Y, output, n_out, np.float64)
+    cost = fastdnn.compute_cost(AL, Y, output=output)
+    ref_cost = r2.step_cost(ref_AL, Ym, p, output)
+    assert abs(float(cost) - ref_cost) <= 1e-12 * abs(ref_cost)
+    grads = fastdnn.L_model_backward(AL, Y, caches, hidden_activation=hidden, output=output)
+    _, ref_g = r2.loss_and_gradients_ref(X, Y, p, hidden_activation=hidden, output=output)
+    for k, v in ref_g.items():
+        assert r2.rel_err(grads[k], v) <= 1e-12, k
+    num_dX = r2.numeric_grads(
+        lambda q: m * r2.loss_and_gradients_ref(q["X"], Y, p, hidden_activation=hidden,
+                                                output=output)[0], {"X": X})["dX"]
+    assert np.linalg.norm(grads["dA1"] - num_dX) <= 1e-7 * np.linalg.norm(num_dX)
+    pred = fastdnn.predict(X, Y, p, hidden_activation=hidden, output=output)
+    if output == "sigmoid":
+        want = (ref_AL > 0.5).astype(np.float64)
+    elif output == "softmax":
+        want = np.argmax(ref_AL, axis=0).reshape(1, m)
+    else:
+        want = ref_AL
+    assert np.asarray(pred).shape == want.shape
+    np.testing.assert_allclose(np.asarray(pred, dtype=np.float64), want, rtol=1e-13, atol=0)
+    capsys.readouterr()
+
+
+# ------------------------------------------------------------ memory layouts
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "reversed", "readonly_F"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_memory_layouts_of_X_Y_and_parameters(layout, dtype):
+    """X as scikit-learn passes it (a Fortran view), strided, reversed, read-only;
+    the same numbers as the reference for mini-batches, dropout, Adam, L2."""
+    from tests.conftest import as_layout
+    X, Y, n = r2.make_problem("softmax", n_x=5, m=M, seed=22, labels="onehot")
+    kw = dict(learning_rate=0.004, hidden_activation="relu", output="softmax",
+              optimizer="adam", mini_batch_size=9, lambd=0.3, keep_prob=0.85, dtype=dtype)
+    p0 = r2.initialize_parameters_v2([5, 4, 3, n], "he")
+    ref_p, ref_c = r2.train_v2(X, Y, [5, 4, 3, n], parameters=p0, num_iterations=EPOCHS,
+                               record_every=1, **kw)
+    Xl, Yl = as_layout(X, layout), as_layout(Y, layout)
+    pl = {k: as_layout(v, layout) for k, v in p0.items()}
+    tr = Trainer(Xl, Yl, pl, TrainingConfig(**kw))
+    costs = tr.run(EPOCHS, record_every=1)
+    check_params(tr.parameters(), ref_p, dtype, "layout " + layout)
+    check_costs(costs, ref_c, dtype, "layout " + layout)
+    p = fastdnn.L_layer_model(Xl, Yl, [5, 4, 3, n], num_iterations=EPOCHS, print_cost=False,
+                              isPlot=False, initialization="he", **kw)
+    check_params(p, ref_p, dtype, "L_layer_model layout " + layout)
+
+
+# --------------------------------------------------------- two_layer_model
+TWO_LAYER_CASES = [
+    dict(hidden="relu", output="sigmoid", optimizer="adam", lambd=0.5, batch=7, keep_prob=0.8,
+         dtype="float64", init="seed"),
+    dict(hidden="tanh", output="softmax", optimizer="momentum", lambd=0.0, batch=10,
+         keep_prob=1.0, dtype="float32", init="he"),
+    dict(hidden="sigmoid", output="identity", optimizer="gd", lambd=0.5, batch=None,
+         keep_prob=0.8, dtype="float32", init="glorot"),
+    dict(hidden="identity", output="exp", optimizer="adam", lambd=0.0, batch=1, keep_prob=1.0,
+         dtype="float64", init="zeros"),
+]
+
+
+@pytest.mark.parametrize("case", TWO_LAYER_CASES, ids=case_id)
+def test_two_layer_model_options(case):
+    X, Y, n = r2.make_problem(case["output"], n_x=5, m=M, seed=23)
+    lr = learning_rate(case["optimizer"], case["output"])
+    opts = options(case)
+    ref_p, _ = r2.train_v2(X, Y, (5, 6, n), learning_rate=lr, num_iterations=EPOCHS,
+                           initialization=case["init"], two_layer=True, **opts)
+    assert_finite(ref_p, np.zeros(1), case_id(case))
+    p = fastdnn.two_layer_model(X, Y, (5, 6, n), learning_rate=lr, num_iterations=EPOCHS,
+                                print_cost=False, isPlot=False, initialization=case["init"],
+                                **opts)
+    check_params(p, ref_p, case["dtype"], "two_layer_model " + case_id(case))
