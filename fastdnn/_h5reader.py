@@ -168,8 +168,8 @@ def encode(status, message="", attrs=None, datasets=None):
         head["attrs"][k] = (["s", v] if isinstance(v, str) else ["i", v] if isinstance(v, int)
                             else ["o", v.type_name])
     for k, a in (datasets or {}).items():
-        import numpy as np
-        a = np.ascontiguousarray(a)
+        if not a.flags.c_contiguous:       # (np.ascontiguousarray would make 0-d 1-d)
+            a = a.copy(order="C")
         head["datasets"].append([k, a.dtype.str, list(a.shape)])
         chunks.append(memoryview(a).cast("B") if a.size else b"")
     text = json.dumps(head).encode()
