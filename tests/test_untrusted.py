@@ -530,3 +530,54 @@ def _timed(f):
     t = time.perf_counter()
     f()
     return time.perf_counter() - t
+
+
+# ------------------------------------------------------------------ the CLI
+def _find_crasher(tmp_path):
+    """A file whose HDF5 structure crashes the HDF5 library (a flipped byte under a
+    recomputed checksum; the positions bench/forge_models.py found first, then a scan)."""
+    from bench.forge_models import COSTS as BENCH_COSTS, DENSE
+    path = tmp_path / "forged.h5"
+    save_model(path, make_params(0), costs=BENCH_COSTS)
+    good = path.read_bytes()
+    positions = [849, 993, 1065] + list(range(600, DENSE, 7))
+    for pos in positions:
+        data = bytearray(good)
+        data[512 + pos] ^= 0xFF
+        path.write_bytes(bytes(data))
+        reseal_v1(path)
+        n = _sandbox.stats["crash"]
+        try:
+            load_model(path)
+        except ValueError:
+            pass
+        if _sandbox.stats["crash"] > n:
+            return path
+        if pos > 1100 and pos not in (849, 993, 1065):
+            break                      # keep the test short: no crasher in this HDF5 build
+    pytest.skip("no flipped byte crashes this build's HDF5 library near the known positions")
+
+
+def test_cli_predict_and_evaluate_survive_a_crashing_file(tmp_path):
+    from tests.test_cli import assert_one_line_error, cli_env, write_small_dataset
+    small = write_small_dataset(tmp_path / "data", n_train=10, n_test=6)
+    crasher = _find_crasher(tmp_path)
+    for args in (["evaluate", crasher, "--data", small],
+                 ["predict", crasher, os.path.join(small, "test_catvnoncat.h5")]):
+        r = subprocess.run([sys.executable, "-m", "fastdnn", *map(str, args)], cwd=tmp_path,
+                           env=cli_env(tmp_path), capture_output=True, text=True, timeout=120)
+        assert_one_line_error(r, "cannot load model", "forged.h5", "sandbox process",
+                              "crashed")
+
+
+def test_cli_evaluates_a_version_1_file_through_the_sandbox(tmp_path):
+    from tests.test_cli import N_X, cli_env, write_small_dataset
+    small = write_small_dataset(tmp_path / "data", n_train=10, n_test=6)
+    path = tmp_path / "v1.h5"
+    save_model(path, make_params(0, dims=(N_X, 4, 1)))
+    reseal_v1(path)
+    r = subprocess.run([sys.executable, "-m", "fastdnn", "evaluate", str(path), "--data", small],
+                       cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "test accuracy:" in r.stdout
