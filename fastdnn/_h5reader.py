@@ -27,12 +27,12 @@ import json
 import os
 import sys
 
-__all__ = ["read_model", "Refused", "Opaque", "encode", "MAGIC", "NUMERIC_DTYPES"]
+__all__ = ["read_model", "read_datasets", "Refused", "Opaque", "encode", "MAGIC", "NUMERIC"]
 
 MAGIC = b"FASTDNN-SANDBOX-1\n"
-# the dtypes a reply may carry (numpy's dtype.str, native little-endian build assumed
-# for the '<' ones; decode() checks against numpy's own native strings)
-NUMERIC_KINDS = "biuf"
+# the data a model file may hold: dtype kind -> item sizes (bool, int, uint, float16/32/64;
+# not long double, complex, text, compound, ...); the parent accepts nothing else either
+NUMERIC = {"b": (1,), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "f": (2, 4, 8)}
 MAX_ENTRIES = 10_000          # datasets per file
 MAX_ATTR_CHARS = 8 << 20      # all text attributes together
 MAX_NDIM = 32
@@ -85,8 +85,10 @@ def _dataset(obj, where, h5py, np, budget):
     if obj.is_virtual or obj.external:
         raise Refused(f"{where} refers to data in other files")
     dt = obj.dtype
-    if dt.kind not in NUMERIC_KINDS or dt.fields is not None or dt.subdtype is not None:
-        raise Refused(f"{where} must be numeric, got dtype {dt}")
+    if (dt.itemsize not in NUMERIC.get(dt.kind, ()) or dt.fields is not None
+            or dt.subdtype is not None):
+        raise Refused(f"{where} must be numeric (bool, int, uint, float16/32/64), got "
+                      f"dtype {dt}")
     shape = obj.shape
     if shape is None or len(shape) > MAX_NDIM:
         raise Refused(f"{where} has no usable shape ({shape})")

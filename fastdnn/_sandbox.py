@@ -49,15 +49,14 @@ __all__ = ["read_model_file", "stats", "MEMORY_BUDGET", "CPU_SECONDS", "WALL_SEC
 
 MEMORY_BUDGET = 256 << 20     # bytes of address space beyond the imports and the data cap
 CPU_SECONDS = 4.0             # CPU time for the parse, plus 1 s per 16 MiB of file
-WALL_SECONDS = 8.0            # wall-clock limit, plus 1 s per 8 MiB of file
+WALL_SECONDS = 6.0            # wall-clock limit, plus 1 s per 8 MiB of file
 MAX_HEADER = 16 << 20         # bytes of JSON in a reply
 _TEST_HOOK = None             # tests: make the child abort, hang, spin, allocate, lie...
 
 _READER = os.path.abspath(_h5reader.__file__)
 _NAME = re.compile(r"(costs|(parameters|state)/[^/\x00]{1,255})\Z")
-_ALLOWED = {np.dtype(t).str for t in ("bool", "int8", "int16", "int32", "int64", "uint8",
-                                      "uint16", "uint32", "uint64", "float16", "float32",
-                                      "float64")}
+_ALLOWED = {np.dtype(f"{kind}{size}").str for kind, sizes in _h5reader.NUMERIC.items()
+            for size in sizes}           # native byte order: the child converts
 _SIGNAL_WORDS = {signal.SIGSEGV: "crashed (segmentation fault, SIGSEGV)",
                  signal.SIGABRT: "crashed (aborted, SIGABRT)",
                  signal.SIGBUS: "crashed (bus error, SIGBUS)",
