@@ -10,7 +10,9 @@ Runs, each in crash-isolating worker subprocesses where a crash is possible:
 * the model-file matrix (tests/test_faults.py): truncated, flipped,
   re-sealed-corrupted, foreign, non-HDF5 and wrongly shaped files
   (``--dense``: every byte of the HDF5 structure re-sealed-flipped, ~2,000
-  more cases, about a minute);
+  more cases; re-sealed files carry a checksum, not this user's signature,
+  so each is parsed in a sandbox process: about 12 minutes on 2 busy cores);
+  bench/forge_models.py forges 10,000 more;
 * saves failing at every step, saves SIGKILLed at every step and at random
   moments, and trainings made to diverge;
 

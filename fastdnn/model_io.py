@@ -23,11 +23,18 @@ learning_rate, solver, threads and dtype in ``training``; they are migrated into
 
 The file starts with an HDF5 user block of 512 bytes (HDF5 readers skip it)
 holding a plain-text header: ``FASTDNN-MODEL``, then ``sha256 <hex>`` and
-``bytes <n>`` of the rest of the file.  ``load_model`` checks the header,
-the length and the checksum *before* any HDF5 code parses the file, and
-then parses exactly the bytes it checked: a truncated or corrupted file is
-reported as such and never reaches the HDF5 library (which can crash on
-corrupted metadata).
+``bytes <n>`` of the rest of the file, then (files saved since signing
+exists, by a user with a key) ``hmac-sha256 <key id> <hex>``: the HMAC of
+the rest under this user's secret key (``fastdnn._keys``).  ``load_model``
+checks the header, the length and the checksum *before* any HDF5 code
+parses the file, and then parses exactly the bytes it checked: a truncated
+or corrupted file is reported as such and never reaches the HDF5 library.
+A file whose signature verifies under this user's key is parsed
+in-process; any other (a checksum-only header, another user's key, a
+forgery) is parsed in a short-lived, resource-limited child process
+(``fastdnn._sandbox``) that hands back validated plain data: the HDF5
+library can crash or hang on deliberately corrupted structure, and a
+checksum anyone can recompute does not stop that.
 
 Saving writes a temporary file in the target's directory, flushes and
 fsyncs it, then renames it over the target (``os.replace``), then fsyncs
@@ -37,7 +44,7 @@ the new one, never a mixture.
 from __future__ import annotations
 
 import hashlib
-import io
+import hmac
 import json
 import math
 import os
@@ -45,6 +52,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fastdnn import _h5reader, _keys, _sandbox
 from fastdnn._files import atomic_path, remove_stale_temporaries  # noqa: F401 (re-exported)
 
 __all__ = ["save_model", "load_model", "SavedModel", "FORMAT", "FORMAT_VERSION",
@@ -170,21 +178,35 @@ def _config_from(training, config, dtype_name):
         raise ValueError(f"training: {exc}") from None
 
 
-def _seal(path):
-    """Write the fastdnn header (sha256 and length of the HDF5 part) into the user block."""
+def _seal(path, *, sign=True):
+    """Write the fastdnn header into the user block: sha256 and length of the HDF5 part,
+    and (``sign``, and this user has a usable key: created on first use) its HMAC."""
+    key = _keys.get_or_create_key() if sign else None
     with open(path, "r+b") as f:
         f.seek(HEADER_SIZE)
         body = f.read()
         header = (MAGIC + b"sha256 " + hashlib.sha256(body).hexdigest().encode() + b"\n"
                   + b"bytes " + str(len(body)).encode() + b"\n")
+        if key is not None:
+            header += (b"hmac-sha256 " + _keys.key_id(key).encode() + b" "
+                       + _keys.sign(key, body).encode() + b"\n")
         f.seek(0)
         f.write(header.ljust(HEADER_SIZE, b"\0"))
         f.flush()
         os.fsync(f.fileno())
 
 
+_HEX = frozenset(b"0123456789abcdef")
+
+
+def _is_hex(s, n):
+    return len(s) == n and set(s) <= _HEX
+
+
 def _verified_bytes(path):
-    """The whole file, after checking its header, length and checksum (ValueError if not)."""
+    """(the whole file, why) after checking its header, length and checksum (ValueError if
+    not).  ``why`` is None when the HMAC verifies under this user's key, else the reason
+    the file is not trusted (it is then parsed in the sandbox)."""
     with open(path, "rb") as f:
         data = f.read()
     if not data:
@@ -200,14 +222,25 @@ def _verified_bytes(path):
     if len(data) < HEADER_SIZE:
         raise ValueError(f"{path}: truncated fastdnn model file ({len(data)} bytes, less than "
                          f"its {HEADER_SIZE}-byte header)")
-    lines = data[len(MAGIC):HEADER_SIZE].split(b"\n", 2)
+    text = data[len(MAGIC):HEADER_SIZE]
+    end = text.find(b"\0")
+    end = len(text) if end < 0 else end
+    lines = text[:end].split(b"\n")
     try:
+        if text[end:].strip(b"\0") or lines[-1] != b"" or len(lines) not in (3, 4):
+            raise ValueError                        # the padding must be zeros
         key1, digest = lines[0].split(b" ")
         key2, size = lines[1].split(b" ")
-        if (key1 != b"sha256" or key2 != b"bytes" or len(digest) != 64
-                or lines[2].strip(b"\0")):          # the padding must be zeros
+        if key1 != b"sha256" or key2 != b"bytes" or not _is_hex(digest, 64) \
+                or not size.isdigit():
             raise ValueError
         size = int(size)
+        signature = None
+        if len(lines) == 4:
+            key3, kid, mac = lines[2].split(b" ")
+            if key3 != b"hmac-sha256" or not _is_hex(kid, 16) or not _is_hex(mac, 64):
+                raise ValueError
+            signature = (kid.decode(), mac.decode())
     except (ValueError, IndexError):
         raise ValueError(f"{path}: corrupted fastdnn model file (unreadable header)") from None
     body = memoryview(data)[HEADER_SIZE:]
@@ -220,7 +253,16 @@ def _verified_bytes(path):
     if hashlib.sha256(body).hexdigest().encode() != digest:
         raise ValueError(f"{path}: corrupted fastdnn model file (content does not match its "
                          f"sha256 checksum)")
-    return data
+    if signature is None:
+        return data, "not signed (a checksum-only header: another user's fastdnn or an older one)"
+    key = _keys.load_key()
+    if key is None:
+        return data, "signed, but this user has no usable fastdnn key to verify it"
+    if signature[0] != _keys.key_id(key):
+        return data, "signed with another key than this user's"
+    if not hmac.compare_digest(_keys.sign(key, body), signature[1]):
+        return data, "signed with this user's key id, but the signature does not verify"
+    return data, None
 
 
 def save_model(path, parameters, *, costs=(), training=None, state=None, classes=None,
@@ -334,41 +376,26 @@ def _check_training(train, where):
     return out
 
 
-def _attr_str(f, name, path):
-    if name not in f.attrs:
-        raise ValueError(f"{path}: not a fastdnn model file (attribute {name!r} missing; "
-                         f"top-level keys: {sorted(f.keys())})")
-    v = f.attrs[name]
-    if isinstance(v, bytes):
-        v = v.decode("utf-8", "replace")
+def _attr_str(attrs, name, path):
+    if name not in attrs:
+        raise ValueError(f"{path}: not a fastdnn model file (attribute {name!r} missing)")
+    v = attrs[name]
     if not isinstance(v, str):
-        raise ValueError(f"{path}: attribute {name!r} should be text, got {type(v).__name__}")
+        kind = v.type_name if isinstance(v, _h5reader.Opaque) else type(v).__name__
+        raise ValueError(f"{path}: attribute {name!r} should be text, got {kind}")
     return v
 
 
 def _read_datasets(f, h5py, path):
-    """Every dataset in the file as {relative path: ndarray}; refuses anything unexpected."""
-    out = {}
-    for top in f.keys():
-        obj = f[top]
-        if top == "costs":
-            if not isinstance(obj, h5py.Dataset):
-                raise ValueError(f"{path}: 'costs' must be a dataset")
-            out["costs"] = np.array(obj[()])
-        elif top in ("parameters", "state"):
-            if not isinstance(obj, h5py.Group):
-                raise ValueError(f"{path}: {top!r} must be a group")
-            for k in obj.keys():
-                d = obj[k]
-                if not isinstance(d, h5py.Dataset):
-                    raise ValueError(f"{path}: {top}/{k} must be a dataset")
-                out[f"{top}/{k}"] = np.array(d[()])
-        else:
-            raise ValueError(f"{path}: unexpected entry {top!r} in a fastdnn model file")
-    return out
+    """Every dataset of the open h5py file ``f`` as {relative path: ndarray}; refuses anything
+    unexpected (kept for tools and tests; load_model goes through fastdnn._sandbox)."""
+    try:
+        return _h5reader.read_datasets(f)
+    except _h5reader.Refused as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
-def load_model(path):
+def load_model(path, *, trusted=None):
     """Read and validate a model file written by :func:`save_model`.
 
     Returns a :class:`SavedModel`.  Raises FileNotFoundError when ``path``
@@ -377,38 +404,42 @@ def load_model(path):
     fastdnn model, a missing key, parameters whose shapes do not chain,
     a wrong dtype, non-finite values, or content that fails its checksum.
     The checksum is verified before the HDF5 library sees the file.
+
+    A file signed with this user's key (every file this user's
+    :func:`save_model` wrote) is parsed in this process.  Any other file --
+    someone else's, a download, one saved before signatures existed -- is
+    parsed in a short-lived sandbox process with memory, CPU-time and
+    wall-clock limits, which hands back only validated numbers and text: a
+    file that crashes or hangs the HDF5 library gives a ValueError saying so,
+    never a crash or a hang here.  ``trusted=False`` sends even a signed file
+    to the sandbox; ``trusted=None`` (default) lets the signature decide.
     """
-    h5py = _h5py()
+    if trusted is not None and trusted is not False:
+        raise ValueError(f"trusted must be None (the signature decides) or False (always "
+                         f"the sandbox), got {trusted!r}")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file not found: {path}")
     if os.path.isdir(path):
         raise ValueError(f"{path}: is a directory, not a model file")
-    data = _verified_bytes(path)
-    try:
-        with h5py.File(io.BytesIO(data), "r") as f:
-            fmt = _attr_str(f, "format", path)
-            if fmt != FORMAT:
-                raise ValueError(f"{path}: not a fastdnn model file (format {fmt!r})")
-            version = f.attrs.get("format_version")
-            if not isinstance(version, (int, np.integer)) or isinstance(version, bool):
-                raise ValueError(f"{path}: attribute 'format_version' missing or not an integer")
-            if int(version) > FORMAT_VERSION:
-                raise ValueError(f"{path}: written with model format version {int(version)}; "
-                                 f"this fastdnn reads up to version {FORMAT_VERSION} (upgrade)")
-            if int(version) < 1:
-                raise ValueError(f"{path}: invalid format_version {int(version)}")
-            fastdnn_version = _attr_str(f, "fastdnn_version", path)
-            meta_json = _attr_str(f, "meta", path)
-            datasets = _read_datasets(f, h5py, path)
-    except UnicodeError as exc:     # h5py decoding a corrupted text attribute
-        raise ValueError(f"{path}: unreadable model file ({type(exc).__name__}: {exc})") \
-            from None
-    except ValueError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError...
-        raise ValueError(f"{path}: unreadable model file ({type(exc).__name__}: {exc})") \
-            from None
+    data, why = _verified_bytes(path)
+    if why is None and trusted is False:
+        why = "loaded with trusted=False"
+    attrs, datasets = _sandbox.read_model_file(path, data, FORMAT, trusted=why is None,
+                                               why=why)
+    fmt = _attr_str(attrs, "format", path)
+    if fmt != FORMAT:
+        raise ValueError(f"{path}: not a fastdnn model file (format {fmt!r})")
+    version = attrs.get("format_version")
+    if not isinstance(version, (int, np.integer)) or isinstance(version, bool):
+        raise ValueError(f"{path}: attribute 'format_version' missing or not an integer")
+    if int(version) > FORMAT_VERSION:
+        raise ValueError(f"{path}: written with model format version {int(version)}; "
+                         f"this fastdnn reads up to version {FORMAT_VERSION} (upgrade)")
+    if int(version) < 1:
+        raise ValueError(f"{path}: invalid format_version {int(version)}")
+    fastdnn_version = _attr_str(attrs, "fastdnn_version", path)
+    meta_json = _attr_str(attrs, "meta", path)
     return _validate(path, meta_json, datasets, fastdnn_version, int(version))
 
 

@@ -8,12 +8,23 @@
   a view with negative strides, and read-only arrays.
   Import them with ``from tests.conftest import as_layout, LAYOUTS``.
 """
+import atexit
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
 
 from tests._load import REPO_ROOT
+
+# Model files are signed with a per-user key (fastdnn/_keys.py); the tests (and the
+# worker processes they start, which inherit the environment) use a throwaway one
+# instead of creating the real ~/.config/fastdnn/model-key.
+if not os.environ.get("FASTDNN_KEY_FILE"):
+    _KEY_DIR = tempfile.mkdtemp(prefix="fastdnn-test-key-")
+    atexit.register(shutil.rmtree, _KEY_DIR, ignore_errors=True)
+    os.environ["FASTDNN_KEY_FILE"] = os.path.join(_KEY_DIR, "model-key")
 
 DATA_FILES = ("train_catvnoncat.h5", "test_catvnoncat.h5")
 
