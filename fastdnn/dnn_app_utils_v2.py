@@ -73,7 +73,7 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
             print("Cost after iteration {}: {}".format(i, np.squeeze(cost)))
             costs.append(cost)
 
-    parameters = _v3._train(X, Y, parameters, learning_rate, num_iterations, on_cost, True)
+    parameters = _v3._train(X, Y, parameters, learning_rate, num_iterations, on_cost)
     if print_cost:
         _plot(costs, learning_rate)
     return parameters
@@ -95,7 +95,7 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
             print("Cost after iteration %i: %f" % (i, cost))
             costs.append(cost)
 
-    parameters = _v3._train(X, Y, parameters, learning_rate, num_iterations, on_cost, False)
+    parameters = _v3._train(X, Y, parameters, learning_rate, num_iterations, on_cost)
     if print_cost:
         _plot(costs, learning_rate)
     return parameters

@@ -244,13 +244,10 @@ def _check_model_args(X, Y, num_iterations):
         raise ValueError("num_iterations must be an int >= 0, got %r" % (num_iterations,))
 
 
-def _train(X, Y, parameters, learning_rate, num_iterations, on_cost, two_layer):
+def _train(X, Y, parameters, learning_rate, num_iterations, on_cost):
     """Full-batch gradient descent from ``parameters``; ``on_cost(i, cost)`` for
     every i with i % 100 == 0 and for the last iteration.  Returns parameters."""
-    try:
-        from fastdnn.training import Trainer, TrainingConfig
-    except ImportError:  # pragma: no cover - before the engine lands
-        return _numpy_train(X, Y, parameters, learning_rate, num_iterations, on_cost, two_layer)
+    from fastdnn.training import Trainer, TrainingConfig
     trainer = Trainer(X, np.asarray(Y, dtype=np.float64), parameters,
                       TrainingConfig(learning_rate=learning_rate))
     last = num_iterations - 1
@@ -259,18 +256,6 @@ def _train(X, Y, parameters, learning_rate, num_iterations, on_cost, two_layer):
     if num_iterations > 0:
         on_cost(last, trainer.run_epoch())
     return trainer.parameters()
-
-
-def _numpy_train(X, Y, parameters, learning_rate, num_iterations, on_cost,
-                 two_layer):  # pragma: no cover - before the engine lands
-    for i in range(num_iterations):
-        AL, caches = L_model_forward(X, parameters)
-        cost = compute_cost(AL, Y)
-        grads = _L_model_backward(AL, Y, caches, 0)
-        parameters = update_parameters(parameters, grads, learning_rate)
-        if i % 100 == 0 or i == num_iterations - 1:
-            on_cost(i, cost)
-    return parameters
 
 
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
@@ -289,7 +274,7 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     parameters = initialize_parameters(n_x, n_h, n_y)
     costs = []
     parameters = _train(X, Y, parameters, learning_rate, num_iterations,
-                        _v3_reporter(print_cost, num_iterations, costs), True)
+                        _v3_reporter(print_cost, num_iterations, costs))
     return parameters, costs
 
 
@@ -306,7 +291,7 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
     parameters = initialize_parameters_deep(layers_dims)
     costs = []
     parameters = _train(X, Y, parameters, learning_rate, num_iterations,
-                        _v3_reporter(print_cost, num_iterations, costs), False)
+                        _v3_reporter(print_cost, num_iterations, costs))
     return parameters, costs
 
 

@@ -10,15 +10,9 @@ function on the trainer's parameters before step i (a few forward passes).
 """
 import numpy as np
 
-try:  # the compiled engine (engine v2)
-    from fastdnn.training import Trainer, TrainingConfig
-except ImportError:  # pragma: no cover - only before the engine lands
-    Trainer = TrainingConfig = None
+from fastdnn.training import Trainer, TrainingConfig
 
-
-def available():
-    """True when the compiled trainer can be used."""
-    return Trainer is not None
+__all__ = ["Trainer", "TrainingConfig", "run_full_batch", "as_float_labels"]
 
 
 def run_full_batch(X, Y, parameters, num_iterations, points, cost_at, *,
@@ -36,11 +30,11 @@ def run_full_batch(X, Y, parameters, num_iterations, points, cost_at, *,
         if i >= num_iterations:
             break
         if i > done:
-            trainer.run(i - done, record_every=i - done)
+            trainer.run(i - done, record_every=0)
             done = i
         cost_at(i, trainer.parameters())
     if num_iterations > done:
-        trainer.run(num_iterations - done, record_every=num_iterations - done)
+        trainer.run(num_iterations - done, record_every=0)
     return trainer.parameters()
 
 

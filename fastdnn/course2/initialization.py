@@ -128,13 +128,8 @@ def model(X, Y, learning_rate=0.01, num_iterations=15000, print_cost=True, initi
         print("Cost after iteration {}: {}".format(i, cost))
         costs.append(cost)
 
-    if not _engine.available():  # pragma: no cover - before the engine lands
-        parameters = _numpy_loop(X, Y, parameters, learning_rate, num_iterations, points, cost_at)
-    else:
-        parameters = _engine.run_full_batch(
-            X, _engine.as_float_labels(Y), parameters, num_iterations, points, cost_at,
-            learning_rate=learning_rate)
-    return parameters
+    return _engine.run_full_batch(X, _engine.as_float_labels(Y), parameters, num_iterations,
+                                  points, cost_at, learning_rate=learning_rate)
 
 
 def _check_run(X, Y, learning_rate, num_iterations):
@@ -144,13 +139,3 @@ def _check_run(X, Y, learning_rate, num_iterations):
         raise ValueError("X must be (n_x, m) and Y (1, m); got X %s, Y %s"
                          % (np.shape(X), np.shape(Y)))
 
-
-def _numpy_loop(X, Y, parameters, learning_rate, num_iterations, points, cost_at):
-    points = set(points)
-    for i in range(num_iterations):
-        if i in points:
-            cost_at(i, parameters)
-        a3, cache = forward_propagation(X, parameters)
-        grads = backward_propagation(X, Y, cache)
-        parameters = update_parameters(parameters, grads, learning_rate)
-    return parameters

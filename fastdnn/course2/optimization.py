@@ -235,9 +235,6 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
         if print_cost and i % 100 == 0:
             costs.append(cost_avg)
 
-    if not _engine.available():  # pragma: no cover - before the engine lands
-        return _numpy_loop(X, Y, parameters, optimizer, learning_rate, mini_batch_size, beta,
-                           beta1, beta2, epsilon, num_epochs, decay, decay_rate, report)
     cfg = _engine.TrainingConfig(
         learning_rate=learning_rate, optimizer=optimizer, mini_batch_size=int(mini_batch_size),
         shuffle="course", seed=10, beta=beta, beta1=beta1, beta2=beta2, epsilon=epsilon,
@@ -250,36 +247,3 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
         np.random.permutation(m)
     return trainer.parameters()
 
-
-def _numpy_loop(X, Y, parameters, optimizer, learning_rate, mini_batch_size, beta, beta1,
-                beta2, epsilon, num_epochs, decay, decay_rate, report):  # pragma: no cover
-    t = 0
-    seed = 10
-    m = X.shape[1]
-    learning_rate0 = learning_rate
-    if optimizer == "momentum":
-        v = initialize_velocity(parameters)
-    elif optimizer == "adam":
-        v, s = initialize_adam(parameters)
-    for i in range(num_epochs):
-        seed = seed + 1
-        minibatches = random_mini_batches(X, Y, mini_batch_size, seed)
-        cost_total = 0
-        for minibatch_X, minibatch_Y in minibatches:
-            a3, caches = forward_propagation(minibatch_X, parameters)
-            cost_total += compute_cost(a3, minibatch_Y)
-            grads = backward_propagation(minibatch_X, minibatch_Y, caches)
-            if optimizer == "gd":
-                parameters = update_parameters_with_gd(parameters, grads, learning_rate)
-            elif optimizer == "momentum":
-                parameters, v = update_parameters_with_momentum(parameters, grads, v, beta,
-                                                                learning_rate)
-            else:
-                t = t + 1
-                parameters, v, s, _, _ = update_parameters_with_adam(
-                    parameters, grads, v, s, t, learning_rate, beta1, beta2, epsilon)
-        cost_avg = cost_total / m
-        if decay:
-            learning_rate = decay(learning_rate0, i, decay_rate)
-        report(i, cost_avg)
-    return parameters

@@ -171,32 +171,11 @@ def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=
             print("Cost after iteration {}: {}".format(i, cost))
         costs.append(cost)
 
-    if not _engine.available():  # pragma: no cover - before the engine lands
-        parameters = _numpy_loop(X, Y, parameters, learning_rate, num_iterations, points,
-                                 cost_at, forward, lambd, keep_prob)
-    else:
-        masks = None
-        if keep_prob < 1 and num_iterations > 0:
-            masks = _dropout_masks(X, layers_dims, keep_prob)
-        parameters = _engine.run_full_batch(
-            X, _engine.as_float_labels(Y), parameters, num_iterations, points, cost_at,
-            dropout_masks=masks, learning_rate=learning_rate, lambd=float(lambd),
-            keep_prob=float(keep_prob))
-    return parameters
+    masks = None
+    if keep_prob < 1 and num_iterations > 0:
+        masks = _dropout_masks(X, layers_dims, keep_prob)
+    return _engine.run_full_batch(
+        X, _engine.as_float_labels(Y), parameters, num_iterations, points, cost_at,
+        dropout_masks=masks, learning_rate=learning_rate, lambd=float(lambd),
+        keep_prob=float(keep_prob))
 
-
-def _numpy_loop(X, Y, parameters, learning_rate, num_iterations, points, cost_at,
-                forward, lambd, keep_prob):  # pragma: no cover - before the engine lands
-    points = set(points)
-    for i in range(num_iterations):
-        if i in points:
-            cost_at(i, parameters)
-        a3, cache = forward(parameters)
-        if lambd == 0 and keep_prob == 1:
-            grads = backward_propagation(X, Y, cache)
-        elif lambd != 0:
-            grads = backward_propagation_with_regularization(X, Y, cache, lambd)
-        else:
-            grads = backward_propagation_with_dropout(X, Y, cache, keep_prob)
-        parameters = update_parameters(parameters, grads, learning_rate)
-    return parameters
