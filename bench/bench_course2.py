@@ -6,7 +6,7 @@ course's code (tests/course2_reference.py), side by side in one process.
 
 Prints, per run: numpy ms, fastdnn ms, ratio (numpy / fastdnn), best of
 ``--repeat`` rounds for fastdnn and one round for numpy (the numpy runs take
-seconds).  ``--quick`` skips the two 2500-iteration cat runs.  Printing of
+seconds); BLAS on ``--blas-threads`` threads (default 1) for both.  ``--quick`` skips the two 2500-iteration cat runs.  Printing of
 the models goes to /dev/null.  Runs whose data are missing are skipped with
 a note.
 """
@@ -101,13 +101,18 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the 2500-iteration cat runs")
     ap.add_argument("--repeat", type=int, default=3, help="fastdnn rounds (best of)")
+    ap.add_argument("--blas-threads", type=int, default=1,
+                    help="BLAS threads for both sides (default 1: on a shared machine "
+                    "multi-threaded OpenBLAS latencies swing wildly with the other load)")
     args = ap.parse_args(argv)
+    from threadpoolctl import threadpool_limits
     print("%-40s %12s %12s %8s" % ("run", "numpy ms", "fastdnn ms", "ratio"))
-    for name, ours, theirs in runs(args.quick):
-        t_ours = timed(ours, args.repeat)
-        t_ref = timed(theirs, 1)
-        print("%-40s %12.1f %12.1f %8.1f" % (name, t_ref, t_ours, t_ref / t_ours))
-        sys.stdout.flush()
+    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+        for name, ours, theirs in runs(args.quick):
+            t_ours = timed(ours, args.repeat)
+            t_ref = timed(theirs, 1)
+            print("%-40s %12.1f %12.1f %8.1f" % (name, t_ref, t_ours, t_ref / t_ours))
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":
