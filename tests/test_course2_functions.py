@@ -353,6 +353,10 @@ def test_gradient_check_1d(capsys):
     assert out == ("\033[92mYour backward propagation works perfectly fine! difference = "
                    + str(d) + "\033[0m\n")
     assert gc.forward_propagation(2, 4) == 8 and gc.backward_propagation(2, 4) == 2
+    for x, theta in ((3, 4), (-2.5, 0.3), (np.float64(7), 1e-3)):
+        approx = (x * (theta + 1e-7) - x * (theta - 1e-7)) / 2e-7
+        expected = abs(x - approx) / (abs(x) + abs(approx))
+        assert gc.gradient_check(x, theta) == pytest.approx(expected, rel=1e-6, abs=1e-15)
     assert gc.gradient_check(3, 4) == d and capsys.readouterr().out == ""
 
 
