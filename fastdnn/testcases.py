@@ -21,6 +21,8 @@ __all__ = [
     "linear_activation_backward_test_case",
     "L_model_backward_test_case",
     "update_parameters_test_case",
+    "L_model_forward_test_case_2hidden",
+    "print_grads",
 ]
 
 
@@ -135,3 +137,27 @@ def update_parameters_test_case():
     db2 = np.random.randn(1, 1)
     grads = {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
     return parameters, grads
+
+
+def L_model_forward_test_case_2hidden():
+    """Seed 6; X (5,4), W1 (4,5), b1 (4,1), W2 (3,4), b2 (3,1), W3 (1,3), b3 (1,1).
+
+    Returns ``X, parameters`` (the English course's three-layer forward case).
+    """
+    np.random.seed(6)
+    X = np.random.randn(5, 4)
+    W1 = np.random.randn(4, 5)
+    b1 = np.random.randn(4, 1)
+    W2 = np.random.randn(3, 4)
+    b2 = np.random.randn(3, 1)
+    W3 = np.random.randn(1, 3)
+    b3 = np.random.randn(1, 1)
+    parameters = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
+    return X, parameters
+
+
+def print_grads(grads):
+    """Print ``dW1 = ...``, ``db1 = ...`` and ``dA1 = ...`` (three lines, numpy's str)."""
+    print("dW1 = " + str(grads["dW1"]))
+    print("db1 = " + str(grads["db1"]))
+    print("dA1 = " + str(grads["dA1"]))
