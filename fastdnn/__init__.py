@@ -21,6 +21,28 @@ from fastdnn.model_io import load_model, save_model
 
 __version__ = "0.1.0"
 
+# names whose modules need optional packages (scikit-learn, matplotlib) or are large:
+# imported on first use, so that ``import fastdnn`` loads none of them
+_LAZY = {
+    "MLPClassifier": "fastdnn.sklearn",
+    "MLPRegressor": "fastdnn.sklearn",
+    "print_mislabeled_images": "fastdnn.dnn_app_utils_v3",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastdnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = [
     "sigmoid", "relu", "sigmoid_backward", "relu_backward",
     "initialize_parameters", "initialize_parameters_deep",
@@ -31,4 +53,6 @@ __all__ = [
     "two_layer_model", "L_layer_model", "predict",
     "load_dataset",
     "save_model", "load_model",
+    "print_mislabeled_images",
 ]
+# (MLPClassifier and MLPRegressor are attributes too, but not in __all__: they need scikit-learn)

@@ -49,6 +49,7 @@ cimport numpy as cnp
 
 from fastdnn._blas cimport floating, gemm
 from fastdnn._kernels cimport _relu, add_bias_sigmoid, matmul, row_sum_f64
+from fastdnn._core.small cimport SMALL_WORK, mm_nn as _mm_nn, mm_tn as _mm_tn, mm_nt_acc as _mm_nt_acc
 
 cnp.import_array()
 
@@ -102,79 +103,11 @@ cdef inline void _bias_step(floating *b, const floating *dZ, int rows, int m, do
 
 
 # -------------------------------------------------------------- small products
-# For tiny layers (the planar [2, 4, 1] net) a BLAS call costs more than its
-# work.  These loops keep the innermost index contiguous (row-major operands
-# only) so that the compiler vectorises them; ``_mm`` picks them below
-# SMALL_WORK multiply-adds.  Summation order differs from BLAS by rounding only.
+# The loops of fastdnn/_core/small.pxd below SMALL_WORK multiply-adds (``use_small``
+# switches them off for benchmarks).
 
-cdef int SMALL_WORK = 8192
 cdef bint use_small = True
-
-
-cdef inline void _mm_nn(int n, int m, int k, const floating *W, const floating *A,
-                        floating *Z) noexcept nogil:
-    """Z (n x m) = W (n x k) A (k x m), all row-major."""
-    cdef Py_ssize_t i, j, p
-    cdef floating w
-    cdef floating *z
-    cdef const floating *a
-    for i in range(n):
-        z = Z + i * m
-        w = W[i * k]
-        for j in range(m):
-            z[j] = w * A[j]
-        for p in range(1, k):
-            w = W[i * k + p]
-            a = A + p * m
-            for j in range(m):
-                z[j] = z[j] + w * a[j]
-
-
-cdef inline void _mm_tn(int k, int m, int n, const floating *W, const floating *D,
-                        floating *out) noexcept nogil:
-    """out (k x m) = W^T D, W (n x k) and D (n x m) row-major."""
-    cdef Py_ssize_t i, j, p
-    cdef floating w
-    cdef floating *o
-    cdef const floating *d
-    for p in range(k):
-        o = out + p * m
-        w = W[p]
-        for j in range(m):
-            o[j] = w * D[j]
-        for i in range(1, n):
-            w = W[i * k + p]
-            d = D + i * m
-            for j in range(m):
-                o[j] = o[j] + w * d[j]
-
-
-cdef inline void _mm_nt_acc(int n, int k, int m, floating alpha, const floating *D,
-                            const floating *A, floating *W) noexcept nogil:
-    """W (n x k) += alpha * D A^T, D (n x m) and A (k x m) row-major."""
-    cdef Py_ssize_t i, j, p
-    cdef floating s0, s1, s2, s3
-    cdef const floating *d
-    cdef const floating *a
-    for i in range(n):
-        d = D + i * m
-        for p in range(k):
-            a = A + p * m
-            s0 = 0
-            s1 = 0
-            s2 = 0
-            s3 = 0
-            j = 0
-            while j + 4 <= m:
-                s0 = s0 + d[j] * a[j]
-                s1 = s1 + d[j + 1] * a[j + 1]
-                s2 = s2 + d[j + 2] * a[j + 2]
-                s3 = s3 + d[j + 3] * a[j + 3]
-                j += 4
-            while j < m:
-                s0 = s0 + d[j] * a[j]
-                j += 1
-            W[i * k + p] = W[i * k + p] + alpha * ((s0 + s1) + (s2 + s3))
+cdef int small_work = SMALL_WORK
 
 
 # ------------------------------------------------------------------ iteration
@@ -214,10 +147,10 @@ cdef void _iterate(Net *net, floating[:, ::1] ZL, floating[:, ::1] AL, const flo
                 memcpy(A[1], P0, <size_t>nl * m * sizeof(floating))
                 gemm(nl, m, m, <floating>-1, C, m, True, G, m, True, <floating>1, A[1], m)
             elif l == 1 and not (net.x_rowmajor and use_small
-                                 and <long>nl * m * n[0] <= SMALL_WORK):
+                                 and <long>nl * m * n[0] <= small_work):
                 gemm(nl, m, n[0], <floating>1, W[1], n[0], True,
                      X, net.ldx, net.x_rowmajor, <floating>0, A[1], m)
-            elif use_small and <long>nl * m * n[l - 1] <= SMALL_WORK:
+            elif use_small and <long>nl * m * n[l - 1] <= small_work:
                 _mm_nn(nl, m, n[l - 1], W[l], X if l == 1 else A[l - 1], A[l])
             else:
                 gemm(nl, m, n[l - 1], <floating>1, W[l], n[l - 1], True,
@@ -238,7 +171,7 @@ cdef void _iterate(Net *net, floating[:, ::1] ZL, floating[:, ::1] AL, const flo
             np_ = n[l - 1]
             if l > 1:
                 # dZ_{l-1} = W_l^T dZ_l (old W_l), masked by relu'
-                if use_small and <long>nl * m * np_ <= SMALL_WORK:
+                if use_small and <long>nl * m * np_ <= small_work:
                     _mm_tn(np_, m, nl, W[l], dZ[l], dZ[l - 1])
                 else:
                     gemm(np_, m, nl, <floating>1, W[l], np_, False,
@@ -259,7 +192,7 @@ cdef void _iterate(Net *net, floating[:, ::1] ZL, floating[:, ::1] AL, const flo
                     ld_prev = m
                     prev_rm = True
                 # W_l += (-lr/m) dZ_l A_{l-1}^T ; A^T is A with the other storage order
-                if prev_rm and use_small and <long>nl * m * np_ <= SMALL_WORK:
+                if prev_rm and use_small and <long>nl * m * np_ <= small_work:
                     _mm_nt_acc(nl, np_, m, neg_lr_m, dZ[l], prev, W[l])
                 else:
                     gemm(nl, np_, m, neg_lr_m, dZ[l], m, True,
@@ -382,11 +315,11 @@ cdef class Loop:
                 _iterate[float](&self.net, self.zl_f, self.al_f, self.bl_f, count)
 
 
-def set_small(bint on, int work=8192):
+def set_small(bint on, int work=SMALL_WORK):
     """Switch the small-product loops on or off and set their threshold (for benchmarks)."""
-    global use_small, SMALL_WORK
+    global use_small, small_work
     use_small = on
-    SMALL_WORK = work
+    small_work = work
 
 
 def products(W1, X, dZ1, out1, out2, Py_ssize_t reps):

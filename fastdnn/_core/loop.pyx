@@ -22,6 +22,9 @@ a Fortran-ordered X are contiguous: one memcpy each); or consecutive slices in d
 (read in place).  Permutations: course 2's (``RandomState(seed + 1 + epoch)``, computed
 here by ``fastdnn._core.rng``) or given by the caller (scikit-learn's stream).
 
+Products: BLAS, except below SMALL_WORK multiply-adds with row-major operands, where the
+loops of ``fastdnn._core.small`` avoid a BLAS call's fixed cost (course 2's thin nets).
+
 Dispatch: the activation, output, loss and optimiser are small enums switched on once per
 layer per step (inside each kernel: once per row), never per element.
 
@@ -30,7 +33,7 @@ Everything here trusts ``fastdnn.training.trainer`` to have validated shapes and
 """
 from libc.math cimport pow, sqrt
 from libc.stdint cimport int64_t, uint32_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.pycapsule cimport PyCapsule_GetPointer
 
@@ -40,6 +43,7 @@ from numpy.random cimport bitgen_t
 
 from fastdnn._blas cimport floating, gemm
 from fastdnn._kernels cimport row_sum_f64
+from fastdnn._core.small cimport SMALL_WORK, mm_nn, mm_nt_acc, mm_tn
 from fastdnn._core.activations cimport act_forward, act_backward
 from fastdnn._core.losses cimport out_forward, loss_sum, output_delta
 from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s, OPT_ADAM,
@@ -171,8 +175,11 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             prev, ldp, prm = A0, ld0, a0_rm
         else:
             prev, ldp, prm = Ad[l - 1], ms, True
-        gemm(nl, ms, n[l - 1], <floating>1, W[l], n[l - 1], True, prev, ldp, prm,
-             <floating>0, Z[l], ms)
+        if prm and ldp == ms and <long>nl * ms * n[l - 1] <= SMALL_WORK:
+            mm_nn(nl, ms, n[l - 1], W[l], prev, Z[l])
+        else:
+            gemm(nl, ms, n[l - 1], <floating>1, W[l], n[l - 1], True, prev, ldp, prm,
+                 <floating>0, Z[l], ms)
         if l < L:
             act_forward(sp.hidden, Z[l], b[l], A[l], nl, ms)
             if sp.dropout:
@@ -204,13 +211,20 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         else:
             prev, ldp, prm = Ad[l - 1], ms, True
         # G_W = (1/N) dZ_l A_{l-1}^T  (A^T: the same memory in the other storage order)
-        gemm(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, True, prev, ldp, not prm,
-             <floating>0, GW[l], npv)
+        if prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
+            memset(GW[l], 0, <size_t>nl * npv * sizeof(floating))
+            mm_nt_acc(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, GW[l])
+        else:
+            gemm(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, True, prev, ldp, not prm,
+                 <floating>0, GW[l], npv)
         _row_means(dZ[l], Gb[l], nl, ms, N)
         if l > 1:
             # dZ_{l-1} = W_l^T dZ_l with the old W_l
-            gemm(npv, ms, nl, <floating>1, W[l], npv, False, dZ[l], ms, True,
-                 <floating>0, dZ[l - 1], ms)
+            if <long>nl * ms * npv <= SMALL_WORK:
+                mm_tn(npv, ms, nl, W[l], dZ[l], dZ[l - 1])
+            else:
+                gemm(npv, ms, nl, <floating>1, W[l], npv, False, dZ[l], ms, True,
+                     <floating>0, dZ[l - 1], ms)
             size = <Py_ssize_t>npv * ms
             if sp.dropout:
                 d = D[l - 1]
