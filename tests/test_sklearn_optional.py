@@ -40,3 +40,19 @@ def test_without_sklearn_the_error_names_the_extra():
     """)
     assert r.returncode == 0, r.stderr
     assert "pip install 'fastdnn[sklearn]'" in r.stdout
+
+
+def test_fastdnn_exposes_the_estimators_lazily():
+    import pytest
+
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed")
+    import fastdnn
+
+    if not hasattr(fastdnn, "__getattr__"):
+        pytest.skip("fastdnn/__init__.py has no module __getattr__ yet (added at merge)")
+    import fastdnn.sklearn as fsk
+
+    assert fastdnn.MLPClassifier is fsk.MLPClassifier
+    assert fastdnn.MLPRegressor is fsk.MLPRegressor
+    with pytest.raises(AttributeError, match="no_such_name"):
+        fastdnn.no_such_name  # noqa: B018
