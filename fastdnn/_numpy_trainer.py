@@ -13,6 +13,7 @@ engine's: X is (n_x, m), Y is (n_L, m), W_l is (n_l, n_{l-1}), b_l is (n_l, 1).
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 from scipy.special import expit, xlogy
@@ -20,6 +21,10 @@ from scipy.special import expit, xlogy
 _HIDDEN = ("relu", "tanh", "sigmoid", "logistic", "identity")
 _OUTPUTS = ("sigmoid", "softmax", "identity", "exp")
 _OPTIMIZERS = ("sgd", "adam_sklearn")
+
+
+class TrainingDiverged(FloatingPointError):
+    """An epoch left the cost or the parameters non-finite (the trainer is before it)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,19 +193,30 @@ class Trainer:
             order = np.asarray(perm)
         else:
             order = None
+        saved = ([p.copy() for p in self._params], [a.copy() for a in self._state],
+                 [a.copy() for a in self._state2], self.t)
         total = 0.0
         for start in range(0, m, bs):
             sl = slice(start, min(start + bs, m))
             idx = order[sl] if order is not None else sl
             X, Y = self._X[:, idx], self._Y[:, idx]
             w = None if self._w is None else self._w[idx]
-            loss, grads = _step(X, Y, self._params, cfg, w)
+            with np.errstate(all="ignore"):
+                loss, grads = _step(X, Y, self._params, cfg, w)
             total += loss * (sl.stop - sl.start)
             self._update(grads)
+        cost = total / m
+        if not (np.isfinite(cost) and all(np.isfinite(p).all() for p in self._params)):
+            self._params, self._state, self._state2, self.t = saved
+            raise TrainingDiverged(f"training diverged in epoch {self.iteration}")
         self.iteration += 1
-        return total / m if compute_cost else None
+        return cost if compute_cost else None
 
     def _update(self, grads):
+        with np.errstate(all="ignore"):
+            self._update_(grads)
+
+    def _update_(self, grads):
         cfg = self._cfg
         lr = self.learning_rate
         self.t += 1
@@ -231,20 +247,23 @@ class Trainer:
         return d
 
     def state(self):
-        """Everything needed to resume exactly."""
-        return {"parameters": self.parameters(), "optimizer": self.optimizer_state(),
-                "t": self.t, "iteration": self.iteration, "learning_rate": self.learning_rate}
+        """Flat dict as the engine's: W1, b1, ..., v_*, s_*, and ``scalars`` (JSON bytes)."""
+        out = self.parameters()
+        out.update(self.optimizer_state())
+        scalars = {"t": self.t, "epoch": self.iteration, "learning_rate": self.learning_rate}
+        out["scalars"] = np.frombuffer(json.dumps(scalars).encode(), dtype=np.uint8).copy()
+        return out
 
     @classmethod
-    def from_state(cls, X, Y, state, cfg, *, sample_weight=None):
+    def from_state(cls, X, Y, state, config=None, *, iteration, sample_weight=None):
         """A trainer continuing from ``state`` (see ``state()``) on data X, Y."""
-        tr = cls(X, Y, state["parameters"], cfg, sample_weight=sample_weight,
-                 iteration=state["iteration"])
-        opt = state["optimizer"]
+        params = {k: v for k, v in state.items() if k[:1] in "Wb" and k[1:].isdigit()}
+        tr = cls(X, Y, params, config, sample_weight=sample_weight, iteration=iteration)
         names = [k for l in range(len(tr._params) // 2) for k in (f"W{l + 1}", f"b{l + 1}")]
-        tr._state = [np.array(opt[f"v_{n}"], dtype=tr._dt) for n in names]
-        if cfg.optimizer == "adam_sklearn":
-            tr._state2 = [np.array(opt[f"s_{n}"], dtype=tr._dt) for n in names]
-        tr.t = state["t"]
-        tr.learning_rate = state["learning_rate"]
+        tr._state = [np.array(state[f"v_{n}"], dtype=tr._dt) for n in names]
+        if config.optimizer == "adam_sklearn":
+            tr._state2 = [np.array(state[f"s_{n}"], dtype=tr._dt) for n in names]
+        scalars = json.loads(bytes(np.asarray(state["scalars"], dtype=np.uint8)).decode())
+        tr.t = scalars["t"]
+        tr.learning_rate = scalars["learning_rate"]
         return tr

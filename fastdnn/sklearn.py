@@ -65,9 +65,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
 
 # TEMPORARY: the pure-numpy stand-in is used until engine v2 (fastdnn.training) lands.
 try:
-    from fastdnn.training import Trainer, TrainingConfig, loss_and_gradients
+    from fastdnn.training import Trainer, TrainingConfig, TrainingDiverged, loss_and_gradients
 except ImportError:
-    from fastdnn._numpy_trainer import Trainer, TrainingConfig, loss_and_gradients
+    from fastdnn._numpy_trainer import (Trainer, TrainingConfig, TrainingDiverged,
+                                        loss_and_gradients)
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -401,29 +402,43 @@ class _BaseMLP(BaseEstimator):
         XT, YT = X_train.T, self._targets(y_train, dtype)
         params = self._engine_parameters()
         if self._optimizer.state is not None:
-            state = dict(self._optimizer.state)
-            state["parameters"] = params
-            trainer = Trainer.from_state(XT, YT, state, cfg, sample_weight=sw_train)
+            # the optimiser's moments and step count from the last call, the parameters as
+            # they are now (scikit-learn updates whatever coefs_ hold)
+            state = {k: v for k, v in self._optimizer.state.items() if not _is_param_key(k)}
+            state.update(params)
+            trainer = Trainer.from_state(XT, YT, state, cfg, iteration=0,
+                                         sample_weight=sw_train)
             trainer.learning_rate = self._optimizer.engine_rate
         else:
             trainer = Trainer(XT, YT, params, cfg, sample_weight=sw_train)
 
         sample_idx = np.arange(n_samples, dtype=int)
+        diverged = False
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = _sk_shuffle(sample_idx, random_state=self._random_state)
-                    loss = trainer.run_epoch(perm=sample_idx)
+                if diverged:
+                    loss = np.nan
                 else:
-                    loss = trainer.run_epoch()
+                    try:
+                        loss = (trainer.run_epoch(perm=sample_idx) if self.shuffle
+                                else trainer.run_epoch())
+                    except TrainingDiverged:
+                        # scikit-learn carries on with non-finite parameters: NaN losses and
+                        # scores until max_iter; then restores the best parameters (early
+                        # stopping) or raises "Solver produced non-finite parameter weights"
+                        diverged, loss = True, np.nan
+                        self.coefs_ = [np.full_like(c, np.nan) for c in self.coefs_]
+                        self.intercepts_ = [np.full_like(b, np.nan) for b in self.intercepts_]
                 self.n_iter_ += 1
                 self.loss_ = float(loss)
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                if early_stopping:
+                if early_stopping and not diverged:
                     self._set_from_engine(trainer.parameters(), dtype)
                 self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
                 self._optimizer.iteration_ends(self.t_)
@@ -450,7 +465,8 @@ class _BaseMLP(BaseEstimator):
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
-        self._set_from_engine(trainer.parameters(), dtype)
+        if not diverged:
+            self._set_from_engine(trainer.parameters(), dtype)
         self._optimizer.state = trainer.state()
         self._optimizer.after_steps(trainer.t)
         if early_stopping:
@@ -504,6 +520,10 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _is_param_key(key):
+    return key[:1] in "Wb" and key[1:].isdigit()
 
 
 def _scipy_below_1_15():

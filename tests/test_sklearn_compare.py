@@ -349,3 +349,23 @@ def test_errors_match_sklearn():
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
     with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
         MLPRegressor(early_stopping=True, max_iter=2).fit(X, y).partial_fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_divergence_behaves_as_sklearn():
+    X, y = _diabetes()
+    kw = dict(hidden_layer_sizes=(50,), activation="identity", solver="sgd",
+              learning_rate_init=1.0, max_iter=15, random_state=0)
+    # early stopping: NaN losses and scores to the end, then the best parameters restored
+    ours = MLPRegressor(early_stopping=True, n_iter_no_change=20, **kw).fit(X, y)
+    ref = SkRegressor(early_stopping=True, n_iter_no_change=20, **kw).fit(X, y)
+    assert ours.n_iter_ == ref.n_iter_ == 15
+    assert np.isnan(ours.validation_scores_[-1]) and np.isnan(ref.validation_scores_[-1])
+    np.testing.assert_array_equal(np.isnan(ours.validation_scores_),
+                                  np.isnan(ref.validation_scores_))
+    assert_same_model(ours, ref, X, check_curve=False)
+    # without: the same error at the end
+    for Est in (MLPRegressor, SkRegressor):
+        with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+            Est(**kw).fit(X, y)
