@@ -9,7 +9,8 @@ and the same numbers for the same ``random_state``:
   layer (weights (fan_in, fan_out), then biases) from ``check_random_state(random_state)``;
 * the early-stopping split is ``train_test_split`` with that same RandomState, stratified
   for single-output classifiers;
-* each epoch's order is what ``sklearn.utils.shuffle`` draws from it, handed to the
+* each epoch's order is what ``sklearn.utils.shuffle`` draws from it (the same
+  ``RandomState.shuffle`` call, applied to the previous order), handed to the
   engine as an external permutation; batches are consecutive slices of it
   (``gen_batches``), the last one shorter;
 * "sgd" is velocity = momentum * velocity - lr * grad (Nesterov: the step is
@@ -46,7 +47,7 @@ try:
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state, column_or_1d, shuffle as _sk_shuffle
+    from sklearn.utils import check_random_state, column_or_1d
     from sklearn.utils._param_validation import Interval, Options, StrOptions
     from sklearn.utils.extmath import safe_sparse_dot
     from sklearn.utils.metaestimators import available_if
@@ -418,7 +419,7 @@ class _BaseMLP(BaseEstimator):
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
-                    sample_idx = _sk_shuffle(sample_idx, random_state=self._random_state)
+                    sample_idx = _reshuffled(sample_idx, self._random_state)
                 if diverged:
                     loss = np.nan
                 else:
@@ -520,6 +521,17 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _reshuffled(sample_idx, random_state):
+    """The next epoch's order: ``sklearn.utils.shuffle(sample_idx, random_state=rs)``.
+
+    The same draw (``rs.shuffle`` of ``arange(n)``, then indexing the previous order),
+    without its input validation, which costs more than a small epoch's arithmetic.
+    """
+    order = np.arange(sample_idx.shape[0])
+    random_state.shuffle(order)
+    return sample_idx[order]
 
 
 def _is_param_key(key):

@@ -369,3 +369,16 @@ def test_divergence_behaves_as_sklearn():
     for Est in (MLPRegressor, SkRegressor):
         with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
             Est(**kw).fit(X, y)
+
+
+def test_epoch_order_is_sklearn_shuffle():
+    from sklearn.utils import shuffle
+
+    from fastdnn.sklearn import _reshuffled
+
+    a, b = np.random.RandomState(7), np.random.RandomState(7)
+    x = y = np.arange(777)
+    for _ in range(4):
+        x, y = shuffle(x, random_state=a), _reshuffled(y, b)
+        np.testing.assert_array_equal(x, y)
+    assert a.randint(1 << 30) == b.randint(1 << 30)  # the streams stay in step
