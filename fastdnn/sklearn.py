@@ -405,7 +405,7 @@ class _BaseMLP(BaseEstimator):
         if self._optimizer.state is not None:
             # the optimiser's moments and step count from the last call, the parameters as
             # they are now (scikit-learn updates whatever coefs_ hold)
-            state = {k: v for k, v in self._optimizer.state.items() if not _is_param_key(k)}
+            state = dict(self._optimizer.state)
             state.update(params)
             trainer = Trainer.from_state(XT, YT, state, cfg, iteration=0,
                                          sample_weight=sw_train)
@@ -468,7 +468,9 @@ class _BaseMLP(BaseEstimator):
             warnings.warn("Training interrupted by user.")
         if not diverged:
             self._set_from_engine(trainer.parameters(), dtype)
-        self._optimizer.state = trainer.state()
+        # the optimiser's part of the state (the parameters are coefs_ / intercepts_)
+        self._optimizer.state = {k: v for k, v in trainer.state().items()
+                                 if not _is_param_key(k)}
         self._optimizer.after_steps(trainer.t)
         if early_stopping:
             self.coefs_ = self._best_coefs
