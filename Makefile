@@ -53,7 +53,7 @@ DATA_DIR := $(abspath ../shared/datasets)
 define debug_tree
 	rm -rf $(1) && mkdir -p $(1)
 	tar -cf - --exclude=./.venv --exclude=./build --exclude=./.git --exclude='*.so' \
-	  --exclude='./fastdnn/*.c' --exclude='__pycache__' --exclude=./.hypothesis . \
+	  --exclude='./fastdnn/*.c' --exclude='./fastdnn/_core/*.c' --exclude='__pycache__' --exclude=./.hypothesis . \
 	  | tar -xf - -C $(1)
 	cd $(1) && FASTDNN_DEBUG=$(2) $(CURDIR)/$(BIN)/python setup.py -q build_ext --inplace
 	cd $(1) && $(3) PYTHONPATH=$(CURDIR)/$(1) $(CURDIR)/$(BIN)/python -c \
@@ -79,4 +79,4 @@ test-asan: build
 	  tests --ignore=tests/test_cli.py -k "not isPlot and not runner and not resealed and not ctrl_c"
 
 clean:
-	rm -rf build *.egg-info fastdnn/*.c fastdnn/*.so .pytest_cache
+	rm -rf build *.egg-info fastdnn/*.c fastdnn/*.so fastdnn/_core/*.c fastdnn/_core/*.so .pytest_cache

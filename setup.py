@@ -27,12 +27,12 @@ compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
 if ASAN:
     compile_args = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
 
-MODULES = ["_blas", "_kernels", "_validation", "activations", "layers", "_engine"]
+MODULES = ["_blas", "_kernels", "_validation", "activations", "layers", "_engine", "_core.loop"]
 
 extensions = [
     Extension(
         f"fastdnn.{name}",
-        [f"fastdnn/{name}.pyx"],
+        [f"fastdnn/{name.replace('.', '/')}.pyx"],
         include_dirs=[np.get_include()],
         define_macros=macros,
         extra_compile_args=compile_args,

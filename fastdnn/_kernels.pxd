@@ -19,6 +19,9 @@ cdef void matmul(const floating[:, :] L, bint l_rowmajor,
                  const floating[:, :] R, bint r_rowmajor,
                  floating[:, ::1] out, floating alpha, floating beta) noexcept nogil
 
+# the vectorised sigmoid and exp over n contiguous elements (raw pointers, for the engine)
+cdef void sigmoid_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil
+cdef void exp_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil
 cdef void add_bias(floating[:, ::1] Z, const floating[:, :] b) noexcept nogil
 cdef void add_bias_relu(floating[:, ::1] Z, const floating[:, :] b,
                         floating[:, ::1] A) noexcept nogil

@@ -122,6 +122,12 @@ cdef extern from *:
             dz[j] = da[j] * s * (1.0f - s);
         }
     }
+    FD_CLONES static void fd_exp_d(const double *restrict z, double *restrict a, Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) a[j] = fd_exp(z[j]);
+    }
+    FD_CLONES static void fd_exp_f(const float *restrict z, float *restrict a, Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) a[j] = (float)fd_exp((double)z[j]);
+    }
     #if defined(__GNUC__) && !defined(__clang__)
     #  pragma GCC pop_options
     #endif
@@ -134,6 +140,8 @@ cdef extern from *:
                                Py_ssize_t n) noexcept nogil
     void fd_sigmoid_backward_f(const float *da, const float *z, float *dz,
                                Py_ssize_t n) noexcept nogil
+    void fd_exp_d(const double *z, double *a, Py_ssize_t n) noexcept nogil
+    void fd_exp_f(const float *z, float *a, Py_ssize_t n) noexcept nogil
 
 # --------------------------------------------------------------------------
 # 1. point functions
@@ -175,6 +183,22 @@ cdef void matmul(const floating[:, :] L, bint l_rowmajor,
         ldb = 1
     gemm(m, n, k, alpha, &L[0, 0], lda, l_rowmajor,
          &R[0, 0], ldb, r_rowmajor, beta, &out[0, 0], n)
+
+
+cdef void sigmoid_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil:
+    """a[j] = 1 / (1 + exp(-z[j])) for n contiguous elements (the vectorised loop; a may be z)."""
+    if floating is double:
+        fd_sigmoid_d(z, a, n)
+    else:
+        fd_sigmoid_f(z, a, n)
+
+
+cdef void exp_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil:
+    """a[j] = exp(z[j]) (fd_exp, within 4 ulps of numpy's) for n contiguous elements."""
+    if floating is double:
+        fd_exp_d(z, a, n)
+    else:
+        fd_exp_f(z, a, n)
 
 
 cdef void add_bias(floating[:, ::1] Z, const floating[:, :] b) noexcept nogil:

@@ -105,9 +105,11 @@ def build_parser():
                                    "gradient descent, show progress, print train/test "
                                    "accuracy and time, write the cost curve PNG and save "
                                    "the model file.")
-    t.add_argument("--layers", metavar="N0,N1,...,1",
-                   help=f"layer sizes, input first, output (1) last (default {DEFAULT_LAYERS}, "
-                        f"the seed's five-layer model; 12288,7,1 is its two-layer model)")
+    t.add_argument("--layers", metavar="N0,N1,...,NL",
+                   help=f"layer sizes, input first, output last: 1 for a binary label, one per "
+                        f"class for softmax (default {DEFAULT_LAYERS}, the seed's five-layer "
+                        f"model, with the last size set to the number of classes for data "
+                        f"with more than two; 12288,7,1 is its two-layer model)")
     t.add_argument("--model", choices=("auto", "two-layer", "deep"),
                    help="initialisation: two-layer = two_layer_model (randn*0.01), deep = "
                         "L_layer_model (randn/sqrt(n)); auto (default) = two-layer for three "
@@ -124,6 +126,7 @@ def build_parser():
     t.add_argument("--threads", type=_positive_int, metavar="N",
                    help="threads for the engine (default: the engine's choice); an exact "
                         "resume needs the same value")
+    _add_training_options(t)
     t.add_argument("--data", metavar="DIR",
                    help="directory with train_catvnoncat.h5 and test_catvnoncat.h5 "
                         "(default $FASTDNN_DATA, then ./datasets, then a generated stand-in)")
@@ -170,6 +173,77 @@ def build_parser():
     e.add_argument("--no-grid", action="store_true", help="do not draw the mislabeled images")
     e.set_defaults(func=cmd_evaluate)
     return parser
+
+
+# --------------------------------------------------- training options (SPEC §5)
+#: --flag -> (TrainingConfig field, type, metavar); choices come from the registry
+_CONFIG_FLAGS = (
+    ("--hidden-activation", "hidden_activation", str, None),
+    ("--output", "output", str, None),
+    ("--optimizer", "optimizer", str, None),
+    ("--mini-batch-size", "mini_batch_size", int, "N"),
+    ("--beta", "beta", float, "B"),
+    ("--beta1", "beta1", float, "B1"),
+    ("--beta2", "beta2", float, "B2"),
+    ("--epsilon", "epsilon", float, "EPS"),
+    ("--lambd", "lambd", float, "LAMBDA"),
+    ("--keep-prob", "keep_prob", float, "P"),
+    ("--seed", "seed", int, "S"),
+)
+
+
+def _choices(field):
+    from fastdnn.training import registry
+
+    if field == "hidden_activation":
+        return sorted(set(registry.HIDDEN_ACTIVATIONS) | set(registry.ACTIVATION_ALIASES))
+    if field == "output":
+        return list(registry.PUBLIC_OUTPUTS)
+    if field == "optimizer":
+        return list(registry.COURSE_OPTIMIZERS)
+    return None
+
+
+def _add_training_options(t):
+    """The engine's options, from TrainingConfig's fields and the registry's names."""
+    import dataclasses
+
+    from fastdnn.training import TrainingConfig, registry
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
+    helps = {
+        "hidden_activation": "activation of layers 1..L-1",
+        "output": "output unit and its loss (default: sigmoid, or softmax when the data has "
+                  "more than two classes)",
+        "optimizer": "update rule",
+        "mini_batch_size": "examples per step, shuffled each epoch (default: the full batch)",
+        "beta": "momentum constant", "beta1": "Adam's first-moment constant",
+        "beta2": "Adam's second-moment constant", "epsilon": "Adam's epsilon",
+        "lambd": "L2 regularisation strength", "keep_prob": "dropout keep probability of "
+        "the hidden layers", "seed": "seed of the mini-batch shuffles and dropout masks",
+    }
+    for flag, field, typ, metavar in _CONFIG_FLAGS:
+        default = defaults[field]
+        shown = "" if field == "output" else f" (default {default})"
+        t.add_argument(flag, type=typ, metavar=metavar, choices=_choices(field),
+                       help=helps[field] + shown)
+    t.add_argument("--init", choices=list(registry.INITIALIZERS),
+                   help="initialisation: " + "; ".join(f"{k}: {v}" for k, v in
+                                                        registry.INITIALIZERS.items())
+                        + " (default seed)")
+
+
+def _config_kwargs(args):
+    """The TrainingConfig fields the command line gave (None where not given)."""
+    return {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _, _ in
+            _CONFIG_FLAGS}
+
+
+def _n_classes(train_y, classes):
+    """Classes in the data: max(len(list_classes), largest label + 1), at least 2."""
+    labels = np.asarray(train_y).ravel()
+    top = int(labels.max()) + 1 if labels.size else 0
+    return max(2, len(classes), top)
 
 
 # ----------------------------------------------------------------------- data
@@ -253,9 +327,6 @@ def parse_layers(text):
         dims.append(int(s))
     if len(dims) < 2:
         raise CLIError(f"--layers {text!r}: need at least an input and an output size")
-    if dims[-1] != 1:
-        raise CLIError(f"--layers {text!r}: the output layer must have 1 unit (cat / "
-                       f"non-cat), got {dims[-1]}")
     return dims
 
 
@@ -284,12 +355,17 @@ def _accuracy(p, y):
     return right / p.size, right
 
 
-def _predict(X, parameters, dtype):
-    """(probabilities AL, labels p = AL > 0.5) of the network on X (n_x, m), in dtype."""
-    from fastdnn.models import probabilities
+def _predict(X, model):
+    """(score, labels) of the saved model on X (n_x, m), each (1, m): sigmoid: AL and
+    AL > 0.5; softmax: the top probability and its class; identity: the value twice."""
+    from fastdnn.models import labels_of
 
-    probas = probabilities(np.asarray(X, dtype=dtype), parameters)
-    return probas, (probas > 0.5).astype(np.float64)
+    cfg = model.config
+    AL = _forward(X, model.parameters, cfg)
+    p = labels_of(AL, cfg.output)
+    if cfg.output == "softmax":
+        return AL.max(axis=0, keepdims=True), p
+    return AL[:1], p[:1]
 
 
 def _load_model(path):
@@ -306,24 +382,32 @@ def _load_model(path):
 # --------------------------------------------------------------------- train
 _TRAIN_SETTINGS = (("layers", "--layers"), ("model", "--model"),
                    ("learning_rate", "--learning-rate"), ("dtype", "--dtype"),
-                   ("solver", "--solver"), ("threads", "--threads"))
+                   ("solver", "--solver"), ("threads", "--threads"), ("initialization", "--init"))
 
 
 def _settings(args):
-    """The run's settings: from the command line, or from the checkpoint with --resume."""
+    """The run's settings: from the command line, or from the checkpoint with --resume.
+    The configuration's output size is fixed later, against the data (_fit_output)."""
+    from fastdnn.training import TrainingConfig
+
+    given_cfg = {k: v for k, v in _config_kwargs(args).items() if v is not None}
     if not args.resume:
-        layers = parse_layers(args.layers or DEFAULT_LAYERS)
+        layers = parse_layers(args.layers) if args.layers else None
         kind = args.model or "auto"
         if kind == "auto":
-            kind = "two-layer" if len(layers) == 3 else "deep"
-        if kind == "two-layer" and len(layers) != 3:
-            raise CLIError(f"--model two-layer needs three layer sizes (n_x,n_h,1), got "
+            kind = "two-layer" if layers is not None and len(layers) == 3 else "deep"
+        if kind == "two-layer" and layers is not None and len(layers) != 3:
+            raise CLIError(f"--model two-layer needs three layer sizes (n_x,n_h,n_y), got "
                            f"{len(layers)}: {layers}")
-        return dict(layers=layers, kind=kind,
-                    learning_rate=args.learning_rate or DEFAULT_LEARNING_RATE,
-                    iterations=args.iterations or DEFAULT_ITERATIONS,
-                    dtype=args.dtype or "float64", solver=args.solver or "auto",
-                    threads=args.threads), None
+        try:
+            config = TrainingConfig(learning_rate=args.learning_rate or DEFAULT_LEARNING_RATE,
+                                    dtype=args.dtype or "float64", solver=args.solver or "auto",
+                                    threads=args.threads, **given_cfg)
+        except (TypeError, ValueError) as exc:
+            raise CLIError(str(exc)) from None
+        return dict(layers=layers, kind=kind, iterations=args.iterations or DEFAULT_ITERATIONS,
+                    initialization=args.init or "seed", config=config,
+                    output_given="output" in given_cfg), None
 
     if not os.path.exists(args.out):
         raise CLIError(f"--resume: {args.out} does not exist: nothing to resume (give the "
@@ -335,19 +419,24 @@ def _settings(args):
     if ckpt.state is None:
         raise CLIError(f"--resume: {args.out} holds no trainer state; it cannot be resumed "
                        f"exactly")
-    t = ckpt.training
-    s = dict(layers=ckpt.layer_dims, kind=t["kind"], learning_rate=t["learning_rate"],
-             iterations=args.iterations or t["target_iterations"], dtype=t["dtype"],
-             solver=t["solver"], threads=t["threads"])
+    t, cfg = ckpt.training, ckpt.config
+    s = dict(layers=ckpt.layer_dims, kind=t["kind"], initialization=t["initialization"],
+             iterations=args.iterations or t["target_iterations"], config=cfg,
+             output_given=True)
+    have = dict(layers=ckpt.layer_dims, model=t["kind"], learning_rate=cfg.learning_rate,
+                dtype=cfg.dtype, solver=cfg.solver, threads=cfg.threads,
+                initialization=t["initialization"])
     given = dict(layers=parse_layers(args.layers) if args.layers else None,
                  model=args.model, learning_rate=args.learning_rate, dtype=args.dtype,
-                 solver=args.solver, threads=args.threads)
-    for key, flag in _TRAIN_SETTINGS:
-        have = s["kind"] if key == "model" else s[key]
-        if given[key] is not None and not (key == "model" and given[key] == "auto") \
-                and given[key] != have:
-            raise CLIError(f"--resume: {flag} {given[key]} differs from the checkpoint's "
-                           f"{have} ({args.out}); leave it out to continue with the "
+                 solver=args.solver, threads=args.threads, initialization=args.init)
+    checks = [(flag, given[key], have[key]) for key, flag in _TRAIN_SETTINGS
+              if not (key == "model" and given[key] == "auto")]
+    checks += [(flag, given_cfg[field], getattr(cfg, field)) for flag, field, _, _ in
+               _CONFIG_FLAGS if field in given_cfg]
+    for flag, value, had in checks:
+        if value is not None and value != had:
+            raise CLIError(f"--resume: {flag} {value} differs from the checkpoint's "
+                           f"{had} ({args.out}); leave it out to continue with the "
                            f"checkpoint's settings")
     if s["iterations"] < ckpt.iteration:
         raise CLIError(f"--resume: --iterations {s['iterations']} is below the "
@@ -355,16 +444,63 @@ def _settings(args):
     return s, ckpt
 
 
+def _fit_output(s, n_classes):
+    """Set the output (unless given) and the layer sizes for the data's classes."""
+    cfg = s["config"]
+    if not s["output_given"]:
+        cfg = cfg.replace(output="softmax" if n_classes > 2 else "sigmoid")
+        s["config"] = cfg
+    n_out = n_classes if cfg.output == "softmax" else 1
+    if s["layers"] is None:
+        layers = parse_layers(DEFAULT_LAYERS)
+        layers[-1] = n_out
+        s["layers"] = layers
+    if s["layers"][-1] != n_out and cfg.output != "identity":
+        raise CLIError(f"--layers {','.join(map(str, s['layers']))}: the output layer must "
+                       f"have {n_out} unit(s) for a {cfg.output} output on data with "
+                       f"{n_classes} classes, got {s['layers'][-1]}")
+    if cfg.output == "identity" and s["layers"][-1] != 1:
+        raise CLIError(f"--output identity regresses the label: the output layer must have "
+                       f"1 unit, got {s['layers'][-1]}")
+    return s
+
+
+def _class_names(classes, n_classes, output):
+    names = [c.decode() if isinstance(c, bytes) else str(c) for c in classes]
+    if output == "identity":
+        return []
+    if output == "sigmoid":
+        return (names + ["0", "1"][len(names):])[:2]
+    return (names + [str(i) for i in range(len(names), n_classes)])[:n_classes]
+
+
+def _score(AL, y, output):
+    """(what, value, right) of the predictions of AL against labels y: accuracy for the
+    classifiers, mean squared error for regression."""
+    from fastdnn.models import labels_of
+
+    p = labels_of(AL, output)
+    y = np.asarray(y).reshape(1, -1)
+    if output == "identity":
+        return "mean squared error", float(np.mean((p - y) ** 2)), None
+    acc, right = _accuracy(p, y)
+    return "accuracy", acc, right
+
+
 def cmd_train(args):
     from fastdnn import __version__
-    from fastdnn.engine import Trainer, TrainingDiverged
     from fastdnn.model_io import save_model
     from fastdnn.models import init_parameters
     from fastdnn.progress import Progress, format_seconds
+    from fastdnn.training import Trainer, TrainingDiverged, initialize_parameters
 
     s, ckpt = _settings(args)
-    layers = s["layers"]
     (train_x_orig, train_y, test_x_orig, test_y, classes), description = _load_data(args.data)
+    n_classes = _n_classes(train_y, classes)
+    if ckpt is None:
+        s = _fit_output(s, n_classes)
+    cfg = s["config"]
+    layers = s["layers"]
     given = "--layers gives" if ckpt is None else f"the checkpoint {args.out} takes"
     X = _flatten(train_x_orig, layers[0], "the training data", given)
     X_test = _flatten(test_x_orig, layers[0], "the test data", given)
@@ -372,50 +508,68 @@ def cmd_train(args):
     if ckpt is not None and ckpt.training["data_sha256"] not in ("", data_sha):
         raise CLIError(f"--resume: the training data in {description} differ from the data "
                        f"{args.out} was trained on ({ckpt.training['data']})")
-    class_names = [c.decode() if isinstance(c, bytes) else str(c) for c in classes]
+    if cfg.output == "softmax" and layers[-1] < n_classes:
+        raise CLIError(f"the data has {n_classes} classes but the model has {layers[-1]} "
+                       f"output units")
+    class_names = _class_names(classes, n_classes, cfg.output)
     plot_path = None if args.no_plot else (args.plot or _beside(args.out, "_cost.png"))
 
     total = s["iterations"]
+    options = ", ".join(f"{k} {v}" for k, v in cfg.to_dict().items()
+                        if k not in ("learning_rate", "dtype", "solver", "threads", "decay",
+                                     "decay_rate", "shuffle", "momentum", "nesterov",
+                                     "loss_convention")
+                        and v != getattr(type(cfg), k, None))
     print(f"fastdnn {__version__} train: layers {layers} "
           f"({'two_layer_model' if s['kind'] == 'two-layer' else 'L_layer_model'}), "
-          f"learning rate {s['learning_rate']}, {total} iterations, {s['dtype']}, "
-          f"solver {s['solver']}, threads {s['threads'] or 'default'}")
+          f"learning rate {cfg.learning_rate}, {total} epochs, {cfg.dtype}, "
+          f"solver {cfg.solver}, threads {cfg.threads or 'default'}"
+          + (f", initialization {s['initialization']}" if s["initialization"] != "seed" else "")
+          + (f", {options}" if options else ""))
     print(f"data: {description}: train {X.shape[1]}, test {X_test.shape[1]} images "
-          f"{'x'.join(map(str, train_x_orig.shape[1:]))}")
+          f"{'x'.join(map(str, train_x_orig.shape[1:]))}"
+          + (f", {n_classes} classes" if n_classes > 2 else ""))
     print(f"machine: {_machine()}")
 
-    engine_kwargs = dict(dtype=np.dtype(s["dtype"]), solver=s["solver"], threads=s["threads"])
-    if ckpt is None:
-        trainer = Trainer(X, train_y, init_parameters(layers, s["kind"]), s["learning_rate"],
-                          **engine_kwargs)
-        costs = []
-    else:
-        trainer = Trainer.from_state(X, train_y, ckpt.state, s["learning_rate"],
-                                     iteration=ckpt.iteration, **engine_kwargs)
-        costs = [float(c) for c in ckpt.costs]
-        print(f"resuming {args.out} at iteration {ckpt.iteration} of {total}")
-    resolved = getattr(trainer, "solver", s["solver"])
-    if resolved != s["solver"]:
-        print(f"solver: {s['solver']} -> {resolved}")
+    Y = np.asarray(train_y).reshape(1, -1)
+    try:
+        if ckpt is None:
+            if s["initialization"] == "seed":
+                init = init_parameters(layers, s["kind"])
+            else:
+                init = initialize_parameters(layers, s["initialization"],
+                                             hidden_activation=cfg.hidden_activation,
+                                             seed=cfg.seed)
+            trainer = Trainer(X, Y, init, cfg)
+            costs = []
+        else:
+            trainer = Trainer.from_state(X, Y, ckpt.state, cfg, iteration=ckpt.iteration)
+            costs = [float(c) for c in ckpt.costs]
+            print(f"resuming {args.out} at epoch {ckpt.iteration} of {total}")
+    except (TypeError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    resolved = getattr(trainer, "solver", cfg.solver)
+    if resolved != cfg.solver:
+        print(f"solver: {cfg.solver} -> {resolved}")
     if args.checkpoint_every:
-        print(f"checkpoints: every {args.checkpoint_every} iterations to {args.out}")
+        print(f"checkpoints: every {args.checkpoint_every} epochs to {args.out}")
 
     def training_settings():
-        return dict(learning_rate=s["learning_rate"], iterations=trainer.iteration,
-                    target_iterations=total, kind=s["kind"], solver=s["solver"],
-                    threads=s["threads"], dtype=s["dtype"], record_every=RECORD_EVERY,
+        return dict(iterations=trainer.iteration, target_iterations=total, kind=s["kind"],
+                    initialization=s["initialization"], record_every=RECORD_EVERY,
                     data=description, data_sha256=data_sha)
 
     def save():
         save_model(args.out, trainer.parameters(), costs=costs, training=training_settings(),
-                   state=trainer.state(), classes=class_names)
+                   state=trainer.state(), classes=class_names, config=cfg)
 
-    progress = Progress(trainer.iteration, total, enabled=not args.quiet)
+    progress = Progress(trainer.iteration, total, enabled=not args.quiet,
+                        steps_per_epoch=trainer.steps_per_epoch())
 
     def on_cost(i, cost):
         progress.update(i, cost)
         if not args.quiet:
-            progress.message(f"cost after iteration {i}: {cost:.6f}")
+            progress.message(f"cost after epoch {i}: {cost:.6f}")
 
     start_iteration = trainer.iteration
     every = args.checkpoint_every
@@ -440,13 +594,13 @@ def cmd_train(args):
         progress.close()
         hint = (f"; continue from the last checkpoint with: fastdnn train --resume --out "
                 f"{args.out}" if every else "; nothing saved (use --checkpoint-every N)")
-        raise CLIError(f"interrupted near iteration {trainer.iteration}{hint}", code=130) \
+        raise CLIError(f"interrupted near epoch {trainer.iteration}{hint}", code=130) \
             from None
     except TrainingDiverged as exc:
         progress.close()
-        raise CLIError(f"training diverged at iteration {exc.iteration} (the cost or the "
+        raise CLIError(f"training diverged at epoch {exc.iteration} (the cost or the "
                        f"parameters became NaN or infinite at learning rate "
-                       f"{s['learning_rate']}); nothing saved: try a smaller --learning-rate") \
+                       f"{cfg.learning_rate}); nothing saved: try a smaller --learning-rate") \
             from None
     seconds = time.perf_counter() - t0
     progress.close()
@@ -454,23 +608,34 @@ def cmd_train(args):
 
     save()
     parameters = trainer.parameters()
-    train_acc, train_right = _accuracy(_predict(X, parameters, s["dtype"])[1], train_y)
-    test_acc, test_right = _accuracy(_predict(X_test, parameters, s["dtype"])[1], test_y)
-    per = f" ({seconds / done * 1e3:.2f} ms/iteration)" if done else ""
-    print(f"training time: {format_seconds(seconds)} for {done} iterations{per}")
+    steps = trainer.steps_per_epoch()
+    per = f" ({seconds / done * 1e3:.2f} ms/epoch)" if done else ""
+    print(f"training time: {format_seconds(seconds)} for {done} epochs"
+          + (f" of {steps} steps" if steps > 1 else "") + per)
     if costs:
-        print(f"final recorded cost: {costs[-1]:.6f} (iteration "
+        print(f"final recorded cost: {costs[-1]:.6f} (epoch "
               f"{(len(costs) - 1) * RECORD_EVERY})")
-    print(f"train accuracy: {train_acc:.6f} ({train_right}/{X.shape[1]})")
-    print(f"test accuracy: {test_acc:.6f} ({test_right}/{X_test.shape[1]})")
+    for name, x, y in (("train", X, train_y), ("test", X_test, test_y)):
+        AL = _forward(x, parameters, cfg)
+        what, value, right = _score(AL, y, cfg.output)
+        print(f"{name} {what}: {value:.6f}" + (f" ({right}/{x.shape[1]})" if right is not None
+                                                else ""))
     print(f"model saved: {args.out}")
     if plot_path:
         from fastdnn.plots import save_cost_curve
 
-        title = f"{layers}, learning rate {s['learning_rate']}, {s['dtype']}"
-        if save_cost_curve(costs, s["learning_rate"], plot_path, RECORD_EVERY, title):
+        title = f"{layers}, learning rate {cfg.learning_rate}, {cfg.dtype}"
+        if save_cost_curve(costs, cfg.learning_rate, plot_path, RECORD_EVERY, title):
             print(f"cost curve: {plot_path}")
     return 0
+
+
+def _forward(X, parameters, config):
+    """The network's output AL on X in the model's dtype, hidden activation and output."""
+    from fastdnn.models import probabilities
+
+    return probabilities(np.asarray(X, dtype=config.dtype), parameters,
+                         hidden_activation=config.hidden_activation, output=config.output)
 
 
 # ------------------------------------------------------------------- predict
@@ -535,28 +700,38 @@ def cmd_predict(args):
 
     model = _load_model(args.model)
     n_x = model.layer_dims[0]
-    rows = []      # (name, probability, label)
-    scored = []    # (h5 name, accuracy, right, m)
+    output = model.config.output
+    rows = []      # (name, score, label)
+    scored = []    # (h5 name, what, value, right, m)
     for path in args.inputs:
         if not os.path.isfile(path):
             raise CLIError(f"input not found: {path}")
         if h5py.is_hdf5(path):
             x, y = _read_h5_set(path)
-            probas, p = _predict(_flatten(x, n_x, path), model.parameters, model.dtype)
-            rows += [(f"{path}[{i}]", probas[0, i], int(p[0, i])) for i in range(p.shape[1])]
+            X = _flatten(x, n_x, path)
+            score, p = _predict(X, model)
+            rows += [(f"{path}[{i}]", score[0, i], p[0, i]) for i in range(p.shape[1])]
             if y is not None:
-                acc, right = _accuracy(p, y)
-                scored.append((path, acc, right, p.shape[1]))
+                what, value, right = _score(_forward(X, model.parameters, model.config), y,
+                                            output)
+                scored.append((path, what, value, right, p.shape[1]))
         else:
             side = _image_side(n_x)
             img = read_image(path, side, args.resize)
-            probas, p = _predict(img.reshape(1, -1).T / 255, model.parameters, model.dtype)
-            rows.append((path, probas[0, 0], int(p[0, 0])))
-    print("input\tprobability\tlabel\tclass")
-    for name, prob, label in rows:
-        print(f"{name}\t{prob:.6f}\t{label}\t{model.classes[label]}")
-    for path, acc, right, m in scored:
-        print(f"accuracy on {path}: {acc:.6f} ({right}/{m})")
+            score, p = _predict(img.reshape(1, -1).T / 255, model)
+            rows.append((path, score[0, 0], p[0, 0]))
+    if output == "identity":
+        print("input\tvalue")
+        for name, value, _ in rows:
+            print(f"{name}\t{value:.6f}")
+    else:
+        print("input\tprobability\tlabel\tclass")
+        for name, prob, label in rows:
+            label = int(label)
+            cls = model.classes[label] if label < len(model.classes) else str(label)
+            print(f"{name}\t{prob:.6f}\t{label}\t{cls}")
+    for path, what, value, right, m in scored:
+        print(f"{what} on {path}: {value:.6f}" + (f" ({right}/{m})" if right is not None else ""))
     return 0
 
 
@@ -567,26 +742,31 @@ def cmd_evaluate(args):
     n_x = model.layer_dims[0]
     X = _flatten(train_x_orig, n_x, "the training data")
     X_test = _flatten(test_x_orig, n_x, "the test data")
-    names = model.classes
+    cfg = model.config
     t = model.training
     print(f"model: {args.model}: layers {model.layer_dims}, {model.dtype.name}, "
-          f"{t['iterations']} iterations at learning rate {t['learning_rate']}"
-          f"{'' if model.complete else ' (an unfinished checkpoint)'}")
+          f"{cfg.hidden_activation}/{cfg.output}, {t['iterations']} epochs at learning rate "
+          f"{cfg.learning_rate}{'' if model.complete else ' (an unfinished checkpoint)'}")
     print(f"data: {description}")
-    _, p_train = _predict(X, model.parameters, model.dtype)
-    probas, p = _predict(X_test, model.parameters, model.dtype)
-    train_acc, train_right = _accuracy(p_train, train_y)
-    test_acc, test_right = _accuracy(p, test_y)
-    print(f"train accuracy: {train_acc:.6f} ({train_right}/{X.shape[1]})")
-    print(f"test accuracy: {test_acc:.6f} ({test_right}/{X_test.shape[1]})")
-    y, q = test_y.ravel().astype(int), p.ravel().astype(int)
-    tn, fp = int(np.sum((y == 0) & (q == 0))), int(np.sum((y == 0) & (q == 1)))
-    fn, tp = int(np.sum((y == 1) & (q == 0))), int(np.sum((y == 1) & (q == 1)))
+    for name, x, y in (("train", X, train_y), ("test", X_test, test_y)):
+        what, value, right = _score(_forward(x, model.parameters, cfg), y, cfg.output)
+        print(f"{name} {what}: {value:.6f}" + (f" ({right}/{x.shape[1]})" if right is not None
+                                                else ""))
+    if cfg.output == "identity":
+        return 0
+    probas, p = _predict(X_test, model)
+    names = list(model.classes)
+    k = max(2, len(names), int(np.max(test_y)) + 1 if np.size(test_y) else 2)
+    names += [str(i) for i in range(len(names), k)]
+    y, q = np.asarray(test_y).ravel().astype(int), p.ravel().astype(int)
+    counts = np.zeros((k, k), dtype=int)
+    np.add.at(counts, (y, q), 1)
     w = max(len(n) for n in names) + 7
+    cw = max(18, max(len(n) for n in names) + 10)
     print("confusion counts (test set):")
-    print(f"  {'':{w}}  {'predicted ' + names[0]:>18}  {'predicted ' + names[1]:>18}")
-    print(f"  {'actual ' + names[0]:{w}}  {tn:>18}  {fp:>18}")
-    print(f"  {'actual ' + names[1]:{w}}  {fn:>18}  {tp:>18}")
+    print(f"  {'':{w}}" + "".join(f"  {'predicted ' + n:>{cw}}" for n in names))
+    for i, n in enumerate(names):
+        print(f"  {'actual ' + n:{w}}" + "".join(f"  {counts[i, j]:>{cw}}" for j in range(k)))
     wrong = np.flatnonzero(y != q)
     print(f"mislabeled test images: {wrong.size}"
           + (f" (indices {', '.join(map(str, wrong))})" if wrong.size else ""))

@@ -80,6 +80,7 @@ from fastdnn import threads as _threads
 from fastdnn._engine import Loop, gemm_into
 from fastdnn._validation import as_array, as_numeric
 from fastdnn.layers import compute_cost
+from fastdnn.training.trainer import TrainingDiverged
 
 __all__ = ["Trainer", "TrainingDiverged", "choose_solver", "GRAM_MARGIN", "GRAM_MAX_BYTES",
            "SOLVERS"]
@@ -126,23 +127,6 @@ def _layer_count(parameters, gram_state):
         want = "W1_0, C, b1, W2, ..., WL, bL" if gram_state else "W1, b1, ..., WL, bL"
         raise ValueError(f"parameters must hold exactly {want}; got keys {sorted(map(str, parameters))}")
     return L
-
-
-class TrainingDiverged(FloatingPointError):
-    """Training produced a non-finite cost or non-finite parameters.
-
-    ``iteration`` is the first iteration i whose cost (of the forward pass with
-    the parameters before its update) is NaN or infinite, or whose update made
-    a parameter NaN or infinite.  ``parameters`` holds the parameters before that
-    iteration, i.e. after the last finite one (the trainer is left there too,
-    ``trainer.iteration == iteration``); ``costs`` the costs recorded so far.
-    """
-
-    def __init__(self, message, iteration, parameters, costs):
-        super().__init__(message)
-        self.iteration = iteration
-        self.parameters = parameters
-        self.costs = costs
 
 
 class Trainer:

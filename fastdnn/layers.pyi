@@ -21,6 +21,10 @@ __all__ = [
 Array: TypeAlias = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 ArrayLike: TypeAlias = npt.ArrayLike
 Activation: TypeAlias = Literal["relu", "sigmoid"]
+#: fastdnn.training.registry.HIDDEN_ACTIVATIONS (+ the alias "logistic")
+HiddenActivation: TypeAlias = Literal["relu", "tanh", "sigmoid", "logistic", "identity"]
+#: fastdnn.training.registry.PUBLIC_OUTPUTS
+Output: TypeAlias = Literal["sigmoid", "softmax", "identity"]
 #: (A_prev, W, b)
 LinearCache: TypeAlias = tuple[Array, Array, Array]
 #: ((A_prev, W, b), Z)
@@ -40,8 +44,13 @@ def linear_forward(A: ArrayLike, W: ArrayLike, b: ArrayLike) -> tuple[Array, Lin
 def linear_activation_forward(
     A_prev: ArrayLike, W: ArrayLike, b: ArrayLike, activation: Activation
 ) -> tuple[Array, ActivationCache]: ...
-def L_model_forward(X: ArrayLike, parameters: Mapping[str, ArrayLike]) -> tuple[Array, list[ActivationCache]]: ...
-def compute_cost(AL: ArrayLike, Y: ArrayLike) -> np.ndarray[tuple[()], np.dtype[np.float32 | np.float64]]: ...
+def L_model_forward(
+    X: ArrayLike, parameters: Mapping[str, ArrayLike], *,
+    hidden_activation: HiddenActivation = "relu", output: Output = "sigmoid",
+) -> tuple[Array, list[ActivationCache]]: ...
+def compute_cost(
+    AL: ArrayLike, Y: ArrayLike, *, output: Output = "sigmoid"
+) -> np.ndarray[tuple[()], np.dtype[np.float32 | np.float64]]: ...
 def linear_backward(dZ: ArrayLike, cache: tuple[ArrayLike, ArrayLike, ArrayLike]) -> tuple[Array, Array, Array]: ...
 def linear_activation_backward(
     dA: ArrayLike,
@@ -49,7 +58,8 @@ def linear_activation_backward(
     activation: Activation = "relu",
 ) -> tuple[Array, Array, Array]: ...
 def L_model_backward(
-    AL: ArrayLike, Y: ArrayLike, caches: Sequence[tuple[tuple[ArrayLike, ArrayLike, ArrayLike], ArrayLike]]
+    AL: ArrayLike, Y: ArrayLike, caches: Sequence[tuple[tuple[ArrayLike, ArrayLike, ArrayLike], ArrayLike]],
+    *, hidden_activation: HiddenActivation = "relu", output: Output = "sigmoid",
 ) -> Grads: ...
 def update_parameters(parameters: _P, grads: Mapping[str, ArrayLike], learning_rate: float) -> _P:
     """Stores the new W_l, b_l in ``parameters`` (new arrays) and returns it."""

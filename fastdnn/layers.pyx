@@ -25,6 +25,8 @@ import numpy as np
 cimport numpy as cnp
 
 from fastdnn cimport _kernels as K
+from fastdnn._core.activations cimport act_forward, act_backward
+from fastdnn._core.losses cimport out_forward, loss_sum, LOSS_COURSE
 from fastdnn._blas cimport floating
 from fastdnn._validation cimport (
     F32, as_array, as_numeric, is_valid_array, as_operand, cast, check_activation,
@@ -266,29 +268,85 @@ def linear_activation_forward(A_prev, W, b, activation):
     return _layer_forward(RELU if activation == "relu" else SIGMOID, A_prev, W, b, 0)
 
 
-def L_model_forward(X, parameters):
+def L_model_forward(X, parameters, *, hidden_activation="relu", output="sigmoid"):
     """Forward pass of [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID.
 
     ``L = len(parameters) // 2``; parameters must hold exactly W1, b1, ...,
     WL, bL.  Returns ``(AL, caches)``: AL is (n_L, m), ``caches`` the L caches
-    ``((A_prev, W, b), Z)`` in layer order.
+    ``((A_prev, W, b), Z)`` in layer order.  ``hidden_activation`` ("relu", "tanh",
+    "sigmoid"/"logistic", "identity") and ``output`` ("sigmoid", "softmax", "identity")
+    choose the layers' functions (SPEC §5); the defaults are the seed's.
     """
     cdef Py_ssize_t L = check_layer_count(parameters), l
+    hidden, out = _model_codes(hidden_activation, output)
     A = X
     caches = []
+    if hidden == -1:            # the seed's network: the fused bias + activation kernels
+        for l in range(1, L + 1):
+            A, cache = _layer_forward(RELU if l < L else SIGMOID, A,
+                                      parameters["W" + str(l)], parameters["b" + str(l)], l)
+            caches.append(cache)
+        return A, caches
     for l in range(1, L + 1):
-        A, cache = _layer_forward(RELU if l < L else SIGMOID, A,
-                                  parameters["W" + str(l)], parameters["b" + str(l)], l)
-        caches.append(cache)
+        Z, lin = _layer_forward(LINEAR, A, parameters["W" + str(l)], parameters["b" + str(l)], l)
+        A = _apply(hidden if l < L else out, l == L, Z)
+        caches.append((lin, Z))
     return A, caches
+
+
+def _model_codes(hidden_activation, output):
+    """(hidden, output) enum codes of the core; (-1, -1) for the seed's relu + sigmoid."""
+    from fastdnn.training import registry
+    from fastdnn.training.config import TrainingConfig
+
+    if hidden_activation == "relu" and output == "sigmoid":
+        return -1, -1
+    TrainingConfig(hidden_activation=hidden_activation, output=output)   # validates both
+    if output not in registry.PUBLIC_OUTPUTS:
+        raise ValueError(f"output must be one of {list(registry.PUBLIC_OUTPUTS)}, got {output!r}")
+    return (registry.code("hidden_activation", hidden_activation),
+            registry.code("output", output))
+
+
+cdef cnp.ndarray _apply(int code, bint is_output, cnp.ndarray Z):
+    """g(Z) (hidden) or out(Z) (output) through the compiled core's kernels; a new array."""
+    cdef int t = F32 if cnp.PyArray_TYPE(Z) == F32 else cnp.NPY_FLOAT64
+    cdef cnp.ndarray z = np.array(Z, dtype=np.float32 if t == F32 else np.float64, order="C")
+    cdef cnp.ndarray A = empty(Z.shape[0], Z.shape[1], t)
+    if Z.shape[0] == 0 or Z.shape[1] == 0:
+        return A
+    cdef cnp.ndarray zero = np.zeros(Z.shape[0], dtype=z.dtype)
+    cdef cnp.ndarray scratch = np.zeros((2, Z.shape[1]), dtype=np.float64)
+    cdef int rows = Z.shape[0], m = Z.shape[1]
+    cdef double *cm = <double *>cnp.PyArray_DATA(scratch)
+    if t == F32:
+        if is_output:
+            out_forward[float](code, <float *>cnp.PyArray_DATA(z), <float *>cnp.PyArray_DATA(zero),
+                               <float *>cnp.PyArray_DATA(A), rows, m, cm, cm + m)
+        else:
+            act_forward[float](code, <float *>cnp.PyArray_DATA(z), <float *>cnp.PyArray_DATA(zero),
+                               <float *>cnp.PyArray_DATA(A), rows, m)
+    else:
+        if is_output:
+            out_forward[double](code, <double *>cnp.PyArray_DATA(z),
+                                <double *>cnp.PyArray_DATA(zero), <double *>cnp.PyArray_DATA(A),
+                                rows, m, cm, cm + m)
+        else:
+            act_forward[double](code, <double *>cnp.PyArray_DATA(z),
+                                <double *>cnp.PyArray_DATA(zero), <double *>cnp.PyArray_DATA(A),
+                                rows, m)
+    return A
 
 
 # ---------------------------------------------------------------------------
 # cost
 # ---------------------------------------------------------------------------
 
-def compute_cost(AL, Y):
+def compute_cost(AL, Y, *, output="sigmoid"):
     """Cross-entropy cost ``J = -(1/m) sum(Y log AL + (1 - Y) log(1 - AL))``.
+
+    ``output="softmax"``: ``-(1/m) sum Y log AL`` (Y one-hot (n_L, m) or integer labels
+    (1, m)); ``output="identity"``: ``(1/(2m)) sum (AL - Y)^2`` (SPEC §5).
 
     AL and Y must have the same shape (1, m); a (m, 1) Y is refused rather than
     broadcast.  Returns a 0-d array of numpy's promotion of AL and Y
@@ -296,6 +354,8 @@ def compute_cost(AL, Y):
     is clamped at -100 (as PyTorch's BCELoss), so AL exactly 0 or 1 gives a
     finite cost; elsewhere the values are the seed's.
     """
+    if output != "sigmoid":
+        return _other_cost(AL, Y, output)
     cdef cnp.ndarray al = as_array(AL, "AL")
     cdef cnp.ndarray y = as_array(Y, "Y")
     if y.shape[0] != al.shape[0] or y.shape[1] != al.shape[1]:
@@ -308,6 +368,46 @@ def compute_cost(AL, Y):
     else:
         cost = K.cross_entropy[double](cast(al, t), cast(y, t))
     return np.asarray(cost, dtype=np.float32 if t == F32 else np.float64)
+
+
+def _targets(AL, Y, output):
+    """(AL, Y) validated, Y one-hot (n_L, m) for softmax labels; both C-ordered float64 or
+    both float32."""
+    _model_codes("relu", output)
+    cdef cnp.ndarray al = as_array(AL, "AL")
+    cdef cnp.ndarray y = as_numeric(Y, "Y")
+    m = al.shape[1]
+    if output == "softmax" and (<object>y).shape in ((m,), (1, m)) and al.shape[0] > 1:
+        labels = y.reshape(m)
+        if np.any(labels != np.round(labels)) or np.any(labels < 0) or np.any(labels >= al.shape[0]):
+            raise ValueError(f"Y holds class labels: they must be integers in "
+                             f"0..{al.shape[0] - 1} for AL of shape {(<object>al).shape}")
+        onehot = np.zeros((al.shape[0], m))
+        onehot[labels.astype(np.intp), np.arange(m)] = 1
+        y = onehot
+    if y.ndim != 2 or y.shape[0] != al.shape[0] or y.shape[1] != al.shape[1]:
+        raise ValueError(f"Y has shape {(<object>y).shape} but AL has shape "
+                         f"{(<object>al).shape}: one target per output"
+                         + (" (or integer class labels (1, m))" if output == "softmax" else ""))
+    t = np.float32 if al.dtype == np.float32 and y.dtype == np.float32 else np.float64
+    return np.ascontiguousarray(al, dtype=t), np.ascontiguousarray(y, dtype=t)
+
+
+def _other_cost(AL, Y, output):
+    """compute_cost for the softmax and identity outputs, through the core's loss_sum."""
+    from fastdnn.training import registry
+
+    al, y = _targets(AL, Y, output)
+    cdef int code = registry.code("output", output)
+    cdef int rows = al.shape[0], m = al.shape[1]
+    cdef double s
+    if al.dtype == np.float32:
+        s = loss_sum[float](code, LOSS_COURSE, <float *>cnp.PyArray_DATA(al),
+                            <float *>cnp.PyArray_DATA(y), m, NULL, rows, m, 0.0)
+    else:
+        s = loss_sum[double](code, LOSS_COURSE, <double *>cnp.PyArray_DATA(al),
+                             <double *>cnp.PyArray_DATA(y), m, NULL, rows, m, 0.0)
+    return np.asarray(s / m, dtype=al.dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -469,14 +569,19 @@ def linear_activation_backward(dA, cache, activation="relu"):
     return _layer_backward(RELU if activation == "relu" else SIGMOID, dA, cache)
 
 
-def L_model_backward(AL, Y, caches):
+def L_model_backward(AL, Y, caches, *, hidden_activation="relu", output="sigmoid"):
     """Backward pass of [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID.
 
     ``dAL = -(Y / AL - (1 - Y) / (1 - AL))`` with Y reshaped to AL's shape (AL
     is taken as given, even outside (0, 1)), then each layer from L down to 1.
+    With other ``hidden_activation`` / ``output`` options (SPEC §5): dZ_L = AL - Y for
+    every output (its canonical loss), then dZ_l = dA_l * g'(Z_l).
     Returns grads with, for l = 1..L, ``dW{l}``, ``db{l}`` and ``dA{l}`` = the
     dA_prev of layer l's step (so ``dA1`` is the gradient with respect to X).
     """
+    hidden, out = _model_codes(hidden_activation, output)
+    if hidden != -1:
+        return _generic_backward(AL, Y, caches, hidden, output)
     cdef cnp.ndarray al = as_array(AL, "AL")
     cdef cnp.ndarray y = as_numeric(Y, "Y")
     if y.size != al.size:
@@ -500,6 +605,51 @@ def L_model_backward(AL, Y, caches):
         grads["dW" + str(l)] = dW
         grads["db" + str(l)] = db
     return grads
+
+
+def _generic_backward(AL, Y, caches, int hidden, str output):
+    """L_model_backward for any hidden activation and output (dZ_L = AL - Y)."""
+    al, y = _targets(AL, Y, output)
+    if not isinstance(caches, (list, tuple)) or len(caches) == 0:
+        raise TypeError("caches must be the non-empty list of layer caches from L_model_forward")
+    cdef Py_ssize_t L = len(caches), l
+    grads = {}
+    dZ = np.subtract(al, y)
+    for l in range(L, 0, -1):
+        cache = caches[l - 1]
+        if not isinstance(cache, tuple) or len(cache) != 2:
+            raise TypeError(f"{_cache_name(l, False)} must be the tuple ((A_prev, W, b), Z) "
+                            f"from L_model_forward, got {type(cache).__name__}")
+        if l < L:
+            Z = as_array(cache[1], f"{_cache_name(l, False)}[1] (Z)")
+            if (<object>Z).shape != dZ.shape:
+                raise ValueError(f"{_cache_name(l, False)}[1] (Z) has shape "
+                                 f"{(<object>Z).shape}, expected {dZ.shape}")
+            A = _apply(hidden, False, Z)
+            dZ = np.ascontiguousarray(dZ, dtype=A.dtype)
+            _derivative(hidden, dZ, A)
+        A_prev, W, b, t = _unpack_linear_cache(cache[0], l, True)
+        if dZ.shape != (W.shape[0], A_prev.shape[1]):
+            raise ValueError(f"{_cache_name(l, False)} holds W of shape {(<object>W).shape} "
+                             f"and A_prev of shape {(<object>A_prev).shape}, which do not "
+                             f"match the gradient {dZ.shape} entering layer {l}")
+        t = common_type2(<cnp.ndarray>np.asarray(dZ), A_prev) if t == F32 else t
+        dA, dW, db = _linear_step(cast(<cnp.ndarray>np.ascontiguousarray(dZ), t), A_prev, W, t)
+        grads["dA" + str(l)] = dA
+        grads["dW" + str(l)] = dW
+        grads["db" + str(l)] = db
+        dZ = dA
+    return grads
+
+
+cdef void _derivative(int code, cnp.ndarray dA, cnp.ndarray A):
+    """dA *= g'(Z) from A = g(Z), in place (both C-contiguous, one dtype)."""
+    if cnp.PyArray_TYPE(A) == F32:
+        act_backward[float](code, <float *>cnp.PyArray_DATA(dA), <float *>cnp.PyArray_DATA(A),
+                            cnp.PyArray_SIZE(A))
+    else:
+        act_backward[double](code, <double *>cnp.PyArray_DATA(dA),
+                             <double *>cnp.PyArray_DATA(A), cnp.PyArray_SIZE(A))
 
 
 # ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Model files: HDF5, saved atomically, validated completely on load.
 
-Layout (format ``fastdnn-model``, version 1)::
+Layout (format ``fastdnn-model``, version 2; version-1 files load too)::
 
     (512-byte user block)  the fastdnn header, below
     /                      attrs: format = "fastdnn-model", format_version = 1,
@@ -10,12 +10,16 @@ Layout (format ``fastdnn-model``, version 1)::
     /costs                 (k,) float64: the cost recorded every record_every iterations
     /state/<key>           optional: the trainer's state (Trainer.state()) for an exact resume
 
-``meta`` holds ``layer_dims`` [n_0, ..., n_L], ``activations`` (``relu`` for
-layers 1..L-1, ``sigmoid`` for L), ``dtype`` (float32 / float64), ``classes``
-(names of labels 0 and 1) and
-``training``: learning_rate, iterations (done), target_iterations, kind
-("two-layer" / "deep"), solver, threads, dtype, record_every, data (where
-the training data came from) and data_sha256 (of the training arrays).
+``meta`` holds ``layer_dims`` [n_0, ..., n_L], ``activations`` (the hidden activation
+for layers 1..L-1, the output for L: ``relu``/``sigmoid`` for the seed's model),
+``dtype`` (float32 / float64), ``classes`` (the names of the labels: two for a binary
+classifier, one per unit for softmax; empty for regression), ``config`` (version 2: the
+whole :class:`fastdnn.training.TrainingConfig` of the run, ``TrainingConfig.to_dict()``)
+and ``training``, the run's bookkeeping: iterations (epochs done), target_iterations,
+kind ("two-layer" / "deep"), initialization, record_every, data (where the training data
+came from) and data_sha256 (of the training arrays).  Version-1 files kept
+learning_rate, solver, threads and dtype in ``training``; they are migrated into
+``config`` on load.
 
 The file starts with an HDF5 user block of 512 bytes (HDF5 readers skip it)
 holding a plain-text header: ``FASTDNN-MODEL``, then ``sha256 <hex>`` and
@@ -47,24 +51,27 @@ __all__ = ["save_model", "load_model", "SavedModel", "FORMAT", "FORMAT_VERSION",
            "layer_dims_of", "remove_stale_temporaries"]
 
 FORMAT = "fastdnn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HEADER_SIZE = 512
 MAGIC = b"FASTDNN-MODEL\n"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 DEFAULT_CLASSES = ["non-cat", "cat"]
 _DTYPES = ("float32", "float64")
+#: the run's bookkeeping in ``meta["training"]`` (hyperparameters live in ``meta["config"]``)
 _TRAINING_KEYS = {
-    "learning_rate": (int, float),
     "iterations": int,
     "target_iterations": int,
     "kind": str,
-    "solver": str,
-    "threads": (int, type(None)),
-    "dtype": str,
+    "initialization": str,
     "record_every": int,
     "data": str,
     "data_sha256": str,
 }
+#: version 1 kept these settings in ``training``; they belong to the configuration now
+_V1_CONFIG_KEYS = ("learning_rate", "solver", "threads", "dtype")
+_TRAINING_DEFAULTS = {"iterations": 0, "target_iterations": 0, "kind": "deep",
+                      "initialization": "seed", "record_every": 100, "data": "",
+                      "data_sha256": ""}
 
 
 @dataclass
@@ -81,6 +88,16 @@ class SavedModel:
     state: dict | None = None
     classes: list = field(default_factory=lambda: list(DEFAULT_CLASSES))
     path: str | None = None
+    config: object = None           # fastdnn.training.TrainingConfig of the run
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def hidden_activation(self):
+        return self.activations[0] if len(self.activations) > 1 else "relu"
+
+    @property
+    def output(self):
+        return self.activations[-1]
 
     @property
     def iteration(self):
@@ -129,8 +146,28 @@ def layer_dims_of(parameters):
     return [int(n) for n in dims]
 
 
-def _activations(L):
-    return ["relu"] * (L - 1) + ["sigmoid"]
+def _activations(L, config=None):
+    """The layers' functions: the hidden activation for 1..L-1, the output for L."""
+    if config is None:
+        return ["relu"] * (L - 1) + ["sigmoid"]
+    return [config.hidden_activation] * (L - 1) + [config.output]
+
+
+def _config_from(training, config, dtype_name):
+    """The run's TrainingConfig: ``config`` as given, else built from version-1 settings."""
+    from fastdnn.training import TrainingConfig
+
+    if config is not None:
+        if not isinstance(config, TrainingConfig):
+            raise TypeError(f"config must be a fastdnn.training.TrainingConfig, got "
+                            f"{type(config).__name__}")
+        return config
+    old = {k: training[k] for k in _V1_CONFIG_KEYS if k in (training or {})}
+    old.setdefault("dtype", dtype_name)
+    try:
+        return TrainingConfig(**old)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"training: {exc}") from None
 
 
 def _seal(path):
@@ -186,11 +223,15 @@ def _verified_bytes(path):
     return data
 
 
-def save_model(path, parameters, *, costs=(), training=None, state=None, classes=None):
+def save_model(path, parameters, *, costs=(), training=None, state=None, classes=None,
+               config=None):
     """Save ``parameters`` (W1, b1, ..., WL, bL) to the HDF5 model file ``path``, atomically.
 
-    ``costs``: the recorded cost history; ``training``: settings (keys as
-    in the module docstring; missing ones get neutral defaults);
+    ``costs``: the recorded cost history; ``config``: the run's
+    :class:`fastdnn.training.TrainingConfig` (default: the seed's, with the learning rate,
+    solver, threads and dtype of ``training`` if given there, as version 1 did);
+    ``training``: the run's bookkeeping (keys as in the module docstring; missing ones get
+    neutral defaults);
     ``state``: optional dict of arrays (``Trainer.state()``) stored as-is
     for an exact resume; ``classes``: the names of labels 0 and 1 (default
     the course's ``["non-cat", "cat"]``).  All parameters must share one dtype, float32 or
@@ -210,19 +251,23 @@ def save_model(path, parameters, *, costs=(), training=None, state=None, classes
         if not np.all(np.isfinite(a)):
             raise ValueError(f"parameter {k} holds non-finite values (nan or inf): "
                              f"training diverged; not saving")
-    train = {"learning_rate": 0.0, "iterations": 0, "target_iterations": 0, "kind": "deep",
-             "solver": "auto", "threads": None, "dtype": dtype.name, "record_every": 100,
-             "data": "", "data_sha256": ""}
+    train = dict(_TRAINING_DEFAULTS)
     if training:
-        unknown = set(training) - set(_TRAINING_KEYS)
+        if not isinstance(training, dict):
+            raise TypeError(f"training must be a dict, got {type(training).__name__}")
+        unknown = set(training) - set(_TRAINING_KEYS) - set(_V1_CONFIG_KEYS)
         if unknown:
             raise ValueError(f"training has unknown keys {sorted(unknown)}; known: "
                              f"{sorted(_TRAINING_KEYS)}")
-        train.update(training)
+        train.update({k: v for k, v in training.items() if k in _TRAINING_KEYS})
+    cfg = _config_from(training, config, dtype.name)
     train = _check_training(train, "training")
-    classes = _check_classes(DEFAULT_CLASSES if classes is None else classes, "classes")
-    meta = {"layer_dims": dims, "activations": _activations(len(dims) - 1),
-            "dtype": dtype.name, "classes": classes, "training": train}
+    L = len(dims) - 1
+    if classes is None:
+        classes = DEFAULT_CLASSES if cfg.output == "sigmoid" and dims[-1] == 1 else []
+    classes = _check_classes(classes, "classes", cfg.output, dims[-1])
+    meta = {"layer_dims": dims, "activations": _activations(L, cfg), "dtype": dtype.name,
+            "classes": classes, "training": train, "config": cfg.to_dict()}
     meta_json = json.dumps(meta, sort_keys=True)
 
     datasets = {f"parameters/{k}": np.ascontiguousarray(a) for k, a in params.items()}
@@ -249,14 +294,19 @@ def save_model(path, parameters, *, costs=(), training=None, state=None, classes
     return path
 
 
-def _check_classes(classes, where):
+def _check_classes(classes, where, output="sigmoid", n_out=1):
+    """Label names: two for a binary sigmoid output (labels 0 and 1), n_L for softmax, any
+    (usually none) for regression or multi-label outputs."""
     if not isinstance(classes, (list, tuple, np.ndarray)):
-        raise ValueError(f"{where}: classes must be a list of two names, got {classes!r}")
+        raise ValueError(f"{where}: classes must be a list of names, got {classes!r}")
     names = [c.decode("utf-8", "replace") if isinstance(c, (bytes, np.bytes_)) else c
              for c in classes]
-    if len(names) != 2 or not all(isinstance(c, str) for c in names):
-        raise ValueError(f"{where}: classes must be the two names of labels 0 and 1, "
-                         f"got {classes!r}")
+    if not all(isinstance(c, str) for c in names):
+        raise ValueError(f"{where}: classes must be names (text), got {classes!r}")
+    want = 2 if output == "sigmoid" and n_out == 1 else n_out if output == "softmax" else None
+    if want is not None and len(names) != want:
+        raise ValueError(f"{where}: classes must be the {want} names of labels 0..{want - 1} "
+                         f"for a {output} output of {n_out} unit(s), got {classes!r}")
     return [str(c) for c in names]
 
 
@@ -271,19 +321,16 @@ def _check_training(train, where):
     if extra:
         raise ValueError(f"{where}: unknown settings {sorted(extra)}")
     out = dict(train)
-    out["learning_rate"] = float(out["learning_rate"])
-    if not math.isfinite(out["learning_rate"]):
-        raise ValueError(f"{where}: learning_rate is not finite: {out['learning_rate']!r}")
     if out["iterations"] < 0 or out["target_iterations"] < 0 or out["record_every"] < 1:
         raise ValueError(f"{where}: iterations, target_iterations must be >= 0 and "
                          f"record_every >= 1, got {out['iterations']}, "
                          f"{out['target_iterations']}, {out['record_every']}")
-    if out["dtype"] not in _DTYPES:
-        raise ValueError(f"{where}: dtype must be float32 or float64, got {out['dtype']!r}")
     if out["kind"] not in ("two-layer", "deep"):
         raise ValueError(f"{where}: kind must be 'two-layer' or 'deep', got {out['kind']!r}")
-    if out["threads"] is not None and out["threads"] < 1:
-        raise ValueError(f"{where}: threads must be >= 1 or null, got {out['threads']}")
+    from fastdnn.training import registry
+    if out["initialization"] not in registry.INITIALIZERS:
+        raise ValueError(f"{where}: initialization must be one of "
+                         f"{sorted(registry.INITIALIZERS)}, got {out['initialization']!r}")
     return out
 
 
@@ -362,10 +409,10 @@ def load_model(path):
     except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError...
         raise ValueError(f"{path}: unreadable model file ({type(exc).__name__}: {exc})") \
             from None
-    return _validate(path, meta_json, datasets, fastdnn_version)
+    return _validate(path, meta_json, datasets, fastdnn_version, int(version))
 
 
-def _validate(path, meta_json, datasets, fastdnn_version):
+def _validate(path, meta_json, datasets, fastdnn_version, version=FORMAT_VERSION):
     try:
         meta = json.loads(meta_json)
     except ValueError:
@@ -380,17 +427,40 @@ def _validate(path, meta_json, datasets, fastdnn_version):
             or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in dims)):
         raise ValueError(f"{path}: layer_dims must be a list of >= 2 positive ints, got {dims!r}")
     L = len(dims) - 1
-    if meta["activations"] != _activations(L):
-        raise ValueError(f"{path}: activations {meta['activations']!r} are not supported; "
-                         f"expected {_activations(L)}")
     dtype_name = meta["dtype"]
     if dtype_name not in _DTYPES:
         raise ValueError(f"{path}: dtype must be float32 or float64, got {dtype_name!r}")
     dtype = np.dtype(dtype_name)
     if not isinstance(meta["training"], dict):
         raise ValueError(f"{path}: training settings must be a JSON object")
-    training = _check_training(meta["training"], f"{path}: training")
-    classes = _check_classes(meta["classes"], f"{path}: meta")
+    raw = dict(meta["training"])
+    if version == 1:                    # migrate: settings -> config, new bookkeeping keys
+        old = {k: raw.pop(k) for k in _V1_CONFIG_KEYS if k in raw}
+        raw.setdefault("initialization", "seed")
+        meta_config = None
+    else:
+        old = {}
+        meta_config = meta.get("config")
+        if not isinstance(meta_config, dict):
+            raise ValueError(f"{path}: meta lacks the training configuration ('config')")
+    training = _check_training(raw, f"{path}: training")
+    from fastdnn.training import TrainingConfig
+    try:
+        if meta_config is None:
+            config = _config_from(old, None, dtype_name)
+        else:
+            config = TrainingConfig.from_dict(meta_config)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: invalid training configuration ({exc})") from None
+    if config.dtype != dtype_name:
+        raise ValueError(f"{path}: the configuration's dtype {config.dtype} differs from the "
+                         f"parameters' {dtype_name}")
+    if meta["activations"] != _activations(L, config):
+        raise ValueError(f"{path}: activations {meta['activations']!r} do not match the "
+                         f"configuration (expected {_activations(L, config)})")
+    if config.output == "softmax" and dims[-1] < 2:
+        raise ValueError(f"{path}: a softmax output needs >= 2 units, layer_dims {dims}")
+    classes = _check_classes(meta["classes"], f"{path}: meta", config.output, dims[-1])
 
     parameters = {}
     for l in range(1, L + 1):
@@ -423,4 +493,4 @@ def _validate(path, meta_json, datasets, fastdnn_version):
     return SavedModel(parameters=parameters, layer_dims=list(dims),
                       activations=list(meta["activations"]), dtype=dtype, classes=classes,
                       fastdnn_version=fastdnn_version, training=training, costs=costs,
-                      state=state or None, path=path)
+                      state=state or None, path=path, config=config, format_version=version)

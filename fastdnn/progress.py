@@ -1,4 +1,4 @@
-"""Training progress on stderr: iteration, percentage, current cost, speed, ETA.
+"""Training progress on stderr: epoch (and step), percentage, current cost, speed, ETA.
 
 On a terminal it is one line rewritten in place (carriage return); into a
 file or pipe it prints a plain line every ``interval`` seconds (and at the
@@ -35,7 +35,8 @@ class Progress:
     start (so one-off setup in the first iterations does not inflate it).
     """
 
-    def __init__(self, start, total, stream=None, interval=None, enabled=True):
+    def __init__(self, start, total, stream=None, interval=None, enabled=True,
+                 steps_per_epoch=1):
         self.stream = sys.stderr if stream is None else stream
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval if interval is not None else (0.1 if self.tty else 5.0)
@@ -48,17 +49,21 @@ class Progress:
         self.iteration = self.start
         self.cost = None
         self._base = None           # (time, iteration) of the first update past start
+        self.steps_per_epoch = int(steps_per_epoch)
 
     def _line(self):
         now = time.perf_counter()
         elapsed = now - self.t0
         pct = 100.0 * self.iteration / self.total if self.total else 100.0
-        parts = [f"iteration {self.iteration}/{self.total}", f"{pct:3.0f}%"]
+        parts = [f"epoch {self.iteration}/{self.total}", f"{pct:3.0f}%"]
+        if self.steps_per_epoch > 1:
+            parts.append(f"step {self.iteration * self.steps_per_epoch}/"
+                         f"{self.total * self.steps_per_epoch}")
         if self.cost is not None:
             parts.append(f"cost {self.cost:.6f}")
         if self._base is not None and self.iteration > self._base[1]:
             per = (now - self._base[0]) / (self.iteration - self._base[1])
-            parts.append(f"{per * 1e3:.2f} ms/it")
+            parts.append(f"{per * 1e3:.2f} ms/epoch")
             parts.append(f"ETA {format_seconds(per * (self.total - self.iteration))}")
         parts.append(f"elapsed {format_seconds(elapsed)}")
         return "  ".join(parts)

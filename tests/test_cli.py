@@ -131,7 +131,7 @@ def test_train_matches_models_and_reference(trained, small):
     dims = [N_X, 6, 3, 1]
     m = load_model(out)
     assert m.layer_dims == dims and m.dtype == np.float64 and m.complete
-    assert m.training["iterations"] == 400 and m.training["learning_rate"] == 0.05
+    assert m.training["iterations"] == 400 and m.config.learning_rate == 0.05
     # the CLI equals the library's L_layer_model bit for bit, and the reference to 1e-9
     lib = fastdnn.L_layer_model(X, Y, dims, learning_rate=0.05, num_iterations=400, isPlot=False)
     expected, costs = ref.L_layer_model(X, Y, dims, learning_rate=0.05, num_iterations=400)
@@ -143,7 +143,7 @@ def test_train_matches_models_and_reference(trained, small):
     # what it printed
     out_text = r.stdout
     for i, c in zip(range(0, 400, 100), costs):
-        assert f"cost after iteration {i}: {float(c):.6f}" in out_text
+        assert f"cost after epoch {i}: {float(c):.6f}" in out_text
     p_train = ref.predict(X, Y, expected)
     p_test = ref.predict(X_test, Y_test, expected)
     assert value(out_text, "train accuracy:").startswith(f"{np.mean(p_train == Y):.6f} ")
@@ -151,7 +151,7 @@ def test_train_matches_models_and_reference(trained, small):
     assert "training time:" in out_text and "L_layer_model" in out_text
     assert value(out_text, "model saved:") == str(out)
     # the progress line went to stderr, with the cost and an ETA
-    assert "iteration 400/400" in r.stderr and "cost" in r.stderr
+    assert "epoch 400/400" in r.stderr and "cost" in r.stderr
 
 
 def test_train_writes_cost_curve_png(trained):
@@ -186,7 +186,7 @@ def test_train_solver_and_threads_pass_through(tmp_path, small, solver):
          "--iterations", 120, "--solver", solver, "--threads", 1, "--no-plot", "--out", "m.h5",
          "--quiet"], tmp_path)
     m = load_model(tmp_path / "m.h5")
-    assert m.training["solver"] == solver and m.training["threads"] == 1
+    assert m.config.solver == solver and m.config.threads == 1
     assert m.training["kind"] == "deep"
     lib = fastdnn.L_layer_model(X, Y, [N_X, 4, 1], num_iterations=120, isPlot=False,
                                 solver=solver, threads=1)
@@ -295,7 +295,7 @@ def _bad_model(tmp, out):
     (["train", "--layers", "192,x,1"], ["'x' is not a positive integer"]),
     (["train", "--layers", "192"], ["need at least an input and an output size"]),
     (["train", "--layers", "192,0,1"], ["'0' is not a positive integer"]),
-    (["train", "--layers", "192,5,2"], ["output layer must have 1 unit"]),
+    (["train", "--layers", "192,5,2"], ["output layer must have 1 unit(s)"]),
     (["train", "--layers", "192,5,3,1", "--model", "two-layer"], ["needs three layer sizes"]),
     (["train", "--iterations", "abc"], ["--iterations", "'abc' is not an integer"]),
     (["train", "--learning-rate", "-1"], ["--learning-rate", "positive"]),
@@ -319,7 +319,7 @@ def test_train_input_size_mismatch(tmp_path, small):
 def test_train_divergence(tmp_path, small):
     r = run(["train", "--data", small, "--layers", f"{N_X},4,1", "--learning-rate", "1e38",
              "--dtype", "float32", "--iterations", 50, "--out", "d.h5"], tmp_path, check=False)
-    assert_one_line_error(r, "training diverged at iteration", "smaller --learning-rate")
+    assert_one_line_error(r, "training diverged at epoch", "smaller --learning-rate")
     assert not (tmp_path / "d.h5").exists()
 
 

@@ -136,7 +136,7 @@ def _model_like(params=None, meta_edit=None, costs=COSTS):
         if meta_edit:
             meta_edit(meta)
         f.attrs["format"] = model_io.FORMAT
-        f.attrs["format_version"] = model_io.FORMAT_VERSION
+        f.attrs["format_version"] = 1          # this meta is laid out as version 1's
         f.attrs["fastdnn_version"] = fastdnn.__version__
         f.attrs["meta"] = json.dumps(meta, sort_keys=True)
         f.create_group("parameters")

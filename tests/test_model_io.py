@@ -42,7 +42,11 @@ def test_round_trip_is_exact(tmp_path, dtype):
     assert m.activations == ["relu", "relu", "sigmoid"]
     assert m.dtype == np.dtype(dtype)
     assert m.fastdnn_version == fastdnn.__version__
-    assert m.training == training
+    bookkeeping = {k: v for k, v in training.items()
+                   if k not in ("learning_rate", "solver", "threads", "dtype")}
+    assert m.training == dict(bookkeeping, initialization="seed")
+    assert (m.config.learning_rate, m.config.solver, m.config.threads, m.config.dtype) == \
+        (training["learning_rate"], training["solver"], training["threads"], training["dtype"])
     assert m.classes == ["non-cat", "cat"]
     assert m.iteration == 1200 and not m.complete
     np.testing.assert_array_equal(m.costs, [0.7, 0.5])
@@ -249,6 +253,12 @@ def _training(**changes):
     return mutate
 
 
+def _config(**changes):
+    def mutate(meta, ds):
+        meta["config"].update(changes)
+    return mutate
+
+
 @pytest.mark.parametrize("mutate,message", [
     (_drop("parameters/W2"), "missing parameter W2"),
     (_drop("parameters/b3"), "missing parameter b3"),
@@ -264,13 +274,18 @@ def _training(**changes):
     (_meta(layer_dims=[12, 5, 4, 1]), r"W2 has shape \(3, 5\), expected \(4, 5\)"),
     (_meta(activations=["relu", "tanh", "sigmoid"]), "activations"),
     (_meta(dtype="float16"), "dtype must be float32 or float64"),
-    (_meta(classes=["cat"]), "classes must be the two names"),
+    (_meta(classes=["cat"]), "classes must be the 2 names"),
+    (_meta(config=None), "meta lacks the training configuration"),
+    (_config(optimizer="rmsprop"), "invalid training configuration .*optimizer"),
+    (_config(keep_prob=0), "invalid training configuration .*keep_prob"),
+    (_config(output="softmax"), "activations"),
     (_meta(training=None), "meta lacks 'training'"),
     (_meta(layer_dims=None), "meta lacks 'layer_dims'"),
-    (_training(learning_rate="fast"), "'learning_rate' = 'fast' has the wrong type"),
+    (_config(learning_rate="fast"), "learning_rate must be a real number, got 'fast'"),
+    (_training(learning_rate=0.1), "unknown settings"),
     (_training(iterations=-1), "iterations, target_iterations must be >= 0"),
     (_training(kind="wide"), "kind must be"),
-    (_training(threads=0), "threads must be >= 1"),
+    (_config(threads=0), "threads must be >= 1"),
     (_training(extra=1), "unknown settings"),
 ])
 def test_structural_validation(tmp_path, mutate, message):

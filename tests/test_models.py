@@ -167,7 +167,7 @@ def test_bad_arguments_raise_clear_errors():
         fastdnn.L_layer_model(X, Y[:, :59], [24, 3, 1], num_iterations=1, isPlot=False)
     with pytest.raises(ValueError, match="two_layer_model needs layers_dims"):
         fastdnn.two_layer_model(X, Y, (24, 5, 3, 1), num_iterations=1, isPlot=False)
-    with pytest.raises(ValueError, match="output layer must have 1 unit"):
+    with pytest.raises(ValueError, match=r"Y has shape \(1, 60\), expected \(2, 60\)"):
         fastdnn.L_layer_model(X, Y, [24, 3, 2], num_iterations=1, isPlot=False)
     with pytest.raises(TypeError, match="layers_dims"):
         fastdnn.L_layer_model(X, Y, "24,3,1", num_iterations=1, isPlot=False)

@@ -69,12 +69,24 @@ def kill_mid_training(args, tmp_path, out, delay, sig=signal.SIGKILL):
     return proc.returncode, stdout, stderr
 
 
+ADAM = ["--optimizer", "adam", "--mini-batch-size", "64", "--keep-prob", "0.8",
+        "--lambd", "0.1", "--init", "he"]
+# the same as L_layer_model's keywords; an epoch is 4 steps with dropout: fewer epochs
+ADAM_KW = dict(optimizer="adam", mini_batch_size=64, keep_prob=0.8, lambd=0.1,
+               initialization="he")
+ADAM_TOTAL = 1500
+
+
 @pytest.mark.parametrize("m,extra", [
     (150, ["--dtype", "float64"]),                                   # auto -> gram
     (250, ["--dtype", "float32", "--solver", "primal", "--threads", "1"]),
+    # engine v2: Adam, dropout (masks from the checkpointed generator), mini-batches
+    (250, ["--dtype", "float64", *ADAM]),
+    (250, ["--dtype", "float32", "--threads", "1", *ADAM]),
 ])
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path, data, m, extra):
-    total = TOTAL
+    adam = "--optimizer" in extra
+    total = ADAM_TOTAL if adam else TOTAL
     full = tmp_path / "full.h5"
     run(train_args(data[m], full, total, extra), tmp_path)
     reference = load_model(full)
@@ -88,7 +100,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, data, m, extra):
 
     r = run(["train", "--resume", "--out", out, "--data", data[m], "--no-plot", "--quiet"],
             tmp_path)
-    assert f"resuming {out} at iteration {ckpt.iteration} of {total}" in r.stdout
+    assert f"resuming {out} at epoch {ckpt.iteration} of {total}" in r.stdout
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]   # no temporaries
     resumed = load_model(out)
     assert resumed.complete and resumed.iteration == total
@@ -103,8 +115,8 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, data, m, extra):
     tx, ty, *_ = load_dataset(data[m])
     lib = fastdnn.L_layer_model(prepare(tx), ty, [int(n) for n in DIMS.split(",")],
                                 learning_rate=0.02, num_iterations=total, isPlot=False,
-                                dtype=extra[1], solver=reference.training["solver"],
-                                threads=reference.training["threads"])
+                                dtype=extra[1], solver=reference.config.solver,
+                                threads=reference.config.threads, **(ADAM_KW if adam else {}))
     for k in lib:
         np.testing.assert_array_equal(resumed.parameters[k], lib[k])
 
@@ -147,7 +159,7 @@ def test_ctrl_c_then_resume(tmp_path, data):
     assert code == 130, stderr
     assert "Traceback" not in stderr
     lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and "interrupted near iteration" in lines[0]
+    assert len(lines) == 1 and "interrupted near epoch" in lines[0]
     assert f"fastdnn train --resume --out {out}" in lines[0]
     run(["train", "--resume", "--out", out, "--data", data[150], "--no-plot", "--quiet"],
         tmp_path)

@@ -1,0 +1,573 @@
+"""The general training loop: whole epochs in compiled code, without the GIL.
+
+One step on a batch B of m_s columns (A_0 = X_B), for layers l = 1..L:
+
+    forward     Z_l = W_l A_{l-1} + b_l;  A_l = g(Z_l) (l < L), A_L = out(Z_L)
+    dropout     D_l = [u < keep_prob], u drawn (n_l, m_s) in C order per hidden layer;
+                A_l <- A_l * D_l / keep_prob (hidden layers only; g' uses A_l before it)
+    output      dZ_L = (A_L - Y_B) * w                   (fastdnn._core.losses)
+    backward    for l = L..1:
+                  G_W = (1/N) dZ_l A_{l-1}^T,  G_b = (1/N) sum_j dZ_l  (float64 sums)
+                  dZ_{l-1} = (W_l^T dZ_l) * D_{l-1} / keep_prob * g'(A_{l-1})   (old W_l)
+                  W_l, b_l updated by the optimiser with G (+ (lambd/N) W_l)
+    N = m_s, or the sum of the batch's sample weights
+
+Every gradient of the step is taken at the parameters before the step (dZ_{l-1} is formed
+with W_l before W_l is updated).  The step's cost, when asked for, is
+(sum_j w_j loss_j + lambd/2 sum_l ||W_l||^2) / N, of the forward pass the gradient uses.
+
+Batches: the full batch in data order (X read in place, any memory order); or consecutive
+slices of a permutation of the columns, gathered into a buffer allocated once (columns of
+a Fortran-ordered X are contiguous: one memcpy each); or consecutive slices in data order
+(read in place).  Permutations: course 2's (``RandomState(seed + 1 + epoch)``, computed
+here by ``fastdnn._core.rng``) or given by the caller (scikit-learn's stream).
+
+Dispatch: the activation, output, loss and optimiser are small enums switched on once per
+layer per step (inside each kernel: once per row), never per element.
+
+Everything here trusts ``fastdnn.training.trainer`` to have validated shapes and values;
+``Engine`` checks only dtypes, contiguity and the shapes it was told.
+"""
+from libc.math cimport pow, sqrt
+from libc.stdint cimport int64_t, uint32_t
+from libc.string cimport memcpy
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.pycapsule cimport PyCapsule_GetPointer
+
+import numpy as np
+cimport numpy as cnp
+from numpy.random cimport bitgen_t
+
+from fastdnn._blas cimport floating, gemm
+from fastdnn._core.activations cimport act_forward, act_backward
+from fastdnn._core.losses cimport out_forward, loss_sum, output_delta
+from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s, OPT_ADAM,
+                                       OPT_ADAM_SKLEARN)
+from fastdnn._core.rng cimport MT19937, legacy_permutation, next_double
+
+cnp.import_array()
+
+# shuffle modes (fastdnn.training.registry.SHUFFLES)
+cdef enum Shuffle:
+    SHUF_NONE = 0          # data order (full batch: X in place; mini-batches: slices in place)
+    SHUF_COURSE = 1        # RandomState(seed + 1 + epoch).permutation(m)
+    SHUF_EXTERNAL = 2      # the caller's permutation
+
+
+cdef struct Spec:
+    int L
+    int64_t m               # examples
+    int mb                  # batch size (m for the full batch)
+    int hidden, output, loss_conv, optimizer, shuffle
+    double lambd, keep_prob, clip_eps
+    long long seed
+    bint dropout, fixed_masks, weighted
+    bint no_update          # gradients only (loss_and_gradients): no optimiser step
+    Hyper h
+    long long t             # optimiser steps done
+
+
+cdef struct Bufs:
+    int *n                  # n[0..L]
+    void **W                # W[l] (n_l, n_{l-1}) C order
+    void **b                # b[l] (n_l,)
+    void **VW
+    void **Vb
+    void **SW
+    void **Sb
+    void **GW
+    void **Gb
+    void **Z                # scratch (n_l, mb): pre-activation
+    void **A                # (n_l, mb): activations (before dropout)
+    void **Ad               # (n_l, mb): after dropout (= A without dropout)
+    void **D                # (n_l, mb) masks 0/1 (fixed masks: (n_l, m))
+    void **dZ               # (n_l, mb)
+    const void *X           # (n0, m), C or F order
+    bint x_rm
+    const void *Y           # (n_L, m) C order
+    const void *w           # (m,) or NULL
+    void *Xb                # gather buffers: (n0, mb) in X's order, (n_L, mb), (mb,)
+    void *Yb
+    void *wb
+    int64_t *perm           # (m,)
+    double *colmax          # (mb,) softmax scratch
+    double *colsum
+    bitgen_t *bitgen
+
+
+cdef inline double _sum_sq(const floating *P, Py_ssize_t n) noexcept nogil:
+    cdef double s = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        s += <double>P[i] * <double>P[i]
+    return s
+
+
+cdef inline void _row_means(const floating *dZ, floating *g, int rows, int m,
+                            double N) noexcept nogil:
+    """g_i = sum_j dZ_ij / N, in float64 (four partial sums)."""
+    cdef Py_ssize_t i, j
+    cdef double s0, s1, s2, s3
+    cdef const floating *row
+    for i in range(rows):
+        row = dZ + i * m
+        s0 = 0
+        s1 = 0
+        s2 = 0
+        s3 = 0
+        j = 0
+        while j + 4 <= m:
+            s0 += row[j]
+            s1 += row[j + 1]
+            s2 += row[j + 2]
+            s3 += row[j + 3]
+            j += 4
+        while j < m:
+            s0 += row[j]
+            j += 1
+        g[i] = <floating>(((s0 + s1) + (s2 + s3)) / N)
+
+
+cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
+                  const floating *Yp, int ldy, const floating *wp, int ms, bint want_cost,
+                  floating dummy) noexcept nogil:
+    """One optimisation step on a batch of ms columns; returns its cost (0 if not wanted).
+
+    A0: the batch's inputs (n0 x ms) with leading dimension ld0 in row- or column-major
+    order; Yp: targets (n_L x ms) row-major with leading dimension ldy; wp: weights or NULL.
+    """
+    cdef int L = sp.L, l, nl, npv, i
+    cdef int *n = B.n
+    cdef floating **W = <floating **>B.W
+    cdef floating **b = <floating **>B.b
+    cdef floating **Z = <floating **>B.Z
+    cdef floating **A = <floating **>B.A
+    cdef floating **Ad = <floating **>B.Ad
+    cdef floating **D = <floating **>B.D
+    cdef floating **dZ = <floating **>B.dZ
+    cdef floating **GW = <floating **>B.GW
+    cdef floating **Gb = <floating **>B.Gb
+    cdef floating **VW = <floating **>B.VW
+    cdef floating **Vb = <floating **>B.Vb
+    cdef floating **SW = <floating **>B.SW
+    cdef floating **Sb = <floating **>B.Sb
+    cdef const floating *prev
+    cdef int ldp
+    cdef bint prm
+    cdef Py_ssize_t k, size
+    cdef double N, cost = 0, kp = sp.keep_prob
+    cdef floating fkp = <floating>sp.keep_prob
+    cdef floating *d
+    cdef floating *a
+    cdef floating *ad
+
+    # normaliser
+    if wp != NULL:
+        N = 0
+        for k in range(ms):
+            N += wp[k]
+    else:
+        N = ms
+    if want_cost and sp.lambd != 0:
+        for l in range(1, L + 1):
+            cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
+
+    # dropout masks of this step: u < keep_prob, drawn per hidden layer in order
+    if sp.dropout and not sp.fixed_masks:
+        for l in range(1, L):
+            size = <Py_ssize_t>n[l] * ms
+            d = D[l]
+            for k in range(size):
+                d[k] = 1 if next_double(B.bitgen) < kp else 0
+
+    # ---- forward
+    for l in range(1, L + 1):
+        nl = n[l]
+        if l == 1:
+            prev, ldp, prm = A0, ld0, a0_rm
+        else:
+            prev, ldp, prm = Ad[l - 1], ms, True
+        gemm(nl, ms, n[l - 1], <floating>1, W[l], n[l - 1], True, prev, ldp, prm,
+             <floating>0, Z[l], ms)
+        if l < L:
+            act_forward(sp.hidden, Z[l], b[l], A[l], nl, ms)
+            if sp.dropout:
+                size = <Py_ssize_t>nl * ms
+                a = A[l]
+                ad = Ad[l]
+                d = D[l]
+                for k in range(size):
+                    ad[k] = (a[k] * d[k]) / fkp
+        else:
+            out_forward(sp.output, Z[l], b[l], A[l], nl, ms, B.colmax, B.colsum)
+
+    if want_cost:
+        cost += loss_sum(sp.output, sp.loss_conv, A[L], Yp, ldy, wp, n[L], ms, sp.clip_eps)
+        cost /= N
+
+    # ---- backward
+    if not sp.no_update:
+        sp.t += 1
+    if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:   # Adam: bias corrections of step t
+        sp.h.c1 = 1 - pow(sp.h.beta1, <double>sp.t)
+        sp.h.c2 = 1 - pow(sp.h.beta2, <double>sp.t)
+    output_delta(dZ[L], A[L], Yp, ldy, wp, n[L], ms)
+    for l in range(L, 0, -1):
+        nl = n[l]
+        npv = n[l - 1]
+        if l == 1:
+            prev, ldp, prm = A0, ld0, a0_rm
+        else:
+            prev, ldp, prm = Ad[l - 1], ms, True
+        # G_W = (1/N) dZ_l A_{l-1}^T  (A^T: the same memory in the other storage order)
+        gemm(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, True, prev, ldp, not prm,
+             <floating>0, GW[l], npv)
+        _row_means(dZ[l], Gb[l], nl, ms, N)
+        if l > 1:
+            # dZ_{l-1} = W_l^T dZ_l with the old W_l
+            gemm(npv, ms, nl, <floating>1, W[l], npv, False, dZ[l], ms, True,
+                 <floating>0, dZ[l - 1], ms)
+            size = <Py_ssize_t>npv * ms
+            if sp.dropout:
+                d = D[l - 1]
+                a = dZ[l - 1]
+                for k in range(size):
+                    a[k] = (a[k] * d[k]) / fkp
+            act_backward(sp.hidden, dZ[l - 1], A[l - 1], size)
+        if not sp.no_update:
+            opt_update(sp.optimizer, &sp.h, W[l], GW[l], VW[l], SW[l],
+                       <Py_ssize_t>nl * npv, sp.lambd / N)
+            opt_update(sp.optimizer, &sp.h, b[l], Gb[l], Vb[l], Sb[l], nl, 0.0)
+    return cost
+
+
+cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost,
+                   floating dummy) noexcept nogil:
+    """One epoch; returns the epoch's cost (sum of step cost * m_s / m), 0 if not wanted."""
+    cdef int64_t m = sp.m, start, k, j
+    cdef int ms, i, n0 = B.n[0], nL = B.n[sp.L]
+    cdef double total = 0, c
+    cdef const floating *X = <const floating *>B.X
+    cdef const floating *Y = <const floating *>B.Y
+    cdef const floating *w = <const floating *>B.w
+    cdef floating *Xb = <floating *>B.Xb
+    cdef floating *Yb = <floating *>B.Yb
+    cdef floating *wb = <floating *>B.wb
+    cdef MT19937 mt
+    cdef int64_t *perm = B.perm
+    if sp.shuffle == SHUF_NONE and sp.mb >= m:
+        # full batch, data order: X, Y, w in place
+        return _step(sp, B, X, <int>m if B.x_rm else n0, B.x_rm, Y, <int>m, w, <int>m,
+                     want_cost, dummy)
+    if sp.shuffle == SHUF_COURSE:
+        legacy_permutation(&mt, <uint32_t>(sp.seed + 1 + epoch), perm, m)
+    start = 0
+    while start < m:
+        ms = <int>(sp.mb if m - start > sp.mb else m - start)
+        if sp.shuffle == SHUF_NONE:
+            if B.x_rm:
+                c = _step(sp, B, X + start, <int>m, True, Y + start, <int>m,
+                          NULL if w == NULL else w + start, ms, want_cost, dummy)
+            else:
+                c = _step(sp, B, X + start * n0, n0, False, Y + start, <int>m,
+                          NULL if w == NULL else w + start, ms, want_cost, dummy)
+        else:
+            # gather the batch's columns
+            if B.x_rm:
+                for i in range(n0):
+                    for k in range(ms):
+                        Xb[i * ms + k] = X[i * m + perm[start + k]]
+            else:
+                for k in range(ms):
+                    memcpy(Xb + k * n0, X + perm[start + k] * n0, n0 * sizeof(floating))
+            for i in range(nL):
+                for k in range(ms):
+                    Yb[i * ms + k] = Y[i * m + perm[start + k]]
+            if w != NULL:
+                for k in range(ms):
+                    wb[k] = w[perm[start + k]]
+            c = _step(sp, B, Xb, ms if B.x_rm else n0, B.x_rm, Yb, ms,
+                      NULL if w == NULL else wb, ms, want_cost, dummy)
+        total += c * ms
+        start += ms
+    return total / m
+
+
+# ---------------------------------------------------------------- Python side
+
+# The enums' values by name: fastdnn.training.registry builds its tables on these.
+from fastdnn._core.activations cimport ACT_IDENTITY, ACT_RELU, ACT_TANH, ACT_SIGMOID
+from fastdnn._core.losses cimport (OUT_SIGMOID, OUT_SOFTMAX, OUT_IDENTITY, OUT_EXP,
+                                   LOSS_COURSE, LOSS_SKLEARN)
+from fastdnn._core.optimizers cimport OPT_GD, OPT_MOMENTUM, OPT_SGD
+
+ACTIVATION_CODES = {"identity": ACT_IDENTITY, "relu": ACT_RELU, "tanh": ACT_TANH,
+                    "sigmoid": ACT_SIGMOID}
+OUTPUT_CODES = {"sigmoid": OUT_SIGMOID, "softmax": OUT_SOFTMAX, "identity": OUT_IDENTITY,
+                "exp": OUT_EXP}
+OPTIMIZER_CODES = {"gd": OPT_GD, "momentum": OPT_MOMENTUM, "adam": OPT_ADAM, "sgd": OPT_SGD,
+                   "adam_sklearn": OPT_ADAM_SKLEARN}
+SHUFFLE_CODES = {"none": SHUF_NONE, "course": SHUF_COURSE, "external": SHUF_EXTERNAL}
+LOSS_CONVENTION_CODES = {"course": LOSS_COURSE, "sklearn": LOSS_SKLEARN}
+
+
+cdef void *_ptr(cnp.ndarray a):
+    return cnp.PyArray_DATA(a)
+
+
+cdef cnp.ndarray _need(object a, str name, tuple shape, object dtype, bint allow_f=False):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if arr.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, got {arr.dtype}")
+    if (<object>arr).shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {(<object>arr).shape}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr) and not (allow_f and cnp.PyArray_IS_F_CONTIGUOUS(arr)):
+        raise ValueError(f"{name} must be contiguous")
+    if not cnp.PyArray_ISWRITEABLE(arr) and name[0] in "WbVS":
+        raise ValueError(f"{name} must be writeable")
+    return arr
+
+
+cdef class Engine:
+    """Pointers into buffers allocated once, and the compiled epochs over them.
+
+    ``Engine(spec, dims, X, Y, w, Ws, bs, VWs, Vbs, SWs, Sbs, masks, bitgen)``:
+
+    * spec: dict with keys m, mb, hidden, output, loss_conv, optimizer, shuffle, lambd,
+      keep_prob, clip_eps, seed, dropout, fixed_masks, lr, beta, beta1, beta2, epsilon,
+      momentum, nesterov, t (ints and floats; enum values from fastdnn.training.registry);
+    * dims [n_0, ..., n_L]; X (n_0, m) C or F order; Y (n_L, m) C order; w (m,) or None;
+    * Ws, bs: the parameters (updated in place), bs of shape (n_l, 1);
+    * VWs, Vbs, SWs, Sbs: optimiser state arrays shaped like them (None where unused);
+    * masks: fixed dropout masks [D_1, ..., D_{L-1}] (n_l, m) or None;
+    * bitgen: a numpy.random.PCG64 (dropout masks) or None.
+
+    Every array is kept referenced by the engine; the trainer owns them.
+    """
+    cdef Spec sp
+    cdef Bufs B
+    cdef list keep
+    cdef list _ptrs
+    cdef bint is_double
+    cdef object bitgen_owner
+    cdef object dtype
+    cdef readonly object _perm
+    cdef readonly list grads        # [G_W1, G_b1, ..., G_WL, G_bL]: the last step's gradients
+
+    def __cinit__(self):
+        self.B.n = NULL
+
+    def __init__(self, dict spec, dims, X, Y, w, list Ws, list bs, list VWs, list Vbs,
+                 list SWs, list Sbs, masks, bitgen):
+        cdef int L = len(dims) - 1, l
+        cdef int64_t m = spec["m"]
+        if L < 1 or m < 1:
+            raise ValueError(f"need at least one layer and one example, got dims={dims}, m={m}")
+        for l in range(L + 1):
+            if not 0 < dims[l] < 2**31:
+                raise ValueError(f"dims[{l}] = {dims[l]} out of range")
+        if not 1 <= spec["mb"] <= m or m >= 2**31:
+            raise ValueError(f"batch size {spec['mb']} out of range for m = {m}")
+        Xa = <cnp.ndarray?>X
+        dtype = Xa.dtype
+        if dtype != np.float64 and dtype != np.float32:
+            raise TypeError(f"X must be float32 or float64, got {dtype}")
+        self.is_double = dtype == np.float64
+        self.dtype = dtype
+        cdef int mb = spec["mb"]
+        cdef Spec *sp = &self.sp
+        sp.L = L
+        sp.m = m
+        sp.mb = mb
+        sp.hidden = spec["hidden"]
+        sp.output = spec["output"]
+        sp.loss_conv = spec["loss_conv"]
+        sp.optimizer = spec["optimizer"]
+        sp.shuffle = spec["shuffle"]
+        sp.lambd = spec["lambd"]
+        sp.keep_prob = spec["keep_prob"]
+        sp.clip_eps = spec["clip_eps"]
+        sp.seed = spec["seed"]
+        sp.fixed_masks = masks is not None
+        sp.dropout = sp.fixed_masks or spec["keep_prob"] < 1.0
+        sp.weighted = w is not None
+        sp.no_update = spec.get("no_update", False)
+        sp.t = spec["t"]
+        sp.h.lr = spec["lr"]
+        sp.h.beta = spec["beta"]
+        sp.h.beta1 = spec["beta1"]
+        sp.h.beta2 = spec["beta2"]
+        sp.h.eps = spec["epsilon"]
+        sp.h.momentum = spec["momentum"]
+        sp.h.nesterov = spec["nesterov"]
+        sp.h.c1 = 1
+        sp.h.c2 = 1
+        if sp.shuffle not in (SHUF_NONE, SHUF_COURSE, SHUF_EXTERNAL):
+            raise ValueError(f"shuffle mode {sp.shuffle} unknown")
+        if sp.fixed_masks and (mb != m or sp.shuffle != SHUF_NONE):
+            raise ValueError("fixed dropout masks need the full batch in data order")
+        if sp.dropout and not sp.fixed_masks and bitgen is None:
+            raise ValueError("dropout needs a bit generator")
+
+        keep = [X, Y, w, Ws, bs, VWs, Vbs, SWs, Sbs, masks]
+        self.keep = keep
+        cdef Bufs *B = &self.B
+        self.B.n = <int *>PyMem_Malloc((L + 1) * sizeof(int))
+        if B.n == NULL:
+            raise MemoryError()
+        for l in range(L + 1):
+            B.n[l] = dims[l]
+        self._ptrs = []
+        self.grads = []
+        B.W = self._table(L)
+        B.b = self._table(L)
+        B.VW = self._table(L)
+        B.Vb = self._table(L)
+        B.SW = self._table(L)
+        B.Sb = self._table(L)
+        B.GW = self._table(L)
+        B.Gb = self._table(L)
+        B.Z = self._table(L)
+        B.A = self._table(L)
+        B.Ad = self._table(L)
+        B.D = self._table(L)
+        B.dZ = self._table(L)
+
+        Xa = _need(X, "X", (dims[0], m), dtype, True)
+        B.X = _ptr(Xa)
+        B.x_rm = cnp.PyArray_IS_C_CONTIGUOUS(Xa)
+        B.Y = _ptr(_need(Y, "Y", (dims[L], m), dtype))
+        B.w = NULL if w is None else _ptr(_need(w, "w", (m,), dtype))
+        has_v = opt_has_v(sp.optimizer)
+        has_s = opt_has_s(sp.optimizer)
+
+        for l in range(1, L + 1):
+            shape_w = (dims[l], dims[l - 1])
+            shape_b = (dims[l], 1)
+            B.W[l] = _ptr(_need(Ws[l - 1], f"W{l}", shape_w, dtype))
+            B.b[l] = _ptr(_need(bs[l - 1], f"b{l}", shape_b, dtype))
+            if has_v:
+                B.VW[l] = _ptr(_need(VWs[l - 1], f"V_W{l}", shape_w, dtype))
+                B.Vb[l] = _ptr(_need(Vbs[l - 1], f"V_b{l}", shape_b, dtype))
+            if has_s:
+                B.SW[l] = _ptr(_need(SWs[l - 1], f"S_W{l}", shape_w, dtype))
+                B.Sb[l] = _ptr(_need(Sbs[l - 1], f"S_b{l}", shape_b, dtype))
+            gw = self._scratch(shape_w)
+            gb = self._scratch((dims[l], 1))
+            self.grads += [gw, gb]
+            B.GW[l] = _ptr(gw)
+            B.Gb[l] = _ptr(gb)
+            B.Z[l] = _ptr(self._scratch((dims[l], mb)))
+            B.A[l] = _ptr(self._scratch((dims[l], mb)))
+            B.dZ[l] = _ptr(self._scratch((dims[l], mb)))
+            if l < L and sp.dropout:
+                B.Ad[l] = _ptr(self._scratch((dims[l], mb)))
+                if sp.fixed_masks:
+                    B.D[l] = _ptr(_need(masks[l - 1], f"D{l}", (dims[l], m), dtype))
+                else:
+                    B.D[l] = _ptr(self._scratch((dims[l], mb)))
+            else:
+                B.Ad[l] = B.A[l]
+        B.Xb = _ptr(self._scratch((dims[0] * mb,)))
+        B.Yb = _ptr(self._scratch((dims[L] * mb,)))
+        B.wb = _ptr(self._scratch((mb,)))
+        perm = np.zeros(m, dtype=np.int64)
+        keep.append(perm)
+        B.perm = <int64_t *>_ptr(perm)
+        self._perm = perm
+        cm = np.zeros(mb, dtype=np.float64)
+        cs = np.zeros(mb, dtype=np.float64)
+        keep += [cm, cs]
+        B.colmax = <double *>_ptr(cm)
+        B.colsum = <double *>_ptr(cs)
+        B.bitgen = NULL
+        self.bitgen_owner = bitgen
+        if bitgen is not None:
+            B.bitgen = <bitgen_t *>PyCapsule_GetPointer(bitgen.capsule, "BitGenerator")
+
+    cdef object _scratch(self, shape):
+        a = np.zeros(shape, dtype=self.dtype)
+        self.keep.append(a)
+        return a
+
+    cdef void **_table(self, int L) except NULL:
+        t = np.zeros(L + 1, dtype=np.uintp)
+        self._ptrs.append(t)
+        return <void **>cnp.PyArray_DATA(t)
+
+    def __dealloc__(self):
+        PyMem_Free(self.B.n)
+
+    # ------------------------------------------------------------------ running
+    @property
+    def t(self):
+        return self.sp.t
+
+    @t.setter
+    def t(self, long long value):
+        self.sp.t = value
+
+    @property
+    def learning_rate(self):
+        return self.sp.h.lr
+
+    @learning_rate.setter
+    def learning_rate(self, double value):
+        self.sp.h.lr = value
+
+    def run(self, long long first_epoch, const double[::1] lrs, const unsigned char[::1] want,
+            double[::1] costs):
+        """Epochs first_epoch .. first_epoch + len(lrs) - 1, epoch i at rate lrs[i]; costs[i]
+        = the epoch's cost where want[i] (else untouched).  Course or no shuffling only."""
+        cdef Py_ssize_t i, count = lrs.shape[0]
+        if want.shape[0] != count or costs.shape[0] != count:
+            raise ValueError("lrs, want and costs must have one entry per epoch")
+        if self.sp.shuffle == SHUF_EXTERNAL:
+            raise ValueError("the external shuffle runs one epoch at a time (run_epoch)")
+        cdef double c
+        if self.is_double:
+            with nogil:
+                for i in range(count):
+                    self.sp.h.lr = lrs[i]
+                    c = _epoch[double](&self.sp, &self.B, first_epoch + i, want[i], 0)
+                    if want[i]:
+                        costs[i] = c
+        else:
+            with nogil:
+                for i in range(count):
+                    self.sp.h.lr = lrs[i]
+                    c = _epoch[float](&self.sp, &self.B, first_epoch + i, want[i], 0)
+                    if want[i]:
+                        costs[i] = c
+
+    def run_epoch(self, long long epoch, perm, bint want_cost):
+        """One epoch at the current rate; perm: (m,) int array for the external shuffle."""
+        cdef double c
+        cdef int64_t[::1] p
+        if self.sp.shuffle == SHUF_EXTERNAL:
+            p = np.ascontiguousarray(perm, dtype=np.int64)
+            if p.shape[0] != self.sp.m:
+                raise ValueError(f"perm must hold {self.sp.m} indices, got {p.shape[0]}")
+            self._perm[:] = p
+        if self.is_double:
+            with nogil:
+                c = _epoch[double](&self.sp, &self.B, epoch, want_cost, 0)
+        else:
+            with nogil:
+                c = _epoch[float](&self.sp, &self.B, epoch, want_cost, 0)
+        return c if want_cost else None
+
+
+def legacy_permutation_of(unsigned long long seed, Py_ssize_t m):
+    """np.random.RandomState(seed).permutation(m) computed by the engine's own MT19937
+    (a test hook for fastdnn._core.rng)."""
+    if seed > 0xFFFFFFFF or m < 0:
+        raise ValueError(f"seed must be in [0, 2**32 - 1] and m >= 0, got {seed}, {m}")
+    out = np.empty(m, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef MT19937 mt
+    if m:
+        legacy_permutation(&mt, <uint32_t>seed, &o[0], m)
+    return out

@@ -1,0 +1,145 @@
+# Output units and their losses.  One gradient rule for all of them (canonical link):
+#
+#     dZ_L = (A_L - Y) * w_j          (w: sample weights, 1 without them)
+#
+# and each output needs only its forward kernel and its loss value:
+#
+#   sigmoid   A = 1/(1+e^-Z), n_L independent units   l_j = -sum_i [y log a + (1-y) log(1-a)]
+#   softmax   A = e^(Z - max) / sum (per column)      l_j = -sum_i y log a
+#   identity  A = Z                                   l_j = 1/2 sum_i (a - y)^2
+#   exp       A = e^Z (Poisson regression)            l_j = sum_i [y log(y/a) - y + a]
+#
+# Loss conventions (fastdnn.training.registry.LOSS_CONVENTIONS):
+#   course   logs clamped at -100 (PyTorch's BCELoss; the seed's compute_cost)
+#   sklearn  probabilities clipped to [eps, 1 - eps] (eps of the dtype) and y log a taken as
+#            0 where y = 0 (xlogy); the squared error averaged over the outputs too
+# Values are summed in float64.
+from libc.math cimport log
+from fastdnn._blas cimport floating
+from fastdnn._kernels cimport sigmoid_ptr, exp_ptr
+
+cdef enum Output:
+    OUT_SIGMOID = 0
+    OUT_SOFTMAX = 1
+    OUT_IDENTITY = 2
+    OUT_EXP = 3
+
+cdef enum LossConvention:
+    LOSS_COURSE = 0
+    LOSS_SKLEARN = 1
+
+
+cdef inline void out_forward(int out, floating *Z, const floating *b, floating *A,
+                             int rows, int m, double *colmax, double *colsum) noexcept nogil:
+    """A = out(Z + b), Z and A (rows x m) row-major and distinct (Z is scratch);
+    colmax, colsum: m doubles of scratch for the softmax."""
+    cdef Py_ssize_t i, j
+    cdef floating bi
+    cdef floating *z
+    cdef floating *a
+    for i in range(rows):
+        bi = b[i]
+        z = Z + i * m
+        for j in range(m):
+            z[j] = z[j] + bi
+    if out == OUT_SIGMOID:
+        for i in range(rows):
+            sigmoid_ptr(Z + i * m, A + i * m, m)
+    elif out == OUT_EXP:
+        for i in range(rows):
+            exp_ptr(Z + i * m, A + i * m, m)
+    elif out == OUT_IDENTITY:
+        for i in range(rows):
+            z = Z + i * m
+            a = A + i * m
+            for j in range(m):
+                a[j] = z[j]
+    else:
+        # softmax over each column, stably: subtract the column's max (rows are contiguous,
+        # so the passes go row by row over column-indexed accumulators)
+        for j in range(m):
+            colmax[j] = Z[j]
+            colsum[j] = 0
+        for i in range(1, rows):
+            z = Z + i * m
+            for j in range(m):
+                if z[j] > colmax[j]:
+                    colmax[j] = z[j]
+        for i in range(rows):
+            z = Z + i * m
+            for j in range(m):
+                z[j] = <floating>(z[j] - colmax[j])
+            exp_ptr(z, A + i * m, m)
+            a = A + i * m
+            for j in range(m):
+                colsum[j] += a[j]
+        for i in range(rows):
+            a = A + i * m
+            for j in range(m):
+                a[j] = <floating>(a[j] / colsum[j])
+
+
+cdef inline double _clog(double x) noexcept nogil:
+    """log(x) clamped at -100."""
+    cdef double v = log(x)
+    return -100.0 if v < -100.0 else v
+
+
+cdef inline double _xlogy(double y, double x) noexcept nogil:
+    """y log x, 0 where y == 0 (scipy's xlogy)."""
+    if y == 0:
+        return 0.0
+    return y * log(x)
+
+
+cdef inline double loss_sum(int out, int conv, const floating *A, const floating *Y, int ldy,
+                            const floating *w, int rows, int m, double eps) noexcept nogil:
+    """sum_j w_j l_j over the m columns (w NULL: weights 1), in float64.
+    A is (rows x m) row-major; Y (rows x m) row-major with leading dimension ldy; eps is the
+    clipping bound of the sklearn convention."""
+    cdef Py_ssize_t i, j
+    cdef double s = 0, col, a, y, p
+    for j in range(m):
+        col = 0
+        for i in range(rows):
+            a = A[i * m + j]
+            y = Y[i * ldy + j]
+            if out == OUT_SIGMOID:
+                if conv == LOSS_SKLEARN:
+                    p = eps if a < eps else (1 - eps if a > 1 - eps else a)
+                    col -= _xlogy(y, p) + _xlogy(1 - y, 1 - p)
+                else:
+                    col -= y * _clog(a) + (1 - y) * _clog(1 - a)
+            elif out == OUT_SOFTMAX:
+                if conv == LOSS_SKLEARN:
+                    p = eps if a < eps else (1 - eps if a > 1 - eps else a)
+                    col -= _xlogy(y, p)
+                else:
+                    col -= y * _clog(a)
+            elif out == OUT_IDENTITY:
+                col += 0.5 * (a - y) * (a - y)
+            else:
+                col += (_xlogy(y, y / a) if y != 0 else 0.0) - y + a
+        if out == OUT_IDENTITY and conv == LOSS_SKLEARN:
+            col /= rows
+        s += col if w == NULL else w[j] * col
+    return s
+
+
+cdef inline void output_delta(floating *dZ, const floating *A, const floating *Y, int ldy,
+                              const floating *w, int rows, int m) noexcept nogil:
+    """dZ = (A - Y) * w_j (w NULL: weights 1)."""
+    cdef Py_ssize_t i, j
+    cdef floating *d
+    cdef const floating *a
+    cdef const floating *y
+    for i in range(rows):
+        d = dZ + i * m
+        a = A + i * m
+        y = Y + i * ldy
+        if w == NULL:
+            for j in range(m):
+                d[j] = a[j] - y[j]
+        else:
+            for j in range(m):
+                d[j] = (a[j] - y[j]) * w[j]

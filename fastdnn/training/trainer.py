@@ -1,0 +1,614 @@
+"""The trainer: one object that trains any configuration of SPEC §5 on the compiled core.
+
+``Trainer(X, Y, parameters, config, *, sample_weight=None, dropout_masks=None,
+iteration=0)`` validates the data against the parameters and the configuration, allocates
+every buffer once, and runs epochs in compiled code without the GIL:
+
+* the seed's configuration (``config.is_seed_default``: full-batch plain gradient descent,
+  ReLU, sigmoid output, no L2/dropout/decay) runs on the fused gradient-descent engine of
+  ``fastdnn.engine`` (update fused into the GEMM; its "gram" solver for wide data), so every
+  default reproduces the seed's results bit for bit as before;
+* everything else runs on ``fastdnn._core.loop`` (see its docstring for the step).
+
+Epochs, steps and costs follow SPEC §5: ``run(n)`` trains n epochs (a full-batch epoch is
+one step); the cost of epoch e, recorded when e % record_every == 0, is the sum over its
+steps of the step's cost times its examples, over m.  The optimiser's step counter ``t``
+counts steps over the whole training.
+
+State: ``state()`` holds everything a step depends on (parameters, optimiser state, t, the
+epoch, the dropout generator's state, the current learning rate); ``Trainer.from_state``
+continues bit for bit.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from fastdnn import threads as _threads
+from fastdnn._validation import as_array, as_numeric
+from fastdnn.training import registry
+from fastdnn.training.config import TrainingConfig
+
+__all__ = ["Trainer", "TrainingDiverged", "loss_and_gradients", "layer_dims_of_parameters"]
+
+# epochs per call into the compiled loop at most; a call is kept to about _CHUNK_WORK
+# multiply-adds (~0.1 s) so that Ctrl-C and progress are seen between calls
+_CHUNK = 1000
+_CHUNK_WORK = 1e9
+
+
+class TrainingDiverged(FloatingPointError):
+    """Training produced a non-finite cost or non-finite parameters.
+
+    ``iteration`` is the first epoch whose cost is NaN or infinite or whose updates made a
+    parameter NaN or infinite; ``parameters`` (and ``optimizer_state``) are those before that
+    epoch, the last finite ones (the trainer is left there); ``costs`` the costs recorded so
+    far.
+    """
+
+    def __init__(self, message, iteration, parameters, costs, optimizer_state=None):
+        super().__init__(message)
+        self.iteration = iteration
+        self.parameters = parameters
+        self.costs = costs
+        self.optimizer_state = optimizer_state or {}
+
+
+def layer_dims_of_parameters(parameters, n_x=None, what="parameters"):
+    """[n_0, ..., n_L] of a dict W1, b1, ..., WL, bL, validating keys and the shape chain."""
+    if not isinstance(parameters, dict):
+        raise TypeError(f"{what} must be a dict of W1, b1, ..., WL, bL, got "
+                        f"{type(parameters).__name__}")
+    L = len(parameters) // 2
+    expected = {f"{p}{l}" for l in range(1, L + 1) for p in "Wb"}
+    if L < 1 or set(parameters) != expected:
+        raise ValueError(f"{what} must hold exactly W1, b1, ..., WL, bL; got keys "
+                         f"{sorted(map(str, parameters))}")
+    dims = None
+    for l in range(1, L + 1):
+        W = as_array(parameters[f"W{l}"], f"{what}['W{l}']")
+        b = as_array(parameters[f"b{l}"], f"{what}['b{l}']")
+        if dims is None:
+            dims = [W.shape[1] if n_x is None else n_x]
+        if W.shape[1] != dims[-1]:
+            raise ValueError(f"{what}['W{l}'] has shape {W.shape} but layer {l - 1} has "
+                             f"{dims[-1]} units" + (" (X's rows)" if l == 1 else ""))
+        if b.shape != (W.shape[0], 1):
+            raise ValueError(f"{what}['b{l}'] has shape {b.shape}, expected "
+                             f"{(W.shape[0], 1)} to match W{l} {W.shape}")
+        dims.append(W.shape[0])
+    return dims
+
+
+def _prepare_X(X, dt):
+    X = as_array(X, "X")
+    if X.dtype != dt or not (X.flags.c_contiguous or X.flags.f_contiguous):
+        X = np.asarray(X, dtype=dt, order="F" if X.flags.f_contiguous else "C")
+    return X
+
+
+def _prepare_Y(Y, n_L, m, output, dt):
+    """Targets as a C-ordered (n_L, m) array of dt; softmax labels one-hot encoded."""
+    y = as_numeric(Y, "Y")
+    if output == "softmax" and (y.shape in ((m,), (1, m))) and n_L > 1:
+        labels = y.reshape(m)
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)) \
+                or labels.min(initial=0) < 0 or labels.max(initial=0) >= n_L:
+            raise ValueError(f"Y holds class labels for a softmax output of {n_L} units: they "
+                             f"must be integers in 0..{n_L - 1}, got values "
+                             f"{np.unique(labels)[:10]}")
+        out = np.zeros((n_L, m), dtype=dt)
+        out[labels.astype(np.intp), np.arange(m)] = 1
+        return out
+    if y.size != n_L * m or (y.ndim == 2 and y.shape != (n_L, m)) or y.ndim > 2:
+        raise ValueError(f"Y must have shape ({n_L}, {m}) to match the output layer and X's "
+                         f"{m} examples" + (" (or integer class labels (1, m))"
+                                            if output == "softmax" else "")
+                         + f", got {y.shape}")
+    out = np.array(y.reshape(n_L, m), dtype=dt, order="C", copy=True)
+    if not np.all(np.isfinite(out)):
+        raise ValueError("Y holds NaN or infinite values")
+    if output in ("sigmoid", "softmax") and (out.min() < 0 or out.max() > 1):
+        raise ValueError(f"Y must hold probabilities/labels in [0, 1] for a {output} output, "
+                         f"got values in [{out.min()}, {out.max()}]")
+    if output == "exp" and out.min() < 0:
+        raise ValueError(f"Y must be non-negative for the Poisson (exp) output, got {out.min()}")
+    return out
+
+
+def _check_config(config):
+    if config is None:
+        return TrainingConfig()
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(f"config must be a fastdnn.training.TrainingConfig, got "
+                        f"{type(config).__name__}")
+    return config
+
+
+class Trainer:
+    """Trains ``parameters`` on (X, Y) with ``config``; see the module docstring."""
+
+    def __init__(self, X, Y, parameters, config=None, *, sample_weight=None,
+                 dropout_masks=None, iteration=0, _state=None):
+        cfg = self.config = _check_config(config)
+        dt = self.dtype = cfg.numpy_dtype
+        self.iteration = _nonneg_int("iteration", iteration)
+        self.threads = _threads.resolve_threads(cfg.threads)
+        X = _prepare_X(X, dt)
+        n_x, m = X.shape
+        if m < 1 or n_x < 1:
+            raise ValueError(f"X must hold at least one example and one feature, got {X.shape}")
+        gram_state = isinstance(parameters, dict) and "C" in parameters and "W1_0" in parameters
+        fused = cfg.is_seed_default and sample_weight is None and dropout_masks is None
+        if gram_state and not fused:
+            raise ValueError("a gram-solver state (W1_0, C) resumes only the seed's "
+                             "full-batch gradient descent")
+        self.dims = dims = (None if gram_state else
+                            layer_dims_of_parameters(parameters, what="parameters"))
+        if dims is not None and dims[0] != n_x:
+            raise ValueError(f"parameters['W1'] has {dims[0]} columns but X has {n_x} rows "
+                             f"(X is (n_x, m): one row per input feature)")
+        if dims is not None:
+            n_L = dims[-1]
+            if cfg.output == "softmax" and n_L < 2:
+                raise ValueError(f"output='softmax' needs at least 2 output units, got "
+                                 f"{n_L} (use output='sigmoid' for a binary label)")
+        if cfg.solver == "gram" and not fused:
+            raise ValueError(
+                "solver='gram' runs full-batch plain gradient descent with ReLU hidden layers "
+                "and a sigmoid output, without L2, dropout, decay or sample weights (the "
+                "configuration where it is implemented and exact); use solver='primal' or "
+                "'auto' for this configuration")
+        self.fused = fused
+        self.record_every_default = 100
+        if fused:
+            self._init_fused(X, Y, parameters, _state)
+            return
+        self._init_loop(X, Y, parameters, dims, sample_weight, dropout_masks, _state)
+
+    # ------------------------------------------------------------------ set-up
+    def _init_fused(self, X, Y, parameters, state):
+        from fastdnn.engine import Trainer as Fused
+
+        cfg = self.config
+        self._impl = Fused(X, Y, parameters, cfg.learning_rate, dtype=self.dtype,
+                           solver=cfg.solver, threads=cfg.threads, iteration=self.iteration)
+        self.solver = self._impl.solver
+        self.dims = self._impl.dims
+        self.m = X.shape[1]
+        self._lr = cfg.learning_rate
+
+    def _init_loop(self, X, Y, parameters, dims, sample_weight, masks, state):
+        from fastdnn._core.loop import Engine
+
+        cfg, dt = self.config, self.dtype
+        m = X.shape[1]
+        L = len(dims) - 1
+        self.solver = "primal"
+        self.m = m
+        Yc = _prepare_Y(Y, dims[-1], m, cfg.output, dt)
+        w = None
+        if sample_weight is not None:
+            w = as_numeric(sample_weight, "sample_weight").reshape(-1)
+            if w.shape != (m,):
+                raise ValueError(f"sample_weight must have one weight per example ({m}), got "
+                                 f"shape {np.shape(sample_weight)}")
+            w = np.array(w, dtype=dt, copy=True)
+            if not np.all(np.isfinite(w)) or w.min() < 0:
+                raise ValueError("sample_weight must hold finite non-negative weights")
+        if masks is not None:
+            if cfg.mini_batch_size is not None:
+                raise ValueError("dropout_masks (fixed masks) need the full batch "
+                                 "(mini_batch_size=None)")
+            if not isinstance(masks, (list, tuple)) or len(masks) != L - 1:
+                raise ValueError(f"dropout_masks must be a list of {L - 1} masks (one per "
+                                 f"hidden layer), got {type(masks).__name__}")
+            fixed = []
+            for l, D in enumerate(masks, start=1):
+                D = as_numeric(D, f"dropout_masks[{l - 1}]")
+                if D.shape != (dims[l], m):
+                    raise ValueError(f"dropout_masks[{l - 1}] must have shape {(dims[l], m)}, "
+                                     f"got {D.shape}")
+                D = np.array(D, dtype=dt, order="C")
+                if not np.all((D == 0) | (D == 1)):
+                    raise ValueError(f"dropout_masks[{l - 1}] must hold only 0 and 1")
+                fixed.append(D)
+            masks = fixed
+        mb = m if cfg.mini_batch_size is None else min(cfg.mini_batch_size, m)
+        shuffle = "none" if cfg.mini_batch_size is None else cfg.shuffle
+        self._shuffle = shuffle
+        self._X, self._Y, self._w, self._masks = X, Yc, w, masks
+
+        def copy(key):
+            return np.array(as_array(parameters[key], key), dtype=dt, order="C", copy=True)
+
+        self._Ws = [copy(f"W{l}") for l in range(1, L + 1)]
+        self._bs = [copy(f"b{l}") for l in range(1, L + 1)]
+        opt = cfg.optimizer
+        has_v = opt != "gd"
+        has_s = opt in ("adam", "adam_sklearn")
+        z = lambda a: np.zeros_like(a)        # noqa: E731
+        self._VW = [z(a) for a in self._Ws] if has_v else [None] * L
+        self._Vb = [z(a) for a in self._bs] if has_v else [None] * L
+        self._SW = [z(a) for a in self._Ws] if has_s else [None] * L
+        self._Sb = [z(a) for a in self._bs] if has_s else [None] * L
+        dropout = cfg.keep_prob < 1 and masks is None and L > 1
+        self._bitgen = np.random.PCG64(cfg.seed) if dropout else None
+        t = 0
+        self._lr = cfg.learning_rate
+        if state is not None:
+            t = self._load_state(state)
+        eps = float(np.finfo(dt).eps)
+        spec = dict(m=m, mb=mb, hidden=registry.code("hidden_activation", cfg.hidden_activation),
+                    output=registry.code("output", cfg.output),
+                    loss_conv=registry.code("loss_convention", cfg.loss_convention),
+                    optimizer=registry.code("optimizer", opt),
+                    shuffle=registry.code("shuffle", shuffle), lambd=cfg.lambd,
+                    keep_prob=cfg.keep_prob if (dropout or masks is not None) else 1.0,
+                    clip_eps=eps, seed=cfg.seed, lr=self._lr, beta=cfg.beta, beta1=cfg.beta1,
+                    beta2=cfg.beta2, epsilon=cfg.epsilon, momentum=cfg.momentum,
+                    nesterov=cfg.nesterov, t=t)
+        self._engine = Engine(spec, dims, X, Yc, w, self._Ws, self._bs, self._VW, self._Vb,
+                              self._SW, self._Sb, masks if L > 1 else None, self._bitgen)
+        work = m * sum(dims[l] * dims[l - 1] for l in range(1, L + 1)) * 3 + 1
+        self._chunk = int(max(1, min(_CHUNK, _CHUNK_WORK / work)))
+
+    # ------------------------------------------------------------- properties
+    @property
+    def learning_rate(self):
+        """The current learning rate (after any decay); may be assigned between epochs."""
+        return self._lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        from fastdnn.training.config import check_real
+
+        v = check_real("learning_rate", value, low=0.0)
+        if self.fused:
+            if v != self._lr:
+                raise ValueError("the learning rate of the seed's fused gradient descent is "
+                                 "fixed for the run")
+            return
+        self._lr = v
+        self._engine.learning_rate = v
+
+    @property
+    def t(self):
+        """Optimiser steps done so far (counted over the whole training)."""
+        if self.fused:
+            return self._impl.iteration
+        return self._engine.t
+
+    def steps_per_epoch(self):
+        mb = self.config.mini_batch_size
+        return 1 if mb is None else -(-self.m // min(mb, self.m))
+
+    # ---------------------------------------------------------------- training
+    def _lr_for(self, epoch):
+        """The rate epoch ``epoch`` trains at: lr0, then decay(lr0, epoch - 1, decay_rate)."""
+        cfg = self.config
+        if cfg.decay is None or epoch == 0:
+            return self._lr if cfg.decay is not None else self._lr
+        v = cfg.decay(cfg.learning_rate, epoch - 1, cfg.decay_rate)
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            raise TypeError(f"decay({cfg.learning_rate}, {epoch - 1}, {cfg.decay_rate}) must "
+                            f"return a real number, got {v!r}") from None
+        if not np.isfinite(v) or v < 0:
+            raise ValueError(f"decay({cfg.learning_rate}, {epoch - 1}, {cfg.decay_rate}) "
+                             f"returned {v}: a learning rate must be finite and >= 0")
+        return v
+
+    def run(self, num_epochs, record_every=100, callback=None):
+        """Train ``num_epochs`` more epochs; returns the costs recorded at epochs e with
+        e % record_every == 0 (e counted from the start of the training; 0/None: none);
+        ``callback(e, cost)`` at each, which may raise to stop (the trainer is then after
+        epoch e)."""
+        n = _nonneg_int("num_epochs", num_epochs)
+        if record_every is None:
+            record_every = 0
+        record_every = _nonneg_int("record_every", record_every)
+        if self.fused:
+            costs = self._impl.run(n, record_every=record_every, callback=callback)
+            self.iteration = self._impl.iteration
+            return costs
+        costs = []
+        end = self.iteration + n
+        with _threads.limit(self.threads):
+            while self.iteration < end:
+                i = self.iteration
+                stop = min(end, i + self._chunk)
+                if record_every:
+                    r = -(-i // record_every) * record_every
+                    if r < stop:
+                        stop = r + 1
+                self._run_chunk(i, stop, record_every, costs, callback)
+        return costs
+
+    def _run_chunk(self, start, stop, record_every, costs, callback):
+        count = stop - start
+        lrs = np.empty(count)
+        for k in range(count):
+            lrs[k] = self._lr_for(start + k)
+        want = np.zeros(count, dtype=np.uint8)
+        if record_every:
+            for k in range(count):
+                want[k] = (start + k) % record_every == 0
+        got = np.full(count, np.nan)
+        saved = self._snapshot()
+        self._engine.run(start, lrs, want, got)
+        self.iteration = stop
+        if self.config.decay is not None:
+            self._lr = self._lr_for(stop)
+            self._engine.learning_rate = self._lr
+        recorded = [(start + k, float(got[k])) for k in range(count) if want[k]]
+        if not (self._finite() and all(np.isfinite(c) for _, c in recorded)):
+            self._diverged(start, stop, saved, costs)
+        for e, c in recorded:
+            costs.append(c)
+            if callback is not None:
+                callback(e, c)
+
+    def run_epoch(self, perm=None, compute_cost=True):
+        """One epoch at the current learning rate; ``perm`` (m,) for shuffle="external".
+        Returns the epoch's cost (float) or None.  Raises TrainingDiverged when the epoch
+        leaves the parameters non-finite (the trainer is then before it)."""
+        if self.fused:
+            costs = self._impl.run(1, record_every=1 if compute_cost else 0)
+            self.iteration = self._impl.iteration
+            return costs[0] if compute_cost else None
+        if self._shuffle == "external":
+            if perm is None:
+                raise ValueError("shuffle='external' needs perm=, a permutation of the "
+                                 f"{self.m} examples")
+            p = np.asarray(perm)
+            if p.shape != (self.m,) or p.dtype.kind not in "iu":
+                raise ValueError(f"perm must be an integer array of shape ({self.m},), got "
+                                 f"{p.dtype} {p.shape}")
+            if not np.array_equal(np.sort(p), np.arange(self.m)):
+                raise ValueError("perm must be a permutation of 0..m-1")
+        elif perm is not None:
+            raise ValueError(f"perm is only for shuffle='external' (this run shuffles "
+                             f"{self._shuffle!r})")
+        saved = self._snapshot()
+        with _threads.limit(self.threads):
+            c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
+        if not self._finite() or (c is not None and not np.isfinite(c)):
+            self._restore(saved)
+            raise TrainingDiverged(
+                f"training diverged in epoch {self.iteration}: the cost is {c} or the "
+                f"parameters became non-finite (learning rate {self._lr})", self.iteration,
+                self.parameters(), [], self.optimizer_state())
+        self.iteration += 1
+        return c
+
+    # -------------------------------------------------------------- divergence
+    def _arrays(self):
+        return [a for a in self._Ws + self._bs + self._VW + self._Vb + self._SW + self._Sb
+                if a is not None]
+
+    def _snapshot(self):
+        arrays = self._arrays()
+        if getattr(self, "_backup", None) is None:
+            self._backup = [np.empty_like(a) for a in arrays]
+        for a, s in zip(arrays, self._backup):
+            np.copyto(s, a)
+        rng = None if self._bitgen is None else self._bitgen.state
+        return self._backup, self._engine.t, rng, self._lr
+
+    def _restore(self, saved):
+        arrays, t, rng, lr = saved
+        for a, s in zip(self._arrays(), arrays):
+            np.copyto(a, s)
+        self._engine.t = t
+        if rng is not None:
+            self._bitgen.state = rng
+        self._lr = lr
+        self._engine.learning_rate = lr
+
+    def _finite(self):
+        with np.errstate(all="ignore"):
+            return all(np.isfinite(a.sum()) or np.isfinite(a).all() for a in self._arrays())
+
+    def _diverged(self, start, stop, saved, costs):
+        """Epochs start..stop-1 ended non-finite: replay them one at a time (deterministic)
+        to find the first bad one, leave the trainer before it, raise TrainingDiverged."""
+        self._restore(saved)
+        saved = tuple([a.copy() for a in saved[0]]) , saved[1], saved[2], saved[3]
+        for e in range(start, stop):
+            before = ([a.copy() for a in self._arrays()], self._engine.t,
+                      None if self._bitgen is None else self._bitgen.state, self._lr)
+            got = np.full(1, np.nan)
+            self._engine.run(e, np.array([self._lr_for(e)]), np.ones(1, np.uint8), got)
+            bad = [] if np.isfinite(got[0]) else [f"the cost is {got[0]}"]
+            if not self._finite():
+                bad.append("its updates made the parameters non-finite")
+            if bad:
+                self._restore(before)
+                self.iteration = e
+                raise TrainingDiverged(
+                    f"training diverged at epoch {e}: {' and '.join(bad)} (learning rate "
+                    f"{self._lr_for(e)}, optimizer {self.config.optimizer}).  The parameters "
+                    f"after epoch {e - 1}, the last finite one, are in this exception's "
+                    f".parameters", e, self.parameters(), costs, self.optimizer_state())
+            if self.config.decay is not None:
+                self._lr = self._lr_for(e + 1)
+        raise AssertionError("non-finite training state not reproduced")  # pragma: no cover
+
+    # ------------------------------------------------------------------ results
+    def parameters(self):
+        """dict W1, b1, ..., WL, bL of new arrays."""
+        if self.fused:
+            return self._impl.parameters()
+        out = {}
+        for l, (W, b) in enumerate(zip(self._Ws, self._bs), start=1):
+            out[f"W{l}"] = W.copy()
+            out[f"b{l}"] = b.copy()
+        return out
+
+    def optimizer_state(self):
+        """dict of new arrays: v_W1, v_b1, ... (momentum, Adam) and s_W1, ... (Adam)."""
+        if self.fused:
+            return {}
+        out = {}
+        for prefix, Ws, bs in (("v", self._VW, self._Vb), ("s", self._SW, self._Sb)):
+            for l, (W, b) in enumerate(zip(Ws, bs), start=1):
+                if W is not None:
+                    out[f"{prefix}_W{l}"] = W.copy()
+                    out[f"{prefix}_b{l}"] = b.copy()
+        return out
+
+    def state(self):
+        """Everything the next step depends on, as a dict of arrays (for model files):
+        parameters, optimiser state, and ``scalars``, a JSON text of t, the epoch, the
+        learning rate and the dropout generator's state.  Resume with :meth:`from_state`."""
+        if self.fused:
+            return self._impl.state()
+        out = self.parameters()
+        out.update(self.optimizer_state())
+        scalars = {"t": int(self._engine.t), "epoch": int(self.iteration),
+                   "learning_rate": self._lr,
+                   "rng": None if self._bitgen is None else _jsonable(self._bitgen.state)}
+        out["scalars"] = np.frombuffer(json.dumps(scalars).encode(), dtype=np.uint8).copy()
+        return out
+
+    def _load_state(self, state):
+        """Optimiser arrays, t, learning rate and generator state from ``state()``."""
+        for prefix, Ws, bs in (("v", self._VW, self._Vb), ("s", self._SW, self._Sb)):
+            for l, (W, b) in enumerate(zip(Ws, bs), start=1):
+                if W is None:
+                    continue
+                for key, arr in ((f"{prefix}_W{l}", W), (f"{prefix}_b{l}", b)):
+                    if key not in state:
+                        raise ValueError(f"the state lacks {key!r} (optimizer "
+                                         f"{self.config.optimizer!r})")
+                    a = as_array(state[key], key)
+                    if a.shape != arr.shape:
+                        raise ValueError(f"state {key!r} has shape {a.shape}, expected "
+                                         f"{arr.shape}")
+                    np.copyto(arr, a.astype(arr.dtype, copy=False))
+        try:
+            scalars = json.loads(bytes(np.asarray(state["scalars"], dtype=np.uint8)).decode())
+            t = int(scalars["t"])
+            lr = float(scalars["learning_rate"])
+            rng = scalars["rng"]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"the state's scalars are missing or unreadable ({exc})") from None
+        if t < 0 or not np.isfinite(lr) or lr < 0:
+            raise ValueError(f"the state's scalars are out of range: t={t}, learning_rate={lr}")
+        self._lr = lr
+        if self._bitgen is not None:
+            if not isinstance(rng, dict):
+                raise ValueError("the state lacks the dropout generator's state")
+            try:
+                self._bitgen.state = rng
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ValueError(f"the state's generator state is invalid ({exc})") from None
+        return t
+
+    @classmethod
+    def from_state(cls, X, Y, state, config=None, *, iteration, **kwargs):
+        """A trainer continuing from ``state()`` after ``iteration`` epochs."""
+        config = _check_config(config)
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict from Trainer.state(), got "
+                            f"{type(state).__name__}")
+        if config.is_seed_default and kwargs.get("sample_weight") is None \
+                and kwargs.get("dropout_masks") is None:
+            from fastdnn.engine import Trainer as Fused
+            params = dict(state)
+            self = cls.__new__(cls)
+            self.config = config
+            self.dtype = config.numpy_dtype
+            self.iteration = _nonneg_int("iteration", iteration)
+            self.threads = _threads.resolve_threads(config.threads)
+            self.fused = True
+            self._impl = Fused.from_state(X, Y, params, config.learning_rate,
+                                          iteration=self.iteration, dtype=config.numpy_dtype,
+                                          solver=config.solver, threads=config.threads)
+            self.solver = self._impl.solver
+            self.dims = self._impl.dims
+            self.m = self._impl._X.shape[1]
+            self._lr = config.learning_rate
+            return self
+        params = {k: v for k, v in state.items() if k[:1] in "Wb" and k[1:].isdigit()}
+        return cls(X, Y, params, config, iteration=iteration, _state=state, **kwargs)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    return obj
+
+
+def _nonneg_int(name, value):
+    if isinstance(value, (bool, np.bool_)) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be a non-negative int, got {value!r}")
+    v = int(value)
+    if v < 0:
+        raise ValueError(f"{name} must be >= 0, got {v}")
+    return v
+
+
+def loss_and_gradients(X, Y, parameters, config=None, sample_weight=None):
+    """One full-batch forward and backward pass through the compiled loop, no update.
+
+    Returns ``(cost, grads)``: cost = (sum_j w_j loss_j + lambd/2 sum ||W||^2) / N (N = m or
+    the sum of the weights; no dropout), grads ``dW1, db1, ..., dWL, dbL`` of that cost
+    (dW includes (lambd/N) W).  For gradient checks and L-BFGS.
+    """
+    cfg = _check_config(config)
+    cfg = cfg.replace(mini_batch_size=None, keep_prob=1.0, optimizer="gd", decay=None,
+                      solver="primal")
+    tr = Trainer.__new__(Trainer)
+    tr.config = cfg
+    tr.dtype = cfg.numpy_dtype
+    tr.iteration = 0
+    tr.threads = _threads.resolve_threads(cfg.threads)
+    tr.fused = False
+    X = _prepare_X(X, tr.dtype)
+    dims = layer_dims_of_parameters(parameters)
+    if dims[0] != X.shape[0]:
+        raise ValueError(f"parameters['W1'] has {dims[0]} columns but X has {X.shape[0]} rows")
+    if cfg.output == "softmax" and dims[-1] < 2:
+        raise ValueError(f"output='softmax' needs at least 2 output units, got {dims[-1]}")
+    tr.dims = dims
+    tr._init_loop(X, Y, parameters, dims, sample_weight, None, None)
+    eng = tr._engine
+    from fastdnn._core.loop import Engine  # noqa: F401  (the engine class, for readers)
+    # gradients only: a fresh engine in no-update mode over the same buffers
+    spec_engine = _no_update_engine(tr)
+    with _threads.limit(tr.threads):
+        cost = spec_engine.run_epoch(0, None, True)
+    grads = {}
+    N = float(tr.m if tr._w is None else tr._w.astype(np.float64).sum())
+    for l in range(1, len(dims)):
+        gW = spec_engine.grads[2 * (l - 1)].copy()
+        if cfg.lambd:
+            gW += (cfg.lambd / N) * tr._Ws[l - 1]
+        grads[f"dW{l}"] = gW
+        grads[f"db{l}"] = spec_engine.grads[2 * (l - 1) + 1].copy()
+    del eng
+    return float(cost), grads
+
+
+def _no_update_engine(tr):
+    from fastdnn._core.loop import Engine
+
+    cfg = tr.config
+    dims = tr.dims
+    spec = dict(m=tr.m, mb=tr.m, hidden=registry.code("hidden_activation", cfg.hidden_activation),
+                output=registry.code("output", cfg.output),
+                loss_conv=registry.code("loss_convention", cfg.loss_convention),
+                optimizer=registry.code("optimizer", "gd"), shuffle=registry.code("shuffle", "none"),
+                lambd=cfg.lambd, keep_prob=1.0, clip_eps=float(np.finfo(tr.dtype).eps),
+                seed=cfg.seed, lr=0.0, beta=cfg.beta, beta1=cfg.beta1, beta2=cfg.beta2,
+                epsilon=cfg.epsilon, momentum=cfg.momentum, nesterov=cfg.nesterov, t=0,
+                no_update=True)
+    L = len(dims) - 1
+    return Engine(spec, dims, tr._X, tr._Y, tr._w, tr._Ws, tr._bs, [None] * L, [None] * L,
+                  [None] * L, [None] * L, None, None)

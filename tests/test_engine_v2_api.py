@@ -1,0 +1,215 @@
+"""Engine v2 around the loop: configuration validation, the registry, the random streams,
+model files (version 2, and version 1 still loading), the CLI's new options and softmax.
+
+The loop's numbers are compared with the independent numpy reference in
+tests/test_engine_v2.py; here: what surrounds it.
+"""
+import dataclasses
+import math
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+import fastdnn
+from fastdnn._core.loop import legacy_permutation_of
+from fastdnn.model_io import load_model, save_model
+from fastdnn.training import Trainer, TrainingConfig, initialize_parameters, registry
+from tests.test_cli import N_X, run, write_small_dataset
+
+
+# ------------------------------------------------------------------ configuration
+BAD = [
+    ("learning_rate", -1.0, ValueError), ("learning_rate", math.nan, ValueError),
+    ("learning_rate", "0.1", TypeError), ("learning_rate", None, TypeError),
+    ("hidden_activation", "softplus", ValueError), ("hidden_activation", 3, TypeError),
+    ("output", "sigmoids", ValueError), ("optimizer", "rmsprop", ValueError),
+    ("mini_batch_size", 0, ValueError), ("mini_batch_size", 2.5, TypeError),
+    ("mini_batch_size", True, TypeError), ("beta", 1.0, ValueError), ("beta1", -0.1, ValueError),
+    ("beta2", math.inf, ValueError), ("epsilon", 0.0, ValueError), ("lambd", -0.5, ValueError),
+    ("keep_prob", 0.0, ValueError), ("keep_prob", 1.5, ValueError), ("decay", 3, TypeError),
+    ("decay_rate", math.nan, ValueError), ("seed", -1, ValueError), ("seed", 2**40, ValueError),
+    ("seed", 1.0, TypeError), ("dtype", "float16", ValueError), ("solver", "fast", ValueError),
+    ("threads", 0, ValueError), ("nesterov", "yes", TypeError),
+]
+
+
+@pytest.mark.parametrize("name,value,exc", BAD, ids=[f"{n}={v!r}" for n, v, _ in BAD])
+def test_config_rejects_with_the_parameter_named(name, value, exc):
+    with pytest.raises(exc, match=name):
+        TrainingConfig(**{name: value})
+
+
+def test_config_combinations():
+    with pytest.raises(ValueError, match="gram.*adam|adam.*gram"):
+        TrainingConfig(solver="gram", optimizer="adam")
+    X, Y = np.ones((3, 4)), np.ones((1, 4))
+    with pytest.raises(ValueError, match="softmax.*2 output units"):
+        Trainer(X, Y, initialize_parameters([3, 2, 1], "he"), TrainingConfig(output="softmax"))
+    with pytest.raises(ValueError, match="gram"):
+        Trainer(X, Y, initialize_parameters([3, 2, 1], "he"),
+                TrainingConfig(solver="gram", optimizer="momentum"))
+    with pytest.raises(ValueError, match="decay"):
+        Trainer(X, Y, initialize_parameters([3, 2, 1], "he"),
+                TrainingConfig(decay=lambda lr, e, r: float("nan"))).run(3)
+
+
+def test_config_round_trips_and_logistic_alias():
+    cfg = TrainingConfig(hidden_activation="logistic", optimizer="adam", mini_batch_size=32,
+                         lambd=0.5, keep_prob=0.9, dtype=np.float32)
+    assert cfg.hidden_activation == "sigmoid" and cfg.dtype == "float32"
+    assert TrainingConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown configuration keys"):
+        TrainingConfig.from_dict({**cfg.to_dict(), "momentum_kind": 1})
+
+
+def test_registry_is_the_source_of_the_choices():
+    """CLI choices, the layer stubs' Literal types and the kernels' codes derive from it."""
+    from fastdnn.cli import build_parser
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    opts = {a.dest: a.choices for a in train._actions}
+    assert set(opts["hidden_activation"]) == set(registry.HIDDEN_ACTIVATIONS) | {"logistic"}
+    assert list(opts["output"]) == list(registry.PUBLIC_OUTPUTS)
+    assert list(opts["optimizer"]) == list(registry.COURSE_OPTIMIZERS)
+    assert list(opts["init"]) == list(registry.INITIALIZERS)
+    stub = open(os.path.join(os.path.dirname(fastdnn.__file__), "layers.pyi")).read()
+    for name in registry.HIDDEN_ACTIVATIONS:
+        assert f'"{name}"' in stub
+    fields = {f.name for f in dataclasses.fields(TrainingConfig)}
+    assert {"hidden_activation", "output", "optimizer", "lambd", "keep_prob"} <= fields
+
+
+# ------------------------------------------------------------------ random streams
+@pytest.mark.parametrize("seed", [0, 1, 11, 12345, 2**32 - 1])
+@pytest.mark.parametrize("m", [1, 2, 7, 64, 300, 4097])
+def test_permutations_are_numpys_legacy_ones(seed, m):
+    np.testing.assert_array_equal(legacy_permutation_of(seed, m),
+                                  np.random.RandomState(seed).permutation(m))
+
+
+def test_dropout_masks_are_the_generators_stream():
+    """With a linear network, keep_prob < 1 and one step, A1 = W1 X * D / p: the update of
+    W2 reveals D; it must be rng.random((n1, m)) < p of Generator(PCG64(seed))."""
+    rs = np.random.RandomState(0)
+    X, Y = rs.randn(3, 9), rs.randn(1, 9)
+    P = {"W1": np.eye(3), "b1": np.zeros((3, 1)), "W2": np.ones((1, 3)), "b2": np.zeros((1, 1))}
+    cfg = TrainingConfig(hidden_activation="identity", output="identity", keep_prob=0.6,
+                         seed=42, learning_rate=1.0)
+    tr = Trainer(X, Y, P, cfg)
+    tr.run(1, record_every=0)
+    D = np.random.Generator(np.random.PCG64(42)).random((3, 9)) < 0.6
+    A1 = X * D / 0.6
+    dZ2 = (P["W2"] @ A1 - Y)
+    np.testing.assert_allclose(tr.parameters()["W2"], P["W2"] - dZ2 @ A1.T / 9, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ model files
+def _trained(opt="adam", **kw):
+    rs = np.random.RandomState(1)
+    X, y = rs.randn(6, 40), rs.randint(0, 3, (1, 40))
+    cfg = TrainingConfig(output="softmax", optimizer=opt, mini_batch_size=16, keep_prob=0.9,
+                         hidden_activation="tanh", learning_rate=0.01, **kw)
+    tr = Trainer(X, y, initialize_parameters([6, 5, 3], "he"), cfg)
+    costs = tr.run(7, record_every=1)
+    return X, y, cfg, tr, costs
+
+
+def test_model_file_v2_holds_the_configuration_and_resumes_exactly(tmp_path):
+    X, y, cfg, tr, costs = _trained()
+    path = tmp_path / "m.h5"
+    save_model(path, tr.parameters(), costs=costs, config=cfg, state=tr.state(),
+               classes=["a", "b", "c"], training={"iterations": tr.iteration})
+    m = load_model(path)
+    assert m.config == cfg and m.activations == ["tanh", "softmax"]
+    assert m.format_version == 2 and m.classes == ["a", "b", "c"]
+    resumed = Trainer.from_state(X, y, m.state, m.config, iteration=m.iteration)
+    resumed.run(5, record_every=0)
+    tr.run(5, record_every=0)
+    for k, v in tr.parameters().items():
+        np.testing.assert_array_equal(resumed.parameters()[k], v)
+    for k, v in tr.optimizer_state().items():
+        np.testing.assert_array_equal(resumed.optimizer_state()[k], v)
+    assert resumed.t == tr.t == 12 * 3
+
+
+def _write_v1(path, params):
+    """A version-1 file as fastdnn 0.1.0 wrote it (its meta layout), sealed."""
+    import json
+
+    from fastdnn.model_io import HEADER_SIZE, _seal
+
+    meta = {"layer_dims": [params["W1"].shape[1], params["W1"].shape[0], 1],
+            "activations": ["relu", "sigmoid"], "dtype": "float64",
+            "classes": ["non-cat", "cat"],
+            "training": {"learning_rate": 0.05, "iterations": 10, "target_iterations": 10,
+                         "kind": "deep", "solver": "auto", "threads": None,
+                         "dtype": "float64", "record_every": 100, "data": "",
+                         "data_sha256": ""}}
+    with h5py.File(path, "w", userblock_size=HEADER_SIZE) as f:
+        f.attrs["format"] = "fastdnn-model"
+        f.attrs["format_version"] = 1
+        f.attrs["fastdnn_version"] = "0.1.0"
+        f.attrs["meta"] = json.dumps(meta, sort_keys=True)
+        f.create_group("parameters")
+        for k, v in params.items():
+            f.create_dataset(f"parameters/{k}", data=v)
+        f.create_dataset("costs", data=np.array([0.69]))
+    _seal(path)
+
+
+def test_version_1_files_still_load_and_predict(tmp_path):
+    params = initialize_parameters([4, 3, 1], "he")
+    path = tmp_path / "v1.h5"
+    _write_v1(path, params)
+    m = load_model(path)
+    assert m.format_version == 1 and m.config.learning_rate == 0.05
+    assert m.config.is_seed_default and m.output == "sigmoid"
+    X = np.random.RandomState(0).randn(4, 5)
+    np.testing.assert_array_equal(fastdnn.predict(X, np.zeros((1, 5)), m.parameters),
+                                  fastdnn.predict(X, np.zeros((1, 5)), params))
+
+
+# ------------------------------------------------------------------ CLI
+def _three_class_set(directory):
+    """The small stand-in set relabelled with three classes."""
+    d = write_small_dataset(directory, n_train=60, n_test=20)
+    for name in ("train", "test"):
+        p = os.path.join(d, f"{name}_catvnoncat.h5")
+        with h5py.File(p, "r+") as f:
+            x = f[f"{name}_set_x"][()]
+            y = (x.reshape(x.shape[0], -1).mean(axis=1) > np.median(x)).astype(int)
+            y = y + (x[:, 0, 0, 0] > 128)
+            del f[f"{name}_set_y"], f["list_classes"]
+            f.create_dataset(f"{name}_set_y", data=y)
+            f.create_dataset("list_classes", data=np.array([b"dark", b"mid", b"bright"]))
+    return d
+
+
+def test_cli_trains_softmax_on_three_classes_and_predicts(tmp_path):
+    data = _three_class_set(tmp_path / "d3")
+    out = tmp_path / "soft.h5"
+    r = run(["train", "--data", data, "--layers", f"{N_X},8,3", "--iterations", 200,
+             "--optimizer", "adam", "--learning-rate", 0.01, "--mini-batch-size", 16,
+             "--init", "he", "--out", out, "--no-plot"], tmp_path)
+    assert "3 classes" in r.stdout and "train accuracy" in r.stdout
+    m = load_model(out)
+    assert m.config.output == "softmax" and m.layer_dims[-1] == 3
+    assert m.classes == ["dark", "mid", "bright"]
+    e = run(["evaluate", out, "--data", data, "--no-grid"], tmp_path)
+    assert "predicted bright" in e.stdout and "test accuracy" in e.stdout
+    p = run(["predict", out, os.path.join(data, "test_catvnoncat.h5")], tmp_path)
+    assert "accuracy on" in p.stdout
+
+
+def test_cli_rejects_bad_options_in_one_line(tmp_path):
+    data = write_small_dataset(tmp_path / "d")
+    for args, words in ((["--keep-prob", "0"], "keep_prob"), (["--beta", "1"], "beta"),
+                        (["--epsilon", "0"], "epsilon"), (["--optimizer", "lbfgs"], "optimizer"),
+                        (["--solver", "gram", "--optimizer", "adam"], "gram"),
+                        (["--layers", f"{N_X},4,3"], "output layer")):
+        r = run(["train", "--data", data, "--no-plot", "--out", tmp_path / "x.h5", *args],
+                tmp_path, check=False)
+        assert r.returncode != 0 and words in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
