@@ -64,12 +64,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
         "pip install 'fastdnn[sklearn]'"
     ) from exc
 
-# TEMPORARY: the pure-numpy stand-in is used until engine v2 (fastdnn.training) lands.
-try:
-    from fastdnn.training import Trainer, TrainingConfig, TrainingDiverged, loss_and_gradients
-except ImportError:
-    from fastdnn._numpy_trainer import (Trainer, TrainingConfig, TrainingDiverged,
-                                        loss_and_gradients)
+from fastdnn.training import Trainer, TrainingConfig, TrainingDiverged, loss_and_gradients
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
