@@ -736,6 +736,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.min(y) < 0:
+            # scikit-learn documents y >= 0 but trains on, with NaN losses
+            raise ValueError(f"loss='poisson' needs y >= 0, got min(y) = {np.min(y)}")
         return X, y
 
     # scikit-learn 1.9 tests ``est._check_solver`` (the bound method, always true) here,

@@ -390,3 +390,9 @@ def test_epoch_order_is_sklearn_shuffle():
         x, y = shuffle(x, random_state=a), _reshuffled(y, b)
         np.testing.assert_array_equal(x, y)
     assert a.randint(1 << 30) == b.randint(1 << 30)  # the streams stay in step
+
+
+def test_poisson_rejects_negative_targets():
+    X, y = _diabetes()
+    with pytest.raises(ValueError, match=r"loss='poisson' needs y >= 0, got min\(y\) = -"):
+        MLPRegressor(loss="poisson", max_iter=2).fit(X, y)
