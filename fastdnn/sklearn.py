@@ -438,7 +438,7 @@ class _BaseMLP(BaseEstimator):
                     self._set_from_engine(trainer.parameters(), dtype)
                 self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
                 self._optimizer.iteration_ends(self.t_)
-                trainer.learning_rate = self._optimizer.engine_rate
+                _sync_rate(trainer, self._optimizer)
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
                         msg = ("Validation score did not improve more than "
@@ -450,7 +450,7 @@ class _BaseMLP(BaseEstimator):
                     if self._optimizer.trigger_stopping(msg, self.verbose):
                         break
                     self._no_improvement_count = 0
-                    trainer.learning_rate = self._optimizer.engine_rate
+                    _sync_rate(trainer, self._optimizer)
                 if incremental:
                     break
                 if self.n_iter_ == self.max_iter:
@@ -518,6 +518,14 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _sync_rate(trainer, optimizer):
+    """Give the trainer the schedule's current rate (only when it changed: the setter
+    validates, which costs about as much as a small epoch's shuffle)."""
+    rate = optimizer.engine_rate
+    if trainer.learning_rate != rate:
+        trainer.learning_rate = rate
 
 
 def _reshuffled(sample_idx, random_state):
