@@ -23,7 +23,9 @@ directives = {
     "wraparound": DEBUG,
 }
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
-compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+# -fno-math-errno: sqrt never sets errno, so the optimisers' loops vectorise (measured: the
+# float32 Adam update of MNIST-sized layers went from 4x to ~1x the time of the products)
+compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-fno-math-errno"]
 if ASAN:
     compile_args = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
 

@@ -9,7 +9,8 @@ run, and the speed-up of each candidate over the numpy version:
 
 * numpy: tests/reference.py, the seed's algorithm in plain numpy (forward,
   cost every iteration, backward with dA1, update);
-* fastdnn primal / gram, float64 / float32 (fastdnn.engine.Trainer; "auto"
+* fastdnn primal / gram, float64 / float32 (fastdnn.training.Trainer, the path of
+  L_layer_model, which runs the seed's configuration on fastdnn.engine; "auto"
   marks the solver the default picks).  Primal rows are steady-state ms per
   iteration; gram rows are the whole training of --gram-iterations
   iterations (Trainer construction, i.e. G = X^T X and P0 = W1_0 X, the run
@@ -61,7 +62,15 @@ import threadpoolctl  # noqa: E402
 
 from fastdnn import data as fdata  # noqa: E402
 from fastdnn._engine import products  # noqa: E402
-from fastdnn.engine import Trainer, choose_solver  # noqa: E402
+from fastdnn.engine import choose_solver  # noqa: E402
+from fastdnn.training import Trainer as _Trainer, TrainingConfig  # noqa: E402
+
+
+def Trainer(X, Y, params, lr, dtype=None, solver="auto", threads=None):
+    """The public training path (what L_layer_model and `fastdnn train` build): the
+    engine v2 trainer, which runs the seed's configuration on the fused engine."""
+    return _Trainer(X, Y, params, TrainingConfig(learning_rate=lr, dtype=dtype, solver=solver,
+                                                 threads=threads))
 from tests import reference as ref  # noqa: E402
 
 LR = 0.0075

@@ -48,7 +48,7 @@ import numpy as np
 cimport numpy as cnp
 
 from fastdnn._blas cimport floating, gemm
-from fastdnn._kernels cimport _relu, add_bias_sigmoid, matmul
+from fastdnn._kernels cimport _relu, add_bias_sigmoid, matmul, row_sum_f64
 
 cnp.import_array()
 
@@ -94,29 +94,11 @@ cdef inline void _relu_mask(floating *dZ, const floating *A, Py_ssize_t size) no
 
 
 cdef inline void _bias_step(floating *b, const floating *dZ, int rows, int m, double lr) noexcept nogil:
-    """b_i <- b_i - lr * (sum_j dZ_ij / m), the sum in float64 (four partial sums,
-    so that the additions overlap instead of waiting on each other)."""
-    cdef Py_ssize_t i, j
-    cdef double s0, s1, s2, s3
-    cdef const floating *row
+    """b_i <- b_i - lr * (sum_j dZ_ij / m), the sum in float64 (_kernels.row_sum_f64)."""
+    cdef Py_ssize_t i
     cdef floating r = <floating>lr
     for i in range(rows):
-        row = dZ + i * m
-        s0 = 0
-        s1 = 0
-        s2 = 0
-        s3 = 0
-        j = 0
-        while j + 4 <= m:
-            s0 += row[j]
-            s1 += row[j + 1]
-            s2 += row[j + 2]
-            s3 += row[j + 3]
-            j += 4
-        while j < m:
-            s0 += row[j]
-            j += 1
-        b[i] = b[i] - r * <floating>(((s0 + s1) + (s2 + s3)) / m)
+        b[i] = b[i] - r * <floating>(row_sum_f64(dZ + i * m, m) / m)
 
 
 # -------------------------------------------------------------- small products

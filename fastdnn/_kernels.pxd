@@ -13,6 +13,23 @@ cdef inline floating _relu(floating z) noexcept nogil:
         return z
     return 0
 
+# sum of n contiguous elements in float64, with four partial sums (so that the additions
+# overlap instead of waiting on each other): ((s0 + s1) + (s2 + s3)).  The bias gradients
+# of both training loops are these sums.
+cdef inline double row_sum_f64(const floating *row, Py_ssize_t n) noexcept nogil:
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t j = 0
+    while j + 4 <= n:
+        s0 += row[j]
+        s1 += row[j + 1]
+        s2 += row[j + 2]
+        s3 += row[j + 3]
+        j += 4
+    while j < n:
+        s0 += row[j]
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
 # out = alpha * L @ R + beta * out; L (m x k), R (k x n) each C- or
 # Fortran-contiguous as l_rowmajor / r_rowmajor say.
 cdef void matmul(const floating[:, :] L, bint l_rowmajor,

@@ -117,12 +117,22 @@ def initialize_parameters(n_x, n_h, n_y):
     return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
 
 
-def initialize_parameters_deep(layers_dims):
+_MISSING = object()
+
+
+def initialize_parameters_deep(layer_dims=_MISSING, *, layers_dims=_MISSING):
     """Parameters of an L-layer net: ``W_l ~ randn(n_l, n_{l-1}) / sqrt(n_{l-1})``, ``b_l = 0``.
 
     Calls ``np.random.seed(3)`` first, as the seed does, then draws W1, W2, ...
-    in order.  Returns ``{"W1", "b1", ..., "WL", "bL"}``, L = len(layers_dims) - 1.
+    in order.  Returns ``{"W1", "b1", ..., "WL", "bL"}``, L = len(layer_dims) - 1.
+    The first parameter is ``layer_dims`` (the English course's name); the seed's
+    ``layers_dims=`` keyword is accepted too.
     """
+    if (layer_dims is _MISSING) == (layers_dims is _MISSING):
+        raise TypeError("initialize_parameters_deep takes the layer sizes once: "
+                        "initialize_parameters_deep(layer_dims) (or layers_dims=...)")
+    if layer_dims is not _MISSING:
+        layers_dims = layer_dims
     if isinstance(layers_dims, (str, bytes)) or not hasattr(layers_dims, "__len__"):
         raise TypeError(f"layers_dims must be a list of layer sizes, got {layers_dims!r}")
     dims = [_units(n, "layers_dims", i) for i, n in enumerate(layers_dims)]

@@ -91,6 +91,8 @@ def make_base(n_prev=N_PREV, n=N, m=M):
 # a square value is always valid.
 SHAPE_RULES = {
     "free": {"extra-row", "extra-col", "transposed"},
+    # the activations take arrays of any shape (the English course's helpers: COURSE2 §8)
+    "any": {"extra-row", "extra-col", "transposed", "0-d", "python-float", "1-d", "3-d"},
     "cols": {"extra-col"},
     "reshape": {"transposed", "1-d", "3-d"},
     "labels": {"1-d"},           # the models take Y as (1, m) or (m,), never (m, 1)
@@ -114,8 +116,8 @@ def _layer_dims(B):
 
 
 TARGETS = {
-    "sigmoid": (lambda B: ((B["Z"],), {}), [((0,), "Z", "free")]),
-    "relu": (lambda B: ((B["Z"],), {}), [((0,), "Z", "free")]),
+    "sigmoid": (lambda B: ((B["Z"],), {}), [((0,), "Z", "any")]),
+    "relu": (lambda B: ((B["Z"],), {}), [((0,), "Z", "any")]),
     "sigmoid_backward": (lambda B: ((B["dA"], B["Z"]), {}),
                          [((0,), "dA", "chained"), ((1,), "cache", "chained")]),
     "relu_backward": (lambda B: ((B["dA"], B["Z"]), {}),
@@ -330,7 +332,8 @@ def build_cases():
                 # the reference gets the changed shape where it is a different problem
                 # (more rows or examples), the original where it is the same values
                 # in another shape (fastdnn reshapes them, as the seed does for Y)
-                same = rule in ("reshape", "labels") or (variant == "transposed" and rule != "free")
+                same = rule in ("reshape", "labels") or (
+                    variant == "transposed" and rule not in ("free", "any"))
                 ref_fn = _f if same else (lambda v, fn=fast_fn: _f(fn(v)))
                 cases.append(_leaf_case(target, path, name, variant, fast_fn,
                                         ref_fn if valid else None,

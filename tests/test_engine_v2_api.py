@@ -81,6 +81,31 @@ def test_registry_is_the_source_of_the_choices():
     assert {"hidden_activation", "output", "optimizer", "lambd", "keep_prob"} <= fields
 
 
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3, 4), (1, 1, 1, 7)])
+def test_activations_take_any_shape(shape):
+    """COURSE2 §8: the English course's helpers call them on arrays of any shape."""
+    Z = np.random.RandomState(0).randn(*shape) if shape else np.float64(-0.3)
+    A, cache = fastdnn.sigmoid(Z)
+    assert A.shape == np.shape(Z) and np.shape(cache) == np.shape(Z)
+    np.testing.assert_allclose(A, 1 / (1 + np.exp(-Z)), rtol=4e-16)
+    np.testing.assert_array_equal(fastdnn.relu(Z)[0], np.maximum(0, Z))
+    dA = np.ones(np.shape(Z)) * 2
+    np.testing.assert_array_equal(fastdnn.relu_backward(dA, Z), np.where(Z > 0, dA, 0))
+    s = 1 / (1 + np.exp(-Z))
+    np.testing.assert_allclose(fastdnn.sigmoid_backward(dA, Z), dA * s * (1 - s), rtol=1e-15)
+
+
+def test_initialize_parameters_deep_takes_layer_dims_or_layers_dims():
+    a = fastdnn.initialize_parameters_deep([5, 4, 3])
+    b = fastdnn.initialize_parameters_deep(layer_dims=[5, 4, 3])
+    c = fastdnn.initialize_parameters_deep(layers_dims=[5, 4, 3])
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+        np.testing.assert_array_equal(a[k], c[k])
+    with pytest.raises(TypeError, match="layer sizes once"):
+        fastdnn.initialize_parameters_deep([5, 4], layers_dims=[5, 4])
+
+
 # ------------------------------------------------------------------ random streams
 @pytest.mark.parametrize("seed", [0, 1, 11, 12345, 2**32 - 1])
 @pytest.mark.parametrize("m", [1, 2, 7, 64, 300, 4097])

@@ -98,9 +98,12 @@ CASES = [
      lambda F: F.L_model_backward(_a(1, 2), np.array([[1, 0, 1]]), [(_cache(3, 1, 2), _a(1, 2))]),
      VE, ["Y", "(1, 3)", "(1, 2)"]),
     # ---- wrong ndim
-    ("sigmoid 1-D", lambda F: F.sigmoid(np.ones(3)), VE, ["Z", "2-D", "(3,)"]),
-    ("relu 3-D", lambda F: F.relu(np.ones((2, 2, 2))), VE, ["Z", "2-D", "(2, 2, 2)"]),
-    ("relu 0-D", lambda F: F.relu(np.float64(1.0)), VE, ["Z", "2-D", "()"]),
+    # (the activations take any shape, COURSE2 §8; their shapes must still agree)
+    ("sigmoid_backward 1-D vs 2-D", lambda F: F.sigmoid_backward(np.ones(3), np.ones((3, 1))),
+     VE, ["dA", "cache", "(3,)", "(3, 1)"]),
+    ("relu_backward 3-D vs 2-D", lambda F: F.relu_backward(np.ones((2, 2, 2)), np.ones((2, 4))),
+     VE, ["dA", "(2, 2, 2)"]),
+    ("relu empty 1-D", lambda F: F.relu(np.ones(0)), VE, ["Z", "empty", "(0,)"]),
     ("linear_forward A 1-D", lambda F: F.linear_forward(np.ones(3), _a(1, 3), _a(1, 1)),
      VE, ["A", "2-D", "(3,)"]),
     ("linear_forward b 1-D", lambda F: F.linear_forward(_a(3, 2), _a(1, 3), np.ones(1)),

@@ -39,6 +39,7 @@ cimport numpy as cnp
 from numpy.random cimport bitgen_t
 
 from fastdnn._blas cimport floating, gemm
+from fastdnn._kernels cimport row_sum_f64
 from fastdnn._core.activations cimport act_forward, act_backward
 from fastdnn._core.losses cimport out_forward, loss_sum, output_delta
 from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s, OPT_ADAM,
@@ -105,27 +106,10 @@ cdef inline double _sum_sq(const floating *P, Py_ssize_t n) noexcept nogil:
 
 cdef inline void _row_means(const floating *dZ, floating *g, int rows, int m,
                             double N) noexcept nogil:
-    """g_i = sum_j dZ_ij / N, in float64 (four partial sums)."""
-    cdef Py_ssize_t i, j
-    cdef double s0, s1, s2, s3
-    cdef const floating *row
+    """g_i = sum_j dZ_ij / N, summed in float64."""
+    cdef Py_ssize_t i
     for i in range(rows):
-        row = dZ + i * m
-        s0 = 0
-        s1 = 0
-        s2 = 0
-        s3 = 0
-        j = 0
-        while j + 4 <= m:
-            s0 += row[j]
-            s1 += row[j + 1]
-            s2 += row[j + 2]
-            s3 += row[j + 3]
-            j += 4
-        while j < m:
-            s0 += row[j]
-            j += 1
-        g[i] = <floating>(((s0 + s1) + (s2 + s3)) / N)
+        g[i] = <floating>(row_sum_f64(dZ + i * m, m) / N)
 
 
 cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,

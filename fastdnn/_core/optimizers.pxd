@@ -5,13 +5,14 @@
 #   gd            P -= lr g
 #   momentum      V = beta V + (1 - beta) g;  P -= lr V                   (course 2)
 #   adam          V = b1 V + (1 - b1) g;  S = b2 S + (1 - b2) g^2;
-#                 P -= lr (V / c1) / (sqrt(S / c2) + eps),  c_k = 1 - b_k^t (course 2)
+#                 P -= lr (V / c1) / (sqrt(S / c2) + eps),  c_k = 1 - b_k^t (course 2;
+#                 computed as (lr/c1) V / (sqrt(S (1/c2)) + eps))
 #   sgd           V = mu V - lr g;  P += V,  or with Nesterov  P += mu V - lr g  (scikit-learn)
 #   adam_sklearn  V, S as adam;  P -= lr_t V / (sqrt(S) + eps),
 #                 lr_t = lr sqrt(c2) / c1                                (scikit-learn)
 #
 # The values of the enum are the ones of fastdnn.training.registry.OPTIMIZERS.
-from libc.math cimport sqrt
+from libc.math cimport sqrt, sqrtf
 from fastdnn._blas cimport floating
 
 cdef enum Optimizer:
@@ -35,6 +36,15 @@ cdef inline bint opt_has_s(int opt) noexcept nogil:
     return opt == OPT_ADAM or opt == OPT_ADAM_SKLEARN
 
 
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    """sqrt in the dtype (sqrtf for float32: no round trip through double); with
+    -fno-math-errno (setup.py) the loops below vectorise."""
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
 cdef inline void opt_update(int opt, const Hyper *h, floating *P, const floating *G,
                             floating *V, floating *S, Py_ssize_t n, double l2) noexcept nogil:
     """One update of the n parameters P with gradient G (+ l2 P) and state V, S."""
@@ -43,9 +53,13 @@ cdef inline void opt_update(int opt, const Hyper *h, floating *P, const floating
     cdef floating b = <floating>h.beta, omb = <floating>(1 - h.beta)
     cdef floating b1 = <floating>h.beta1, omb1 = <floating>(1 - h.beta1)
     cdef floating b2 = <floating>h.beta2, omb2 = <floating>(1 - h.beta2)
-    cdef floating c1 = <floating>h.c1, c2 = <floating>h.c2, eps = <floating>h.eps
+    cdef floating eps = <floating>h.eps
     cdef floating mu = <floating>h.momentum
     cdef floating lr_t = <floating>(h.lr * sqrt(h.c2) / h.c1)
+    # Adam's bias corrections folded into two scalars (one division and one sqrt per
+    # element instead of three divisions: the update loop is the engine's costliest
+    # elementwise pass; it differs from lr (V/c1) / (sqrt(S/c2) + eps) by rounding only)
+    cdef floating lr_c1 = <floating>(h.lr / h.c1), inv_c2 = <floating>(1.0 / h.c2)
     if opt == OPT_GD:
         if l2 == 0:
             for i in range(n):
@@ -63,7 +77,7 @@ cdef inline void opt_update(int opt, const Hyper *h, floating *P, const floating
             g = G[i] + lam * P[i]
             V[i] = b1 * V[i] + omb1 * g
             S[i] = b2 * S[i] + omb2 * (g * g)
-            P[i] = P[i] - lr * (V[i] / c1) / (sqrt(S[i] / c2) + eps)
+            P[i] = P[i] - lr_c1 * V[i] / (_sqrt(S[i] * inv_c2) + eps)
     elif opt == OPT_SGD:
         if h.nesterov:
             for i in range(n):
@@ -80,4 +94,4 @@ cdef inline void opt_update(int opt, const Hyper *h, floating *P, const floating
             g = G[i] + lam * P[i]
             V[i] = b1 * V[i] + omb1 * g
             S[i] = b2 * S[i] + omb2 * (g * g)
-            P[i] = P[i] - lr_t * V[i] / (sqrt(S[i]) + eps)
+            P[i] = P[i] - lr_t * V[i] / (_sqrt(S[i]) + eps)

@@ -288,8 +288,10 @@ class Trainer:
     def _lr_for(self, epoch):
         """The rate epoch ``epoch`` trains at: lr0, then decay(lr0, epoch - 1, decay_rate)."""
         cfg = self.config
-        if cfg.decay is None or epoch == 0:
-            return self._lr if cfg.decay is not None else self._lr
+        if cfg.decay is None:
+            return self._lr
+        if epoch == 0:
+            return cfg.learning_rate
         v = cfg.decay(cfg.learning_rate, epoch - 1, cfg.decay_rate)
         try:
             v = float(v)
@@ -416,7 +418,6 @@ class Trainer:
         """Epochs start..stop-1 ended non-finite: replay them one at a time (deterministic)
         to find the first bad one, leave the trainer before it, raise TrainingDiverged."""
         self._restore(saved)
-        saved = tuple([a.copy() for a in saved[0]]) , saved[1], saved[2], saved[3]
         for e in range(start, stop):
             before = ([a.copy() for a in self._arrays()], self._engine.t,
                       None if self._bitgen is None else self._bitgen.state, self._lr)
@@ -578,9 +579,7 @@ def loss_and_gradients(X, Y, parameters, config=None, sample_weight=None):
         raise ValueError(f"output='softmax' needs at least 2 output units, got {dims[-1]}")
     tr.dims = dims
     tr._init_loop(X, Y, parameters, dims, sample_weight, None, None)
-    eng = tr._engine
-    from fastdnn._core.loop import Engine  # noqa: F401  (the engine class, for readers)
-    # gradients only: a fresh engine in no-update mode over the same buffers
+    # gradients only: an engine in no-update mode over the trainer's buffers
     spec_engine = _no_update_engine(tr)
     with _threads.limit(tr.threads):
         cost = spec_engine.run_epoch(0, None, True)
@@ -592,7 +591,6 @@ def loss_and_gradients(X, Y, parameters, config=None, sample_weight=None):
             gW += (cfg.lambd / N) * tr._Ws[l - 1]
         grads[f"dW{l}"] = gW
         grads[f"db{l}"] = spec_engine.grads[2 * (l - 1) + 1].copy()
-    del eng
     return float(cost), grads
 
 
