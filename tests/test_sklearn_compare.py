@@ -396,3 +396,24 @@ def test_poisson_rejects_negative_targets():
     X, y = _diabetes()
     with pytest.raises(ValueError, match=r"loss='poisson' needs y >= 0, got min\(y\) = -"):
         MLPRegressor(loss="poisson", max_iter=2).fit(X, y)
+
+
+def test_engine_gets_a_view_of_X_not_a_copy(monkeypatch):
+    import fastdnn.sklearn as fsk
+
+    seen = []
+
+    class Spy(fsk.Trainer):
+        def __init__(self, X, *args, **kw):
+            seen.append(X)
+            super().__init__(X, *args, **kw)
+
+    monkeypatch.setattr(fsk, "Trainer", Spy)
+    X, y = _digits()
+    X = np.ascontiguousarray(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)
+    (XT,) = seen
+    assert XT.shape == (X.shape[1], X.shape[0]) and XT.flags.f_contiguous
+    assert np.shares_memory(XT, X)
