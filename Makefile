@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 BUILD_DEPS := "setuptools>=77" wheel "Cython>=3.0.10" "numpy>=2.0" "scipy>=1.11"
 
-.PHONY: train test build bench bench-train test-debug test-asan clean
+.PHONY: train test build bench bench-train bench-sklearn bench-course2 test-debug test-asan clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,18 @@ bench: build
 bench-train: build
 	$(BIN)/python bench/bench_training.py
 
-# the test suite against a build with bounds checking on (FASTDNN_DEBUG=1, -O0 -g),
+# fastdnn.MLPClassifier / MLPRegressor against scikit-learn (and the products alone)
+bench-sklearn: build
+	$(PIP) install -q 'mlxtend>=0.23'
+	$(BIN)/python bench/bench_sklearn.py
+
+# course 2's headline runs against the numpy version of the course's code
+bench-course2: build
+	$(BIN)/python bench/bench_course2.py
+
+# the test suite against a build with bounds checking on (FASTDNN_DEBUG=1, -O0 -g) --
+# less scikit-learn's own test module and the Dask cluster tests, which run the same
+# compiled paths as the engine's tests in subprocesses and would double CI's time --
 # compiled in a copy of the working tree (build/debug): the in-place release
 # build that `make test`, `make bench` and parallel runs use is never touched.
 DATA_DIR := $(abspath ../shared/datasets)
@@ -63,7 +74,8 @@ endef
 test-debug: build
 	$(call debug_tree,build/debug,1,)
 	cd build/debug && FASTDNN_DATA=$${FASTDNN_DATA:-$(DATA_DIR)} PYTHONPATH=$(CURDIR)/build/debug \
-	  $(CURDIR)/$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	  $(CURDIR)/$(BIN)/python -m pytest -q -p no:cacheprovider tests \
+	  --ignore=tests/test_sklearn_upstream.py -m "not dask"
 
 # the same with AddressSanitizer (FASTDNN_DEBUG=asan), which also checks the engine's
 # raw-pointer loops.  Left out: what ASan cannot run preloaded into a plain Python
@@ -76,7 +88,8 @@ test-asan: build
 	$(call debug_tree,build/asan,asan,$(ASAN_ENV))
 	cd build/asan && $(ASAN_ENV) FASTDNN_DATA=$${FASTDNN_DATA:-$(DATA_DIR)} \
 	  PYTHONPATH=$(CURDIR)/build/asan $(CURDIR)/$(BIN)/python -m pytest -q -p no:cacheprovider \
-	  tests --ignore=tests/test_cli.py -k "not isPlot and not runner and not resealed and not ctrl_c"
+	  tests --ignore=tests/test_cli.py --ignore=tests/test_sklearn_upstream.py -m "not dask" \
+	  -k "not isPlot and not runner and not resealed and not ctrl_c"
 
 clean:
 	rm -rf build *.egg-info fastdnn/*.c fastdnn/*.so fastdnn/_core/*.c fastdnn/_core/*.so .pytest_cache

@@ -419,8 +419,10 @@ class _BaseMLP(BaseEstimator):
                     loss = np.nan
                 else:
                     try:
-                        loss = (trainer.run_epoch(perm=sample_idx) if self.shuffle
-                                else trainer.run_epoch())
+                        # no copy of the state per epoch: after a divergence the
+                        # estimator sets NaN parameters anyway, as scikit-learn ends up
+                        loss = trainer.run_epoch(perm=sample_idx if self.shuffle else None,
+                                                 keep_last_finite=False)
                     except TrainingDiverged:
                         # scikit-learn carries on with non-finite parameters: NaN losses and
                         # scores until max_iter; then restores the best parameters (early

@@ -353,10 +353,12 @@ class Trainer:
             if callback is not None:
                 callback(e, c)
 
-    def run_epoch(self, perm=None, compute_cost=True):
+    def run_epoch(self, perm=None, compute_cost=True, *, keep_last_finite=True):
         """One epoch at the current learning rate; ``perm`` (m,) for shuffle="external".
         Returns the epoch's cost (float) or None.  Raises TrainingDiverged when the epoch
-        leaves the parameters non-finite (the trainer is then before it)."""
+        leaves the parameters non-finite: with ``keep_last_finite`` the trainer is then
+        put back before the epoch (a copy of the state is kept at every call); without
+        it, the non-finite state stays (scikit-learn's behaviour, and no copy per epoch)."""
         if self.fused:
             costs = self._impl.run(1, record_every=1 if compute_cost else 0)
             self.iteration = self._impl.iteration
@@ -369,16 +371,19 @@ class Trainer:
             if p.shape != (self.m,) or p.dtype.kind not in "iu":
                 raise ValueError(f"perm must be an integer array of shape ({self.m},), got "
                                  f"{p.dtype} {p.shape}")
-            if not np.array_equal(np.sort(p), np.arange(self.m)):
+            # a permutation: every index in range, each once (O(m), no sort)
+            if p.min() < 0 or p.max() >= self.m or \
+                    np.count_nonzero(np.bincount(p, minlength=self.m)) != self.m:
                 raise ValueError("perm must be a permutation of 0..m-1")
         elif perm is not None:
             raise ValueError(f"perm is only for shuffle='external' (this run shuffles "
                              f"{self._shuffle!r})")
-        saved = self._snapshot()
+        saved = self._snapshot() if keep_last_finite else None
         with _threads.limit(self.threads):
             c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
-        if not self._finite() or (c is not None and not np.isfinite(c)):
-            self._restore(saved)
+        if (c is not None and not np.isfinite(c)) or not self._finite():
+            if saved is not None:
+                self._restore(saved)
             raise TrainingDiverged(
                 f"training diverged in epoch {self.iteration}: the cost is {c} or the "
                 f"parameters became non-finite (learning rate {self._lr})", self.iteration,
