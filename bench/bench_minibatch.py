@@ -21,8 +21,9 @@ same batch size):
   Fortran-ordered (n_x, m) (the layout of the course data: one memcpy per gathered column);
 * torch eager f32 / f64: nn.Linear + ReLU, CrossEntropyLoss (softmax outputs) or
   BCEWithLogitsLoss (sigmoid output), mean over the batch, torch.optim.Adam (the course's
-  Adam: eps outside the root) or torch.optim.SGD(momentum=0.9, dampening=0.1), which is
-  the course's momentum v = 0.9 v + 0.1 g, p -= lr v;
+  Adam: eps outside the root); for momentum, the course's v = 0.9 v + 0.1 g, p -= lr v
+  written with torch._foreach_* ops after backward() (torch.optim.SGD(momentum=0.9,
+  dampening=0.1) is the same except that its first step takes v = g);
 * jax step f32: one jax.jit call per mini-batch (the batch gathered inside the jitted
   function from device-resident X, Y and the batch's indices);
 * jax scan f32: the whole epoch in one jitted call: jax.lax.scan over the full batches,
@@ -80,16 +81,16 @@ SEED = 10            # course 2's seed: fastdnn's shuffles (RandomState(SEED + 1
 # name: (layer sizes (n_x filled from the data), batch, output, optimizer, learning rate)
 WORKLOADS = {
     "digits": dict(title="digits [64, 32, 10], batch 32", hidden=[32], out=10, mb=32,
-                   output="softmax", optimizer="adam", lr=1e-3, epochs=20, quick_epochs=5),
+                   output="softmax", optimizer="adam", lr=1e-3, epochs=10, quick_epochs=4),
     "mnist5k": dict(title="MNIST-5k [784, 128, 64, 10], batch 64", hidden=[128, 64], out=10,
-                    mb=64, output="softmax", optimizer="adam", lr=1e-3, epochs=10,
-                    quick_epochs=3),
+                    mb=64, output="softmax", optimizer="adam", lr=1e-3, epochs=4,
+                    quick_epochs=2),
     "cat": dict(title="cat [12288, 20, 7, 5, 1], batch 64, Adam", hidden=[20, 7, 5], out=1,
-                mb=64, output="sigmoid", optimizer="adam", lr=1e-3, epochs=20,
-                quick_epochs=5),
+                mb=64, output="sigmoid", optimizer="adam", lr=1e-3, epochs=10,
+                quick_epochs=4),
     "cat_momentum": dict(title="cat [12288, 20, 7, 5, 1], batch 64, momentum 0.9",
                          hidden=[20, 7, 5], out=1, mb=64, output="sigmoid",
-                         optimizer="momentum", lr=0.0075, epochs=20, quick_epochs=5),
+                         optimizer="momentum", lr=0.0075, epochs=10, quick_epochs=4),
 }
 ORDER = ["fastdnn f32", "fastdnn f64", "torch eager f32", "torch eager f64", "jax step f32",
          "jax scan f32", "sklearn MLP f64", "numpy products f32", "numpy products f64"]
@@ -229,9 +230,13 @@ class Torch(Contender):
         if w.optimizer == "adam":
             self.opt = torch.optim.Adam(self.model.parameters(), lr=w.lr, betas=(0.9, 0.999),
                                         eps=1e-8)
+            self.vel = None
         else:
-            self.opt = torch.optim.SGD(self.model.parameters(), lr=w.lr, momentum=0.9,
-                                       dampening=0.1)
+            # course 2's momentum v = 0.9 v + 0.1 g, p -= lr v, in torch's foreach ops
+            # (torch.optim.SGD(momentum=0.9, dampening=0.1) would start with v = g)
+            self.opt = None
+            self.plist = list(self.model.parameters())
+            self.vel = [torch.zeros_like(p) for p in self.plist]
         self.epoch = 0
         self.run(1)
 
@@ -244,9 +249,19 @@ class Torch(Contender):
                 idx = perm[s:e]
                 out = self.model(self.X[idx])
                 loss = self.loss(out, self.Y[idx])
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt.step()
+                if self.vel is None:
+                    self.opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.opt.step()
+                else:
+                    for p in self.plist:
+                        p.grad = None
+                    loss.backward()
+                    with torch.no_grad():
+                        grads = [p.grad for p in self.plist]
+                        torch._foreach_mul_(self.vel, 0.9)
+                        torch._foreach_add_(self.vel, grads, alpha=0.1)
+                        torch._foreach_add_(self.plist, self.vel, alpha=-self.w.lr)
             self.epoch += 1
 
     def params(self):
@@ -521,6 +536,7 @@ def child(args):
             except Exception as e:           # noqa: BLE001 - reported, not fatal
                 log(f"  {c.name}: setup failed: {type(e).__name__}: {e}")
         best = {c.name: (float("inf"), 0.0) for c in ok}
+        cpu_best = {c.name: float("inf") for c in ok}
         for r in range(args.rounds):
             for c in ok:
                 time.sleep(PAUSE)
@@ -531,6 +547,7 @@ def child(args):
                 cpu = time.process_time() - c0
                 if dt < best[c.name][0]:
                     best[c.name] = (dt, cpu / dt)
+                cpu_best[c.name] = min(cpu_best[c.name], cpu)
             log(f"  round {r + 1}/{args.rounds}: " + ", ".join(
                 f"{c.name} {1e3 * best[c.name][0] / w.n_epochs:.2f}" for c in ok))
         P = {c.name: c.params() for c in ok}
@@ -540,6 +557,7 @@ def child(args):
             ref = P.get("fastdnn f32" if ("f32" in c.name) else "fastdnn f64")
             row = dict(name=c.name, note=c.note,
                        ms=1e3 * best[c.name][0] / w.n_epochs, cpu=best[c.name][1],
+                       cpu_ms=1e3 * cpu_best[c.name] / w.n_epochs,
                        setup_s=c.setup_s)
             if p is not None:
                 row["train_acc"] = accuracy(p, w.Xr, w.y, w.output)
@@ -617,8 +635,9 @@ def table(wres, T):
              f"{wres['lr']:g}; best of {wres['rounds']} rounds of {wres['timed_epochs']} "
              f"epochs; accuracy after {wres['total_epochs']} epochs. Data: {wres['source']}.",
              "",
-             "| contender | ms/epoch | × fastdnn f32 | cpu/wall | train acc | test acc | dθ | note |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]
+             "| contender | ms/epoch | × fastdnn f32 | cpu/wall | cpu ms/epoch | train acc "
+             "| test acc | dθ | note |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name in ORDER:
         r = rows.get(name)
         if r is None:
@@ -626,6 +645,7 @@ def table(wres, T):
         ratio = f"{r['ms'] / base:.2f}" if base else ""
         dth = "" if r.get("dtheta") is None else f"{r['dtheta']:.1e}"
         lines.append(f"| {name} | {fmt_ms(r['ms'])} | {ratio} | {r['cpu']:.2f} | "
+                     f"{fmt_ms(r['cpu_ms'])} | "
                      f"{fmt_acc(r.get('train_acc'))} | {fmt_acc(r.get('test_acc'))} | {dth} | "
                      f"{r.get('note', '')} |")
     return "\n".join(lines)
@@ -752,7 +772,10 @@ def parent(args):
                 print(table(res["workloads"][wn], res["threads"]))
                 print()
     print("× fastdnn f32: the row's ms/epoch over fastdnn f32's (> 1: fastdnn f32 is that many "
-          "times faster). cpu/wall: process CPU seconds per wall second while it ran. dθ: "
+          "times faster). cpu/wall: process CPU seconds per wall second in the fastest round; "
+          "cpu ms/epoch: the least process CPU time per epoch over the rounds (all threads "
+          "of the process, JAX's runtime threads included; below the wall time when the "
+          "machine's other load preempted the run). dθ: "
           "largest relative difference of the final parameters from fastdnn's of the same "
           "dtype (same initial weights, same batches). numpy products: the epoch's matrix "
           "products alone, no training (no accuracy).")
@@ -770,7 +793,7 @@ def main(argv=None):
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
                     help=f"comma-separated, from {','.join(WORKLOADS)}")
     ap.add_argument("--rounds", type=int, default=None,
-                    help="timing rounds per contender (default 3, --quick 2)")
+                    help="timing rounds per contender (default 5, --quick 3)")
     ap.add_argument("--chart", metavar="PNG", default=None,
                     help="write a bar chart (e.g. docs/bench_minibatch.png)")
     ap.add_argument("--child-threads", type=int, default=None, help=argparse.SUPPRESS)
@@ -781,7 +804,7 @@ def main(argv=None):
         if wn not in WORKLOADS:
             ap.error(f"--workloads: {wn!r} is not one of {','.join(WORKLOADS)}")
     if args.rounds is None:
-        args.rounds = 2 if args.quick else 3
+        args.rounds = 3 if args.quick else 5
     if args.rounds < 1:
         ap.error(f"--rounds must be >= 1, got {args.rounds}")
     if REPO_ROOT not in sys.path:
