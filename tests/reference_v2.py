@@ -1,7 +1,7 @@
 """Plain-numpy reference of SPEC Part II §5 (engine v2): the yardstick for the
 differential tests of the compiled engine.
 
-Written from the formulas of SPEC §5 and /work/ENGINE_API.md (and, for the
+Written from the formulas of SPEC §5 and the engine API notes (and, for the
 scikit-learn flavours, from the facts of scikit-learn 1.9's
 ``neural_network/_base.py``, ``_multilayer_perceptron.py`` and
 ``_stochastic_optimizers.py``), never from the engine's code.  It is kept
