@@ -53,6 +53,11 @@ def init_parameters(layers_dims, kind="deep"):
     if kind == "two-layer" and len(layers_dims) != 3:
         raise ValueError("two_layer_model needs layers_dims = (n_x, n_h, n_y), got "
                          f"{len(layers_dims)} sizes: {list(layers_dims)}")
+    from fastdnn.training.memory import check_fits
+    dims = list(layers_dims)
+    if all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in dims):
+        check_fits(8 * sum(int(dims[l]) * (int(dims[l - 1]) + 1) for l in range(1, len(dims))),
+                   f"the parameters of layers {[int(n) for n in dims]}")
     with RNG_LOCK:          # seed + draws as one step, whatever other threads do
         np.random.seed(1)
         if kind == "two-layer":

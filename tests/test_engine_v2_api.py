@@ -238,3 +238,21 @@ def test_cli_rejects_bad_options_in_one_line(tmp_path):
                 tmp_path, check=False)
         assert r.returncode != 0 and words in r.stderr, (args, r.stderr)
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ memory
+def test_networks_that_cannot_fit_are_refused_before_allocating(tmp_path):
+    """Issue 13: a MemoryError naming the bytes, not the kernel's OOM killer."""
+    from fastdnn.training.memory import check_fits
+
+    with pytest.raises(MemoryError, match=r"4,800,000,000,008 bytes \(4.4 TiB\)"):
+        fastdnn.L_layer_model(np.ones((4, 3)), np.ones((1, 3)), [4, 10**11, 1], isPlot=False)
+    with pytest.raises(MemoryError, match="layers \\[12288, 100000000, 1\\]"):
+        initialize_parameters([12288, 100000000, 1], "he")
+    with pytest.raises(MemoryError, match="training layers .* would take 1,2"):
+        check_fits(1200, "training layers [3, 2, 1]", available=1000)
+    check_fits(1000, "fits", available=1000)
+    data = write_small_dataset(tmp_path / "d")
+    r = run(["train", "--data", data, "--layers", f"{N_X},100000000000,1", "--no-plot",
+             "--out", tmp_path / "m.h5"], tmp_path, check=False)
+    assert r.returncode == 1 and "bytes" in r.stderr and "Traceback" not in r.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastdnn.training import registry
+from fastdnn.training.memory import check_fits
 
 __all__ = ["initialize_parameters"]
 
@@ -44,6 +45,8 @@ def initialize_parameters(layers_dims, initialization="seed", *, two_layer=False
         initialize_parameters_deep as init_deep
 
     dims = _dims(layers_dims)
+    check_fits(8 * sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims))),
+               f"the parameters of layers {dims}")
     if initialization not in registry.INITIALIZERS:
         raise ValueError(f"initialization must be one of {sorted(registry.INITIALIZERS)}, "
                          f"got {initialization!r}")

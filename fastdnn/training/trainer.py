@@ -29,6 +29,7 @@ from fastdnn import threads as _threads
 from fastdnn._validation import as_array, as_numeric
 from fastdnn.training import registry
 from fastdnn.training.config import TrainingConfig
+from fastdnn.training.memory import check_fits
 
 __all__ = ["Trainer", "TrainingDiverged", "loss_and_gradients", "layer_dims_of_parameters"]
 
@@ -217,6 +218,12 @@ class Trainer:
             masks = fixed
         mb = m if cfg.mini_batch_size is None else min(cfg.mini_batch_size, m)
         shuffle = "none" if cfg.mini_batch_size is None else cfg.shuffle
+        # every buffer below, before any is allocated: parameters, their copies, gradients
+        # and optimiser state (up to 5 per parameter), 5 per-layer activations of the batch
+        n_par = sum(dims[l] * (dims[l - 1] + 1) for l in range(1, L + 1))
+        n_act = sum(dims[1:]) * mb * 5 + (dims[0] + dims[-1]) * mb + m * (dims[-1] + 2)
+        check_fits(dt.itemsize * (5 * n_par + n_act), f"training layers {dims} on {m} "
+                   f"examples (batches of {mb}, {dt.name})")
         self._shuffle = shuffle
         self._X, self._Y, self._w, self._masks = X, Yc, w, masks
 
