@@ -48,6 +48,7 @@ import numpy as np
 cimport numpy as cnp
 
 from fastdnn._blas cimport floating, gemm
+from fastdnn._validation cimport need_buffer as _need
 from fastdnn._kernels cimport _relu, add_bias_sigmoid, matmul, row_sum_f64
 from fastdnn._core.small cimport SMALL_WORK, mm_nn as _mm_nn, mm_tn as _mm_tn, mm_nt_acc as _mm_nt_acc
 
@@ -205,20 +206,6 @@ cdef void *_ptr(cnp.ndarray a):
     return cnp.PyArray_DATA(a)
 
 
-cdef cnp.ndarray _need(object a, str name, tuple shape, object dtype, bint allow_f=False):
-    """a as an ndarray of this exact shape/dtype, C-contiguous (or F if allowed)."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
-    cdef cnp.ndarray arr = <cnp.ndarray>a
-    if arr.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype}, got {arr.dtype}")
-    if (<object>arr).shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {(<object>arr).shape}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(arr) and not (allow_f and cnp.PyArray_IS_F_CONTIGUOUS(arr)):
-        raise ValueError(f"{name} must be contiguous")
-    return arr
-
-
 cdef class Loop:
     """Pointers to the caller's buffers and the compiled iteration over them.
 
@@ -280,10 +267,11 @@ cdef class Loop:
         self.net.Y = _ptr(_need(Y, "Y", (dims[L], m), dtype))
         for l in range(1, L + 1):
             if not (gram and l == 1):
-                self.net.W[l] = _ptr(_need(Ws[l - 1], f"W{l}", (dims[l], dims[l - 1]), dtype))
-            self.net.b[l] = _ptr(_need(bs[l - 1], f"b{l}", (dims[l], 1), dtype))
-            self.net.A[l] = _ptr(_need(As[l - 1], f"A{l}", (dims[l], m), dtype))
-            self.net.dZ[l] = _ptr(_need(dZs[l - 1], f"dZ{l}", (dims[l], m), dtype))
+                self.net.W[l] = _ptr(_need(Ws[l - 1], f"W{l}", (dims[l], dims[l - 1]), dtype,
+                                           False, True))
+            self.net.b[l] = _ptr(_need(bs[l - 1], f"b{l}", (dims[l], 1), dtype, False, True))
+            self.net.A[l] = _ptr(_need(As[l - 1], f"A{l}", (dims[l], m), dtype, False, True))
+            self.net.dZ[l] = _ptr(_need(dZs[l - 1], f"dZ{l}", (dims[l], m), dtype, False, True))
         ZL = np.empty((dims[L], m), dtype=dtype)
         self.keep.append(ZL)
         if self.is_double:
@@ -294,7 +282,7 @@ cdef class Loop:
         if gram:
             self.net.G = _ptr(_need(G, "G", (m, m), dtype))
             self.net.P0 = _ptr(_need(P0, "P0", (dims[1], m), dtype))
-            self.net.C = _ptr(_need(C, "C", (dims[1], m), dtype))
+            self.net.C = _ptr(_need(C, "C", (dims[1], m), dtype, False, True))
 
     def __dealloc__(self):
         free(self.net.n)
@@ -335,8 +323,8 @@ def products(W1, X, dZ1, out1, out2, Py_ssize_t reps):
     Xa = _need(X, "X", (n0, m), dtype, True)
     cdef cnp.ndarray Wa = _need(W1, "W1", (n1, n0), dtype)
     cdef cnp.ndarray Da = _need(dZ1, "dZ1", (n1, m), dtype)
-    cdef cnp.ndarray O1 = _need(out1, "out1", (n1, m), dtype)
-    cdef cnp.ndarray O2 = _need(out2, "out2", (n1, n0), dtype)
+    cdef cnp.ndarray O1 = _need(out1, "out1", (n1, m), dtype, False, True)
+    cdef cnp.ndarray O2 = _need(out2, "out2", (n1, n0), dtype, False, True)
     cdef bint rm = cnp.PyArray_IS_C_CONTIGUOUS(Xa)
     cdef int ldx = m if rm else n0
     cdef Py_ssize_t r

@@ -31,3 +31,8 @@ cdef cnp.ndarray empty(Py_ssize_t n, Py_ssize_t m, int t)
 cdef int check_shape(cnp.ndarray a, str name, Py_ssize_t rows, Py_ssize_t cols, str why) except -1
 cpdef check_activation(object activation)
 cpdef Py_ssize_t check_layer_count(object parameters, str name=*) except -1
+
+# the engines' buffer check: an ndarray of exactly this shape and dtype, C-contiguous (or
+# Fortran-contiguous when allow_f), writeable when the loop writes it; raises otherwise
+cdef cnp.ndarray need_buffer(object a, str name, tuple shape, object dtype, bint allow_f=*,
+                             bint writeable=*)

@@ -157,3 +157,20 @@ def _layer_keys_message(parameters, str name):
         parts.append("it is empty")
     return (f"{name} must hold exactly W1, b1, ..., WL, bL (one W and one b per layer); "
             f"{', '.join(parts)}; got keys {keys}")
+
+
+cdef cnp.ndarray need_buffer(object a, str name, tuple shape, object dtype, bint allow_f=False,
+                             bint writeable=False):
+    """``a`` as a buffer the compiled loops may point into (see _validation.pxd)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if arr.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, got {arr.dtype}")
+    if (<object>arr).shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {(<object>arr).shape}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr) and not (allow_f and cnp.PyArray_IS_F_CONTIGUOUS(arr)):
+        raise ValueError(f"{name} must be contiguous")
+    if writeable and not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"{name} must be writeable")
+    return arr

@@ -42,6 +42,7 @@ cimport numpy as cnp
 from numpy.random cimport bitgen_t
 
 from fastdnn._blas cimport floating, gemm
+from fastdnn._validation cimport need_buffer as _need
 from fastdnn._kernels cimport row_sum_f64
 from fastdnn._core.small cimport SMALL_WORK, mm_nn, mm_nt_acc, mm_tn
 from fastdnn._core.activations cimport act_forward, act_backward
@@ -313,21 +314,6 @@ cdef void *_ptr(cnp.ndarray a):
     return cnp.PyArray_DATA(a)
 
 
-cdef cnp.ndarray _need(object a, str name, tuple shape, object dtype, bint allow_f=False):
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
-    cdef cnp.ndarray arr = <cnp.ndarray>a
-    if arr.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype}, got {arr.dtype}")
-    if (<object>arr).shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {(<object>arr).shape}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(arr) and not (allow_f and cnp.PyArray_IS_F_CONTIGUOUS(arr)):
-        raise ValueError(f"{name} must be contiguous")
-    if not cnp.PyArray_ISWRITEABLE(arr) and name[0] in "WbVS":
-        raise ValueError(f"{name} must be writeable")
-    return arr
-
-
 cdef class Engine:
     """Pointers into buffers allocated once, and the compiled epochs over them.
 
@@ -444,14 +430,14 @@ cdef class Engine:
         for l in range(1, L + 1):
             shape_w = (dims[l], dims[l - 1])
             shape_b = (dims[l], 1)
-            B.W[l] = _ptr(_need(Ws[l - 1], f"W{l}", shape_w, dtype))
-            B.b[l] = _ptr(_need(bs[l - 1], f"b{l}", shape_b, dtype))
+            B.W[l] = _ptr(_need(Ws[l - 1], f"W{l}", shape_w, dtype, False, True))
+            B.b[l] = _ptr(_need(bs[l - 1], f"b{l}", shape_b, dtype, False, True))
             if has_v:
-                B.VW[l] = _ptr(_need(VWs[l - 1], f"V_W{l}", shape_w, dtype))
-                B.Vb[l] = _ptr(_need(Vbs[l - 1], f"V_b{l}", shape_b, dtype))
+                B.VW[l] = _ptr(_need(VWs[l - 1], f"V_W{l}", shape_w, dtype, False, True))
+                B.Vb[l] = _ptr(_need(Vbs[l - 1], f"V_b{l}", shape_b, dtype, False, True))
             if has_s:
-                B.SW[l] = _ptr(_need(SWs[l - 1], f"S_W{l}", shape_w, dtype))
-                B.Sb[l] = _ptr(_need(Sbs[l - 1], f"S_b{l}", shape_b, dtype))
+                B.SW[l] = _ptr(_need(SWs[l - 1], f"S_W{l}", shape_w, dtype, False, True))
+                B.Sb[l] = _ptr(_need(Sbs[l - 1], f"S_b{l}", shape_b, dtype, False, True))
             gw = self._scratch(shape_w)
             gb = self._scratch((dims[l], 1))
             self.grads += [gw, gb]

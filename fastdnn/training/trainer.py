@@ -180,7 +180,7 @@ class Trainer:
         self.m = X.shape[1]
         self._lr = cfg.learning_rate
 
-    def _init_loop(self, X, Y, parameters, dims, sample_weight, masks, state):
+    def _init_loop(self, X, Y, parameters, dims, sample_weight, masks, state, no_update=False):
         from fastdnn._core.loop import Engine
 
         cfg, dt = self.config, self.dtype
@@ -255,7 +255,7 @@ class Trainer:
                     keep_prob=cfg.keep_prob if (dropout or masks is not None) else 1.0,
                     clip_eps=eps, seed=cfg.seed, lr=self._lr, beta=cfg.beta, beta1=cfg.beta1,
                     beta2=cfg.beta2, epsilon=cfg.epsilon, momentum=cfg.momentum,
-                    nesterov=cfg.nesterov, t=t)
+                    nesterov=cfg.nesterov, t=t, no_update=no_update)
         self._engine = Engine(spec, dims, X, Yc, w, self._Ws, self._bs, self._VW, self._Vb,
                               self._SW, self._Sb, masks if L > 1 else None, self._bitgen)
         work = m * sum(dims[l] * dims[l - 1] for l in range(1, L + 1)) * 3 + 1
@@ -590,35 +590,15 @@ def loss_and_gradients(X, Y, parameters, config=None, sample_weight=None):
     if cfg.output == "softmax" and dims[-1] < 2:
         raise ValueError(f"output='softmax' needs at least 2 output units, got {dims[-1]}")
     tr.dims = dims
-    tr._init_loop(X, Y, parameters, dims, sample_weight, None, None)
-    # gradients only: an engine in no-update mode over the trainer's buffers
-    spec_engine = _no_update_engine(tr)
+    tr._init_loop(X, Y, parameters, dims, sample_weight, None, None, no_update=True)
     with _threads.limit(tr.threads):
-        cost = spec_engine.run_epoch(0, None, True)
+        cost = tr._engine.run_epoch(0, None, True)
     grads = {}
     N = float(tr.m if tr._w is None else tr._w.astype(np.float64).sum())
     for l in range(1, len(dims)):
-        gW = spec_engine.grads[2 * (l - 1)].copy()
+        gW = tr._engine.grads[2 * (l - 1)].copy()
         if cfg.lambd:
             gW += (cfg.lambd / N) * tr._Ws[l - 1]
         grads[f"dW{l}"] = gW
-        grads[f"db{l}"] = spec_engine.grads[2 * (l - 1) + 1].copy()
+        grads[f"db{l}"] = tr._engine.grads[2 * (l - 1) + 1].copy()
     return float(cost), grads
-
-
-def _no_update_engine(tr):
-    from fastdnn._core.loop import Engine
-
-    cfg = tr.config
-    dims = tr.dims
-    spec = dict(m=tr.m, mb=tr.m, hidden=registry.code("hidden_activation", cfg.hidden_activation),
-                output=registry.code("output", cfg.output),
-                loss_conv=registry.code("loss_convention", cfg.loss_convention),
-                optimizer=registry.code("optimizer", "gd"), shuffle=registry.code("shuffle", "none"),
-                lambd=cfg.lambd, keep_prob=1.0, clip_eps=float(np.finfo(tr.dtype).eps),
-                seed=cfg.seed, lr=0.0, beta=cfg.beta, beta1=cfg.beta1, beta2=cfg.beta2,
-                epsilon=cfg.epsilon, momentum=cfg.momentum, nesterov=cfg.nesterov, t=0,
-                no_update=True)
-    L = len(dims) - 1
-    return Engine(spec, dims, tr._X, tr._Y, tr._w, tr._Ws, tr._bs, [None] * L, [None] * L,
-                  [None] * L, [None] * L, None, None)
