@@ -75,6 +75,11 @@ ADAM = ["--optimizer", "adam", "--mini-batch-size", "64", "--keep-prob", "0.8",
 ADAM_KW = dict(optimizer="adam", mini_batch_size=64, keep_prob=0.8, lambd=0.1,
                initialization="he")
 ADAM_TOTAL = 1500
+# momentum on m = 150 <= n_x: "auto" runs the general loop's gram solver, whose state (the
+# representation of W1 and its velocity) is checkpointed for an exact resume
+MOMENTUM = ["--optimizer", "momentum", "--mini-batch-size", "64", "--keep-prob", "0.8",
+            "--lambd", "0.1", "--init", "he"]
+MOMENTUM_KW = dict(ADAM_KW, optimizer="momentum")
 
 
 @pytest.mark.parametrize("m,extra", [
@@ -83,9 +88,11 @@ ADAM_TOTAL = 1500
     # engine v2: Adam, dropout (masks from the checkpointed generator), mini-batches
     (250, ["--dtype", "float64", *ADAM]),
     (250, ["--dtype", "float32", "--threads", "1", *ADAM]),
+    (150, ["--dtype", "float64", *MOMENTUM]),
 ])
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path, data, m, extra):
     adam = "--optimizer" in extra
+    opt_kw = (MOMENTUM_KW if "momentum" in extra else ADAM_KW) if adam else {}
     total = ADAM_TOTAL if adam else TOTAL
     full = tmp_path / "full.h5"
     run(train_args(data[m], full, total, extra), tmp_path)
@@ -116,7 +123,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, data, m, extra):
     lib = fastdnn.L_layer_model(prepare(tx), ty, [int(n) for n in DIMS.split(",")],
                                 learning_rate=0.02, num_iterations=total, isPlot=False,
                                 dtype=extra[1], solver=reference.config.solver,
-                                threads=reference.config.threads, **(ADAM_KW if adam else {}))
+                                threads=reference.config.threads, **opt_kw)
     for k in lib:
         np.testing.assert_array_equal(resumed.parameters[k], lib[k])
 

@@ -25,6 +25,21 @@ here by ``fastdnn._core.rng``) or given by the caller (scikit-learn's stream).
 Products: BLAS, except below SMALL_WORK multiply-adds with row-major operands, where the
 loops of ``fastdnn._core.small`` avoid a BLAS call's fixed cost (course 2's thin nets).
 
+Gram solver (``spec["gram"]``; linear optimisers only: gd, momentum, sgd): their update
+is linear in (p, v, g), and the data part of layer 1's gradient, (1/N) dZ_1 X_B^T, is
+(S X^T) with S the (n_1, m) matrix holding dZ_1 / N in the batch's columns.  So W_1 and
+its velocity stay of the form
+
+    W_1 = a W_0 + b V_0 + K_W X^T,     V_1 = c W_0 + d V_0 + K_V X^T
+
+(W_0, V_0: the arrays when the representation was based; K: (n_1, m)), and a step is the
+optimiser's own update applied to (K_W, K_V) with gradient S and to the coefficients
+((a, b), (c, d)) with gradient 0.  The forward product is W_1 X_B = a P0_B + b Q0_B +
+K_W G[:, B] with G = X^T X, P0 = W_0 X, Q0 = V_0 X computed at the base: n_1 m |B|
+multiply-adds per step instead of 2 n_1 n_0 |B|, and X is not read again.  W_1 and V_1 are
+formed (``gram_sync``) only when they are read.  The L2 term of the cost uses
+||W_1||^2 = ||a W_0 + b V_0||^2 + 2 <a P0 + b Q0, K_W> + <K_W G, K_W>.
+
 Dispatch: the activation, output, loss and optimiser are small enums switched on once per
 layer per step (inside each kernel: once per row), never per element.
 
@@ -47,8 +62,8 @@ from fastdnn._kernels cimport row_sum_f64
 from fastdnn._core.small cimport SMALL_WORK, mm_nn, mm_nt_acc, mm_tn
 from fastdnn._core.activations cimport act_forward, act_backward
 from fastdnn._core.losses cimport out_forward, loss_sum, output_delta
-from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s, OPT_ADAM,
-                                       OPT_ADAM_SKLEARN)
+from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s,
+                                       opt_is_linear, OPT_ADAM, OPT_ADAM_SKLEARN)
 from fastdnn._core.rng cimport MT19937, legacy_permutation, next_double
 
 cnp.import_array()
@@ -69,6 +84,7 @@ cdef struct Spec:
     long long seed
     bint dropout, fixed_masks, weighted
     bint no_update          # gradients only (loss_and_gradients): no optimiser step
+    bint gram               # layer 1 through the gram representation (see above)
     Hyper h
     long long t             # optimiser steps done
 
@@ -99,6 +115,19 @@ cdef struct Bufs:
     double *colmax          # (mb,) softmax scratch
     double *colsum
     bitgen_t *bitgen
+    # gram solver (NULL otherwise)
+    const void *G           # (m, m) X^T X
+    const void *P0          # (n1, m) W_0 X
+    const void *Q0          # (n1, m) V_0 X, or NULL when V_0 = 0
+    void *KW                # (n1, m)
+    void *KV                # (n1, m), NULL for gd
+    void *cW                # (2,) a, b
+    void *cV                # (2,) c, d
+    void *S                 # (n1, m) zero outside the step's columns
+    void *GB                # (mb, m) rows of G of the batch
+    void *GK                # (n1, m) scratch: K_W G
+    const void *zero2       # (2,) zeros
+    double gn[3]            # ||W_0||^2, <W_0, V_0>, ||V_0||^2
 
 
 cdef inline double _sum_sq(const floating *P, Py_ssize_t n) noexcept nogil:
@@ -117,13 +146,97 @@ cdef inline void _row_means(const floating *dZ, floating *g, int rows, int m,
         g[i] = <floating>(row_sum_f64(dZ + i * m, m) / N)
 
 
+cdef inline double _dot(const floating *x, const floating *y, Py_ssize_t n) noexcept nogil:
+    cdef double s = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        s += <double>x[i] * <double>y[i]
+    return s
+
+
+cdef inline int64_t _col(int64_t first, const int64_t *idx, int k) noexcept nogil:
+    return first + k if idx == NULL else idx[k]
+
+
+cdef const floating *_gram_rows(Bufs *B, int64_t m, int ms, int64_t first,
+                                const int64_t *idx, floating dummy) noexcept nogil:
+    """The rows of G of the batch's columns (G is symmetric): in place when consecutive."""
+    cdef const floating *G = <const floating *>B.G
+    cdef floating *GB = <floating *>B.GB
+    cdef int k
+    if idx == NULL:
+        return G + first * m
+    for k in range(ms):
+        memcpy(GB + k * m, G + idx[k] * m, <size_t>m * sizeof(floating))
+    return GB
+
+
+cdef void _gram_z1(Bufs *B, floating *Z1, int n1, int64_t m, int ms, int64_t first,
+                   const int64_t *idx) noexcept nogil:
+    """Z1 = a P0[:, B] + b Q0[:, B] + K_W G[:, B] (before the bias)."""
+    cdef const floating *rows = _gram_rows(B, m, ms, first, idx, Z1[0])
+    cdef const floating *P0 = <const floating *>B.P0
+    cdef const floating *Q0 = <const floating *>B.Q0
+    cdef const floating *cW = <const floating *>B.cW
+    cdef floating a = cW[0], b = cW[1]
+    cdef int i, k
+    cdef int64_t j
+    gemm(n1, ms, <int>m, <floating>1, <const floating *>B.KW, <int>m, True, rows, <int>m,
+         False, <floating>0, Z1, ms)
+    for i in range(n1):
+        for k in range(ms):
+            j = _col(first, idx, k)
+            if Q0 == NULL:
+                Z1[i * ms + k] += a * P0[i * m + j]
+            else:
+                Z1[i * ms + k] += a * P0[i * m + j] + b * Q0[i * m + j]
+
+
+cdef double _gram_norm2(Bufs *B, int n1, int64_t m, floating dummy) noexcept nogil:
+    """||W_1||^2 from the representation (one n1 m^2 product)."""
+    cdef const floating *KW = <const floating *>B.KW
+    cdef const floating *cW = <const floating *>B.cW
+    cdef floating *GK = <floating *>B.GK
+    cdef double a = cW[0], b = cW[1], s
+    cdef Py_ssize_t n = <Py_ssize_t>n1 * m
+    gemm(n1, <int>m, <int>m, <floating>1, KW, <int>m, True, <const floating *>B.G, <int>m,
+         True, <floating>0, GK, <int>m)
+    s = a * a * B.gn[0] + 2 * a * b * B.gn[1] + b * b * B.gn[2] + _dot(GK, KW, n)
+    s += 2 * a * _dot(<const floating *>B.P0, KW, n)
+    if B.Q0 != NULL:
+        s += 2 * b * _dot(<const floating *>B.Q0, KW, n)
+    return s
+
+
+cdef void _gram_update(Spec *sp, Bufs *B, const floating *dZ1, int n1, int64_t m, int ms,
+                       int64_t first, const int64_t *idx, double N) noexcept nogil:
+    """The optimiser's step on the representation: gradient S (dZ1 / N in the batch's
+    columns) for (K_W, K_V), 0 for the coefficients; the L2 term folded as for any W."""
+    cdef floating *S = <floating *>B.S
+    cdef floating inv = <floating>(1.0 / N)
+    cdef int i, k
+    cdef int64_t j
+    for i in range(n1):
+        for k in range(ms):
+            S[i * m + _col(first, idx, k)] = dZ1[i * ms + k] * inv
+    opt_update(sp.optimizer, &sp.h, <floating *>B.KW, S, <floating *>B.KV, <floating *>NULL,
+               <Py_ssize_t>n1 * m, sp.lambd / N)
+    opt_update(sp.optimizer, &sp.h, <floating *>B.cW, <const floating *>B.zero2,
+               <floating *>B.cV, <floating *>NULL, 2, sp.lambd / N)
+    for i in range(n1):
+        for k in range(ms):
+            S[i * m + _col(first, idx, k)] = 0
+
+
 cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                   const floating *Yp, int ldy, const floating *wp, int ms, bint want_cost,
-                  floating dummy) noexcept nogil:
+                  int64_t first, const int64_t *idx, floating dummy) noexcept nogil:
     """One optimisation step on a batch of ms columns; returns its cost (0 if not wanted).
 
     A0: the batch's inputs (n0 x ms) with leading dimension ld0 in row- or column-major
     order; Yp: targets (n_L x ms) row-major with leading dimension ldy; wp: weights or NULL.
+    The batch is columns first..first+ms-1 (idx NULL) or idx[0..ms-1] of the data (read by
+    the gram solver only).
     """
     cdef int L = sp.L, l, nl, npv, i
     cdef int *n = B.n
@@ -159,7 +272,10 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         N = ms
     if want_cost and sp.lambd != 0:
         for l in range(1, L + 1):
-            cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
+            if l == 1 and sp.gram:
+                cost += 0.5 * sp.lambd * _gram_norm2(B, n[1], sp.m, dummy)
+            else:
+                cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
 
     # dropout masks of this step: u < keep_prob, drawn per hidden layer in order
     if sp.dropout and not sp.fixed_masks:
@@ -176,7 +292,9 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             prev, ldp, prm = A0, ld0, a0_rm
         else:
             prev, ldp, prm = Ad[l - 1], ms, True
-        if prm and ldp == ms and <long>nl * ms * n[l - 1] <= SMALL_WORK:
+        if l == 1 and sp.gram:
+            _gram_z1(B, Z[1], nl, sp.m, ms, first, idx)
+        elif prm and ldp == ms and <long>nl * ms * n[l - 1] <= SMALL_WORK:
             mm_nn(nl, ms, n[l - 1], W[l], prev, Z[l])
         else:
             gemm(nl, ms, n[l - 1], <floating>1, W[l], n[l - 1], True, prev, ldp, prm,
@@ -212,7 +330,9 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         else:
             prev, ldp, prm = Ad[l - 1], ms, True
         # G_W = (1/N) dZ_l A_{l-1}^T  (A^T: the same memory in the other storage order)
-        if prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
+        if l == 1 and sp.gram:
+            pass                    # the gram representation takes dZ_1 itself
+        elif prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
             memset(GW[l], 0, <size_t>nl * npv * sizeof(floating))
             mm_nt_acc(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, GW[l])
         else:
@@ -233,9 +353,14 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                 for k in range(size):
                     a[k] = (a[k] * d[k]) / fkp
             act_backward(sp.hidden, dZ[l - 1], A[l - 1], size)
-        if not sp.no_update:
+        if sp.no_update:
+            pass
+        elif l == 1 and sp.gram:
+            _gram_update(sp, B, dZ[1], nl, sp.m, ms, first, idx, N)
+        else:
             opt_update(sp.optimizer, &sp.h, W[l], GW[l], VW[l], SW[l],
                        <Py_ssize_t>nl * npv, sp.lambd / N)
+        if not sp.no_update:
             opt_update(sp.optimizer, &sp.h, b[l], Gb[l], Vb[l], Sb[l], nl, 0.0)
     return cost
 
@@ -257,7 +382,7 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost,
     if sp.shuffle == SHUF_NONE and sp.mb >= m:
         # full batch, data order: X, Y, w in place
         return _step(sp, B, X, <int>m if B.x_rm else n0, B.x_rm, Y, <int>m, w, <int>m,
-                     want_cost, dummy)
+                     want_cost, 0, NULL, dummy)
     if sp.shuffle == SHUF_COURSE:
         legacy_permutation(&mt, <uint32_t>(sp.seed + 1 + epoch), perm, m)
     start = 0
@@ -266,13 +391,15 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost,
         if sp.shuffle == SHUF_NONE:
             if B.x_rm:
                 c = _step(sp, B, X + start, <int>m, True, Y + start, <int>m,
-                          NULL if w == NULL else w + start, ms, want_cost, dummy)
+                          NULL if w == NULL else w + start, ms, want_cost, start, NULL, dummy)
             else:
                 c = _step(sp, B, X + start * n0, n0, False, Y + start, <int>m,
-                          NULL if w == NULL else w + start, ms, want_cost, dummy)
+                          NULL if w == NULL else w + start, ms, want_cost, start, NULL, dummy)
         else:
-            # gather the batch's columns
-            if B.x_rm:
+            # gather the batch's columns (the gram solver does not read X)
+            if sp.gram:
+                pass
+            elif B.x_rm:
                 for i in range(n0):
                     for k in range(ms):
                         Xb[i * ms + k] = X[i * m + perm[start + k]]
@@ -286,7 +413,7 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost,
                 for k in range(ms):
                     wb[k] = w[perm[start + k]]
             c = _step(sp, B, Xb, ms if B.x_rm else n0, B.x_rm, Yb, ms,
-                      NULL if w == NULL else wb, ms, want_cost, dummy)
+                      NULL if w == NULL else wb, ms, want_cost, 0, perm + start, dummy)
         total += c * ms
         start += ms
     return total / m
@@ -306,6 +433,8 @@ OUTPUT_CODES = {"sigmoid": OUT_SIGMOID, "softmax": OUT_SOFTMAX, "identity": OUT_
                 "exp": OUT_EXP}
 OPTIMIZER_CODES = {"gd": OPT_GD, "momentum": OPT_MOMENTUM, "adam": OPT_ADAM, "sgd": OPT_SGD,
                    "adam_sklearn": OPT_ADAM_SKLEARN}
+#: the optimisers whose update is linear in (p, v, g): the ones the gram solver runs
+LINEAR_OPTIMIZERS = tuple(k for k, v in OPTIMIZER_CODES.items() if opt_is_linear(v))
 SHUFFLE_CODES = {"none": SHUF_NONE, "course": SHUF_COURSE, "external": SHUF_EXTERNAL}
 LOSS_CONVENTION_CODES = {"course": LOSS_COURSE, "sklearn": LOSS_SKLEARN}
 
@@ -339,6 +468,7 @@ cdef class Engine:
     cdef object dtype
     cdef readonly object _perm
     cdef readonly list grads        # [G_W1, G_b1, ..., G_WL, G_bL]: the last step's gradients
+    cdef readonly dict gram         # the gram solver's arrays (None for the primal solver)
 
     def __cinit__(self):
         self.B.n = NULL
@@ -378,6 +508,10 @@ cdef class Engine:
         sp.dropout = sp.fixed_masks or spec["keep_prob"] < 1.0
         sp.weighted = w is not None
         sp.no_update = spec.get("no_update", False)
+        sp.gram = spec.get("gram", False)
+        if sp.gram and (sp.no_update or not opt_is_linear(sp.optimizer)):
+            raise ValueError("the gram solver needs a linear optimiser (gd, momentum, sgd) "
+                             "and updates")
         sp.t = spec["t"]
         sp.h.lr = spec["lr"]
         sp.h.beta = spec["beta"]
@@ -470,6 +604,104 @@ cdef class Engine:
         self.bitgen_owner = bitgen
         if bitgen is not None:
             B.bitgen = <bitgen_t *>PyCapsule_GetPointer(bitgen.capsule, "BitGenerator")
+        B.G = B.P0 = B.Q0 = B.KW = B.KV = B.cW = B.cV = B.S = B.GB = B.GK = B.zero2 = NULL
+        self.gram = None
+        if sp.gram:
+            self._gram_setup(Xa, Ws[0], VWs[0] if has_v else None)
+
+    # ------------------------------------------------------------ gram solver
+    cdef _gram_setup(self, X, W1, V1):
+        from fastdnn._engine import gemm_into
+
+        cdef int64_t m = self.sp.m
+        cdef int n1 = self.B.n[1]
+        cdef Bufs *B = &self.B
+        g = dict(X=X, W1=W1, V1=V1, zero2=np.zeros(2, self.dtype))
+        g["G"] = np.empty((m, m), self.dtype)
+        gemm_into(X, True, X, False, g["G"])
+        for k in ("P0", "Q0", "KW", "KV", "S", "GK"):
+            g[k] = np.zeros((n1, m), self.dtype)
+        g["GB"] = np.zeros((self.sp.mb, m), self.dtype)
+        g["W0"] = np.zeros_like(W1)
+        g["V0"] = np.zeros_like(W1)
+        g["cW"] = np.zeros(2, self.dtype)
+        g["cV"] = np.zeros(2, self.dtype)
+        self.gram = g
+        B.G = _ptr(g["G"])
+        B.P0 = _ptr(g["P0"])
+        B.KW = _ptr(g["KW"])
+        B.KV = _ptr(g["KV"]) if V1 is not None else NULL
+        B.S = _ptr(g["S"])
+        B.GB = _ptr(g["GB"])
+        B.GK = _ptr(g["GK"])
+        B.cW = _ptr(g["cW"])
+        B.cV = _ptr(g["cV"])
+        B.zero2 = _ptr(g["zero2"])
+        self.gram_rebase()
+
+    def gram_rebase(self, W0=None, V0=None, KW=None, KV=None, cW=None, cV=None):
+        """Base the representation on W_0 = W1, V_0 = its velocity (the arrays as they are
+        now), K = 0, coefficients (1, 0), (0, 1); or on the given parts (an exact resume:
+        ``gram_parts()``)."""
+        from fastdnn._engine import gemm_into
+
+        g = self.gram
+        np.copyto(g["W0"], g["W1"] if W0 is None else W0)
+        if g["V1"] is not None:
+            np.copyto(g["V0"], g["V1"] if V0 is None else V0)
+        else:
+            g["V0"][...] = 0
+        gemm_into(g["W0"], False, g["X"], False, g["P0"])
+        has_q = bool(np.any(g["V0"]))
+        if has_q:
+            gemm_into(g["V0"], False, g["X"], False, g["Q0"])
+        self.B.Q0 = _ptr(g["Q0"]) if has_q else NULL
+        if KW is None:
+            g["KW"][...] = 0
+            g["KV"][...] = 0
+            g["cW"][:] = (1, 0)
+            g["cV"][:] = (0, 1)
+        else:
+            self.gram_set((KW, KV, cW, cV))
+        W0, V0 = g["W0"].astype(np.float64), g["V0"].astype(np.float64)
+        self.B.gn[0] = float(np.vdot(W0, W0))
+        self.B.gn[1] = float(np.vdot(W0, V0))
+        self.B.gn[2] = float(np.vdot(V0, V0))
+
+    def gram_sync(self):
+        """Form W1 (and its velocity) from the representation, into the trainer's arrays."""
+        from fastdnn._engine import gemm_into
+
+        g = self.gram
+        for out, c, K in ((g["W1"], g["cW"], g["KW"]), (g["V1"], g["cV"], g["KV"])):
+            if out is None:
+                continue
+            np.multiply(g["W0"], c[0], out=out)
+            if self.B.Q0 != NULL:
+                out += c[1] * g["V0"]
+            gemm_into(K, False, g["X"], True, out, 1.0, 1.0)
+
+    def gram_get(self):
+        """Copies of the moving parts (K_W, K_V, (a, b), (c, d))."""
+        g = self.gram
+        return tuple(g[k].copy() for k in ("KW", "KV", "cW", "cV"))
+
+    def gram_set(self, parts):
+        g = self.gram
+        for k, a in zip(("KW", "KV", "cW", "cV"), parts):
+            np.copyto(g[k], a)
+
+    def gram_parts(self):
+        """Everything an exact resume needs besides X: W_0, V_0, K_W, K_V, (a, b), (c, d)."""
+        g = self.gram
+        return dict(W0=g["W0"].copy(), V0=g["V0"].copy(), KW=g["KW"].copy(),
+                    KV=g["KV"].copy(), cW=g["cW"].copy(), cV=g["cV"].copy())
+
+    def gram_finite(self):
+        g = self.gram
+        with np.errstate(all="ignore"):
+            return all(np.isfinite(g[k].sum()) or np.isfinite(g[k]).all()
+                       for k in ("KW", "KV", "cW", "cV"))
 
     cdef object _scratch(self, shape):
         a = np.zeros(shape, dtype=self.dtype)

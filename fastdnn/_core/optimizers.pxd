@@ -35,6 +35,10 @@ cdef inline bint opt_has_v(int opt) noexcept nogil:
 cdef inline bint opt_has_s(int opt) noexcept nogil:
     return opt == OPT_ADAM or opt == OPT_ADAM_SKLEARN
 
+cdef inline bint opt_is_linear(int opt) noexcept nogil:
+    """The update is linear in (P, V, G): the gram solver's representation applies."""
+    return opt == OPT_GD or opt == OPT_MOMENTUM or opt == OPT_SGD
+
 
 cdef inline floating _sqrt(floating x) noexcept nogil:
     """sqrt in the dtype (sqrtf for float32: no round trip through double); with

@@ -132,10 +132,12 @@ class TrainingConfig:
         set_("dtype", _choice("dtype", dt, registry.DTYPES))
         _choice("solver", self.solver, registry.SOLVERS)
         set_("threads", check_int("threads", self.threads, low=1, allow_none=True))
-        if self.solver == "gram" and self.optimizer in ("adam", "adam_sklearn"):
+        if self.solver == "gram" and self.optimizer not in registry.GRAM_OPTIMIZERS:
             raise ValueError(f"solver='gram' is not exact with optimizer={self.optimizer!r}: "
-                             f"Adam scales each coordinate of W1's update, which takes W1 out "
-                             f"of W1_0 plus the span of X's rows; use solver='primal' or 'auto'")
+                             f"its update is not linear (Adam scales each coordinate of W1's "
+                             f"update, which takes W1 out of W1_0 plus the span of X's rows); "
+                             f"the gram solver runs {', '.join(registry.GRAM_OPTIMIZERS)}; use "
+                             f"solver='primal' or 'auto'")
 
     # ------------------------------------------------------------- derived
     @property

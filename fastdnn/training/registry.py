@@ -12,11 +12,11 @@ table, and one entry here.
 """
 from __future__ import annotations
 
-from fastdnn._core.loop import (ACTIVATION_CODES, LOSS_CONVENTION_CODES, OPTIMIZER_CODES,
-                                OUTPUT_CODES, SHUFFLE_CODES)
+from fastdnn._core.loop import (ACTIVATION_CODES, LINEAR_OPTIMIZERS, LOSS_CONVENTION_CODES,
+                                OPTIMIZER_CODES, OUTPUT_CODES, SHUFFLE_CODES)
 
 __all__ = ["HIDDEN_ACTIVATIONS", "ACTIVATION_ALIASES", "OUTPUTS", "OPTIMIZERS",
-           "COURSE_OPTIMIZERS", "INITIALIZERS", "SHUFFLES", "LOSS_CONVENTIONS", "SOLVERS",
+           "COURSE_OPTIMIZERS", "GRAM_OPTIMIZERS", "INITIALIZERS", "SHUFFLES", "LOSS_CONVENTIONS", "SOLVERS",
            "DTYPES", "code", "canonical_activation"]
 
 #: hidden activation -> its formula (g, and g' from the output A)
@@ -47,6 +47,9 @@ OPTIMIZERS = {
     "sgd": "scikit-learn's SGD: v = momentum v - lr g; p += v (Nesterov: p += momentum v - lr g)",
     "adam_sklearn": "scikit-learn's Adam: p -= lr sqrt(1-b2^t)/(1-b1^t) v / (sqrt(s) + eps)",
 }
+#: the optimisers the gram solver runs (their update is linear in the parameter, its
+#: velocity and the gradient; fastdnn._core.optimizers.opt_is_linear)
+GRAM_OPTIMIZERS = LINEAR_OPTIMIZERS
 #: the optimisers of SPEC §5 (course 2); "sgd" and "adam_sklearn" are scikit-learn's
 COURSE_OPTIMIZERS = ("gd", "momentum", "adam")
 

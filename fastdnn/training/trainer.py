@@ -155,12 +155,6 @@ class Trainer:
             if cfg.output == "softmax" and n_L < 2:
                 raise ValueError(f"output='softmax' needs at least 2 output units, got "
                                  f"{n_L} (use output='sigmoid' for a binary label)")
-        if cfg.solver == "gram" and not fused:
-            raise ValueError(
-                "solver='gram' runs full-batch plain gradient descent with ReLU hidden layers "
-                "and a sigmoid output, without L2, dropout, decay or sample weights (the "
-                "configuration where it is implemented and exact); use solver='primal' or "
-                "'auto' for this configuration")
         self.fused = fused
         self.record_every_default = 100
         if fused:
@@ -186,7 +180,6 @@ class Trainer:
         cfg, dt = self.config, self.dtype
         m = X.shape[1]
         L = len(dims) - 1
-        self.solver = "primal"
         self.m = m
         Yc = _prepare_Y(Y, dims[-1], m, cfg.output, dt)
         w = None
@@ -218,12 +211,17 @@ class Trainer:
             masks = fixed
         mb = m if cfg.mini_batch_size is None else min(cfg.mini_batch_size, m)
         shuffle = "none" if cfg.mini_batch_size is None else cfg.shuffle
+        gram = self._gram_wanted(dims[0], m, no_update)
+        self.solver = "gram" if gram else "primal"
         # every buffer below, before any is allocated: parameters, their copies, gradients
-        # and optimiser state (up to 5 per parameter), 5 per-layer activations of the batch
+        # and optimiser state (up to 5 per parameter), 5 per-layer activations of the batch;
+        # the gram solver's G (m, m), rows of G (mb, m), six (n1, m) and two (n1, n0)
         n_par = sum(dims[l] * (dims[l - 1] + 1) for l in range(1, L + 1))
         n_act = sum(dims[1:]) * mb * 5 + (dims[0] + dims[-1]) * mb + m * (dims[-1] + 2)
+        if gram:
+            n_act += m * m + mb * m + 6 * dims[1] * m + 2 * dims[1] * dims[0]
         check_fits(dt.itemsize * (5 * n_par + n_act), f"training layers {dims} on {m} "
-                   f"examples (batches of {mb}, {dt.name})")
+                   f"examples (batches of {mb}, {dt.name}, solver {self.solver!r})")
         self._shuffle = shuffle
         self._X, self._Y, self._w, self._masks = X, Yc, w, masks
 
@@ -244,8 +242,10 @@ class Trainer:
         self._bitgen = np.random.PCG64(cfg.seed) if dropout else None
         t = 0
         self._lr = cfg.learning_rate
+        gram_parts = None
         if state is not None:
             t = self._load_state(state)
+            gram_parts = self._gram_parts_of(state) if gram else None
         eps = float(np.finfo(dt).eps)
         spec = dict(m=m, mb=mb, hidden=registry.code("hidden_activation", cfg.hidden_activation),
                     output=registry.code("output", cfg.output),
@@ -255,11 +255,53 @@ class Trainer:
                     keep_prob=cfg.keep_prob if (dropout or masks is not None) else 1.0,
                     clip_eps=eps, seed=cfg.seed, lr=self._lr, beta=cfg.beta, beta1=cfg.beta1,
                     beta2=cfg.beta2, epsilon=cfg.epsilon, momentum=cfg.momentum,
-                    nesterov=cfg.nesterov, t=t, no_update=no_update)
+                    nesterov=cfg.nesterov, t=t, no_update=no_update, gram=gram)
         self._engine = Engine(spec, dims, X, Yc, w, self._Ws, self._bs, self._VW, self._Vb,
                               self._SW, self._Sb, masks if L > 1 else None, self._bitgen)
+        if gram_parts is not None:
+            self._engine.gram_rebase(**gram_parts)
         work = m * sum(dims[l] * dims[l - 1] for l in range(1, L + 1)) * 3 + 1
         self._chunk = int(max(1, min(_CHUNK, _CHUNK_WORK / work)))
+
+    def _gram_wanted(self, n_x, m, no_update):
+        """Whether the general loop runs its first layer through the gram representation:
+        solver "gram", or "auto" where ``fastdnn.engine.choose_solver`` picks it (the same
+        rule as the fused engine's), for the optimisers whose update is linear."""
+        from fastdnn.engine import choose_solver
+
+        cfg = self.config
+        if no_update or cfg.optimizer not in registry.GRAM_OPTIMIZERS:
+            return False
+        if cfg.solver == "gram":
+            return True
+        return cfg.solver == "auto" and choose_solver(n_x, m, self.dtype.itemsize) == "gram"
+
+    _GRAM_KEYS = {"W0": "gram_W1_0", "V0": "gram_V1_0", "KW": "gram_K_W1",
+                  "KV": "gram_K_V1", "cW": "gram_coef_W1", "cV": "gram_coef_V1"}
+
+    def _gram_parts_of(self, state):
+        """The gram representation stored by ``state()``, or None (then based on W1)."""
+        if not all(k in state for k in self._GRAM_KEYS.values()):
+            return None
+        parts = {}
+        n1, n0 = self.dims[1], self.dims[0]
+        shapes = {"W0": (n1, n0), "V0": (n1, n0), "KW": (n1, self.m), "KV": (n1, self.m),
+                  "cW": (1, 2), "cV": (1, 2)}
+        for part, key in self._GRAM_KEYS.items():
+            a = as_array(state[key], key)
+            if a.shape != shapes[part]:
+                raise ValueError(f"state {key!r} has shape {a.shape}, expected "
+                                 f"{shapes[part]} (the same data as the run it continues)")
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"state {key!r} holds non-finite values")
+            parts[part] = a.astype(self.dtype, copy=False).reshape(-1 if part[0] == "c"
+                                                                  else a.shape)
+        return parts
+
+    def _sync(self):
+        """Form W1 and its velocity from the gram representation before they are read."""
+        if not self.fused and self.solver == "gram":
+            self._engine.gram_sync()
 
     # ------------------------------------------------------------- properties
     @property
@@ -400,8 +442,11 @@ class Trainer:
 
     # -------------------------------------------------------------- divergence
     def _arrays(self):
+        """The arrays the engine updates in place (for the gram solver, W1 and its
+        velocity are formed from the representation only when read: not these)."""
+        stale = (self._Ws[0], self._VW[0]) if self.solver == "gram" else ()
         return [a for a in self._Ws + self._bs + self._VW + self._Vb + self._SW + self._Sb
-                if a is not None]
+                if a is not None and not any(a is s for s in stale)]
 
     def _snapshot(self):
         arrays = self._arrays()
@@ -410,12 +455,15 @@ class Trainer:
         for a, s in zip(arrays, self._backup):
             np.copyto(s, a)
         rng = None if self._bitgen is None else self._bitgen.state
-        return self._backup, self._engine.t, rng, self._lr
+        gram = self._engine.gram_get() if self.solver == "gram" else None
+        return self._backup, self._engine.t, rng, self._lr, gram
 
     def _restore(self, saved):
-        arrays, t, rng, lr = saved
+        arrays, t, rng, lr, gram = saved
         for a, s in zip(self._arrays(), arrays):
             np.copyto(a, s)
+        if gram is not None:
+            self._engine.gram_set(gram)
         self._engine.t = t
         if rng is not None:
             self._bitgen.state = rng
@@ -423,6 +471,8 @@ class Trainer:
         self._engine.learning_rate = lr
 
     def _finite(self):
+        if self.solver == "gram" and not self._engine.gram_finite():
+            return False
         with np.errstate(all="ignore"):
             return all(np.isfinite(a.sum()) or np.isfinite(a).all() for a in self._arrays())
 
@@ -432,7 +482,8 @@ class Trainer:
         self._restore(saved)
         for e in range(start, stop):
             before = ([a.copy() for a in self._arrays()], self._engine.t,
-                      None if self._bitgen is None else self._bitgen.state, self._lr)
+                      None if self._bitgen is None else self._bitgen.state, self._lr,
+                      self._engine.gram_get() if self.solver == "gram" else None)
             got = np.full(1, np.nan)
             self._engine.run(e, np.array([self._lr_for(e)]), np.ones(1, np.uint8), got)
             bad = [] if np.isfinite(got[0]) else [f"the cost is {got[0]}"]
@@ -455,6 +506,7 @@ class Trainer:
         """dict W1, b1, ..., WL, bL of new arrays."""
         if self.fused:
             return self._impl.parameters()
+        self._sync()
         out = {}
         for l, (W, b) in enumerate(zip(self._Ws, self._bs), start=1):
             out[f"W{l}"] = W.copy()
@@ -465,6 +517,7 @@ class Trainer:
         """dict of new arrays: v_W1, v_b1, ... (momentum, Adam) and s_W1, ... (Adam)."""
         if self.fused:
             return {}
+        self._sync()
         out = {}
         for prefix, Ws, bs in (("v", self._VW, self._Vb), ("s", self._SW, self._Sb)):
             for l, (W, b) in enumerate(zip(Ws, bs), start=1):
@@ -485,6 +538,9 @@ class Trainer:
                    "learning_rate": self._lr,
                    "rng": None if self._bitgen is None else _jsonable(self._bitgen.state)}
         out["scalars"] = np.frombuffer(json.dumps(scalars).encode(), dtype=np.uint8).copy()
+        if self.solver == "gram":
+            for part, a in self._engine.gram_parts().items():
+                out[self._GRAM_KEYS[part]] = a.reshape(1, 2) if part[0] == "c" else a
         return out
 
     def _load_state(self, state):
