@@ -257,3 +257,17 @@ def test_networks_that_cannot_fit_are_refused_before_allocating(tmp_path):
     r = run(["train", "--data", data, "--layers", f"{N_X},100000000000,1", "--no-plot",
              "--out", tmp_path / "m.h5"], tmp_path, check=False)
     assert r.returncode == 1 and "bytes" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_denormals_flushed_inside_the_loop_only():
+    """The loop runs with denormals flushed to zero (x86 MXCSR FTZ/DAZ) and restores the
+    caller's floating-point mode: numpy keeps its denormals afterwards."""
+    X, Y = np.random.RandomState(0).rand(3, 8), np.ones((1, 8))
+    tiny = np.array([1e-39], dtype=np.float32)          # below float32's smallest normal
+    assert (tiny * np.float32(1.0))[0] != 0
+    tr = Trainer(X, Y, initialize_parameters([3, 2, 1], "he"),
+                 TrainingConfig(optimizer="adam", mini_batch_size=4, dtype="float32"))
+    tr.run(3)
+    tr.run_epoch()
+    assert (tiny * np.float32(1.0))[0] != 0
+    assert np.nextafter(np.float64(0), 1) > 0
