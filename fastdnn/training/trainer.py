@@ -8,7 +8,10 @@ every buffer once, and runs epochs in compiled code without the GIL:
   ReLU, sigmoid output, no L2/dropout/decay) runs on the fused gradient-descent engine of
   ``fastdnn.engine`` (update fused into the GEMM; its "gram" solver for wide data), so every
   default reproduces the seed's results bit for bit as before;
-* everything else runs on ``fastdnn._core.loop`` (see its docstring for the step).
+* everything else runs on ``fastdnn._core.loop`` (see its docstring for the step); with a
+  linear optimiser (gd, momentum, sgd) on wide data (``fastdnn.engine.choose_solver``), or
+  ``solver="gram"``, its first layer runs through the gram representation (W1 formed only
+  when read: ``parameters()``, ``optimizer_state()``, ``state()``).
 
 Epochs, steps and costs follow SPEC §5: ``run(n)`` trains n epochs (a full-batch epoch is
 one step); the cost of epoch e, recorded when e % record_every == 0, is the sum over its
@@ -16,8 +19,8 @@ steps of the step's cost times its examples, over m.  The optimiser's step count
 counts steps over the whole training.
 
 State: ``state()`` holds everything a step depends on (parameters, optimiser state, t, the
-epoch, the dropout generator's state, the current learning rate); ``Trainer.from_state``
-continues bit for bit.
+epoch, the dropout generator's state, the current learning rate, and for the gram solver
+its representation, ``gram_*``); ``Trainer.from_state`` continues bit for bit.
 """
 from __future__ import annotations
 
