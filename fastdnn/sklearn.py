@@ -541,6 +541,28 @@ def _reshuffled(sample_idx, random_state):
     return sample_idx[order]
 
 
+def _binarized(binarizer, y):
+    """``binarizer.transform(y).astype(bool)`` for y whose labels are all among
+    ``binarizer.classes_`` (every caller has checked that).
+
+    For 1-D numeric or string y and a binary / multi-class binarizer this is one
+    comparison against the classes: column j is ``y == classes_[j]`` (binary: the one
+    column ``y == classes_[1]``), which is what ``label_binarize`` computes, without its
+    target-type inspection (about 0.6 ms, a third of a small set's whole fit). Anything
+    else (multi-label y, object labels, a single class) goes through ``transform``.
+    """
+    classes = binarizer.classes_
+    if (y.ndim == 1 and y.dtype.kind in "biufU" and classes.dtype.kind in "biufU"
+            and (y.dtype.kind == "U") == (classes.dtype.kind == "U")
+            and len(classes) >= 2 and not binarizer.sparse_output
+            and binarizer.pos_label == 1 and binarizer.neg_label == 0):
+        if binarizer.y_type_ == "binary" and len(classes) == 2:
+            return (y == classes[1]).reshape(-1, 1)
+        if binarizer.y_type_ == "multiclass":
+            return y[:, None] == classes[None, :]
+    return binarizer.transform(y).astype(bool)
+
+
 def _is_param_key(key):
     return key[:1] in "Wb" and key[1:].isdigit()
 
@@ -628,8 +650,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        y = self._label_binarizer.transform(y).astype(bool)
-        return X, y
+        return X, _binarized(self._label_binarizer, y)
 
     def predict(self, X):
         """Predicted class labels, shape (n_samples,) (or (n_samples, n_classes) multi-label)."""
