@@ -64,7 +64,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
         "pip install 'fastdnn[sklearn]'"
     ) from exc
 
-from fastdnn.training import Trainer, TrainingConfig, TrainingDiverged, loss_and_gradients
+from fastdnn.training import Trainer, TrainingConfig, loss_and_gradients
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -408,35 +408,26 @@ class _BaseMLP(BaseEstimator):
         else:
             trainer = Trainer(XT, YT, params, cfg, sample_weight=sw_train)
 
-        sample_idx = np.arange(n_samples, dtype=int)
-        diverged = False
+        sample_idx = np.arange(n_samples, dtype=np.int64)
+        perm = None
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
-                    sample_idx = _reshuffled(sample_idx, self._random_state)
-                if diverged:
-                    loss = np.nan
-                else:
-                    try:
-                        # no copy of the state per epoch: after a divergence the
-                        # estimator sets NaN parameters anyway, as scikit-learn ends up
-                        loss = trainer.run_epoch(perm=sample_idx if self.shuffle else None,
-                                                 keep_last_finite=False)
-                    except TrainingDiverged:
-                        # scikit-learn carries on with non-finite parameters: NaN losses and
-                        # scores until max_iter; then restores the best parameters (early
-                        # stopping) or raises "Solver produced non-finite parameter weights"
-                        diverged, loss = True, np.nan
-                        self.coefs_ = [np.full_like(c, np.nan) for c in self.coefs_]
-                        self.intercepts_ = [np.full_like(b, np.nan) for b in self.intercepts_]
+                    perm = sample_idx = _reshuffled(sample_idx, self._random_state)
+                # scikit-learn carries on with non-finite parameters (NaN or infinite
+                # losses and scores until max_iter; then it restores the best parameters
+                # with early stopping, or _fit raises "Solver produced non-finite
+                # parameter weights"), and so does the engine without its finiteness test
+                loss = trainer.run_epoch(perm, True, keep_last_finite=False,
+                                         check_finite=False)
                 self.n_iter_ += 1
                 self.loss_ = float(loss)
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                if early_stopping and not diverged:
+                if early_stopping:
                     self._set_from_engine(trainer.parameters(), dtype)
                 self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
                 self._optimizer.iteration_ends(self.t_)
@@ -463,8 +454,7 @@ class _BaseMLP(BaseEstimator):
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
-        if not diverged:
-            self._set_from_engine(trainer.parameters(), dtype)
+        self._set_from_engine(trainer.parameters(), dtype)
         # the optimiser's part of the state (the parameters are coefs_ / intercepts_)
         self._optimizer.state = {k: v for k, v in trainer.state().items()
                                  if not _is_param_key(k)}

@@ -187,3 +187,49 @@ def test_run_epoch_enters_the_thread_limit_when_a_count_is_set(monkeypatch):
     tr2 = Trainer(tr._X, tr._Y, tr.parameters(), cfg)
     tr2.run_epoch(perm=np.arange(M))
     assert entered == [1, 1]
+
+
+def test_check_finite_false_carries_on_as_sklearn():
+    """The estimators' mode: no TrainingDiverged; epochs go on computing with whatever
+    the parameters hold, and the costs say so."""
+    tr = _trainer(optimizer="sgd", lr=1e300)
+    costs = [tr.run_epoch(np.arange(M), True, keep_last_finite=False, check_finite=False)
+             for _ in range(6)]
+    assert tr.iteration == 6 and tr.t == 6 * 5
+    assert not all(np.isfinite(costs))
+    assert not tr._state_finite()
+    assert tr.run_epoch(np.arange(M), False, check_finite=False) is None
+    assert tr.iteration == 7
+
+
+def test_estimator_after_divergence_matches_sklearn():
+    """Parameters driven non-finite: the same epochs, the same NaN pattern of the
+    validation scores, the same error without early stopping (scikit-learn the oracle)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor as SkRegressor
+
+    from fastdnn.sklearn import MLPRegressor
+
+    rs = np.random.RandomState(3)
+    X = rs.randn(120, 6)
+    y = X @ rs.randn(6) * 30
+    kw = dict(hidden_layer_sizes=(20,), activation="identity", solver="sgd",
+              learning_rate_init=2.0, max_iter=12, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ours = MLPRegressor(early_stopping=True, n_iter_no_change=30, **kw).fit(X, y)
+        ref = SkRegressor(early_stopping=True, n_iter_no_change=30, **kw).fit(X, y)
+        assert ours.n_iter_ == ref.n_iter_ == 12
+        assert np.isnan(ref.validation_scores_[-1])
+        np.testing.assert_array_equal(np.isnan(ours.validation_scores_),
+                                      np.isnan(ref.validation_scores_))
+        np.testing.assert_array_equal(np.isfinite(ours.loss_curve_),
+                                      np.isfinite(ref.loss_curve_))
+        for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)   # the best, restored
+        for Est in (MLPRegressor, SkRegressor):
+            with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
+                Est(**kw).fit(X, y)

@@ -361,12 +361,16 @@ class Trainer:
             if callback is not None:
                 callback(e, c)
 
-    def run_epoch(self, perm=None, compute_cost=True, *, keep_last_finite=True):
+    def run_epoch(self, perm=None, compute_cost=True, *, keep_last_finite=True,
+                  check_finite=True):
         """One epoch at the current learning rate; ``perm`` (m,) for shuffle="external".
         Returns the epoch's cost (float) or None.  Raises TrainingDiverged when the epoch
         leaves the parameters non-finite: with ``keep_last_finite`` the trainer is then
         put back before the epoch (a copy of the state is kept at every call); without
-        it, the non-finite state stays (scikit-learn's behaviour, and no copy per epoch)."""
+        it, the non-finite state stays (and no copy per epoch).  ``check_finite=False``
+        skips the test altogether (no TrainingDiverged; the cost may be NaN or infinite
+        and the parameters non-finite, and later epochs compute on them as scikit-learn
+        does: the caller decides).  The fused seed engine always tests."""
         if self.fused:
             costs = self._impl.run(1, record_every=1 if compute_cost else 0)
             self.iteration = self._impl.iteration
@@ -376,7 +380,7 @@ class Trainer:
         elif perm is not None:
             raise ValueError(f"perm is only for shuffle='external' (this run shuffles "
                              f"{self._shuffle!r})")
-        saved = self._snapshot() if keep_last_finite else None
+        saved = self._snapshot() if (keep_last_finite and check_finite) else None
         # the thread limit is entered only when a count is set (entering threadpoolctl's
         # limit costs ~10 us, as much as a small set's whole epoch of Python)
         threads = self.threads if self.threads is not None else _threads.resolve_threads()
@@ -385,7 +389,8 @@ class Trainer:
         else:
             with _threads.limit(threads):
                 c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
-        if (c is not None and not math.isfinite(c)) or not self._state_finite():
+        if check_finite and ((c is not None and not math.isfinite(c))
+                             or not self._state_finite()):
             if saved is not None:
                 self._restore(saved)
             raise TrainingDiverged(
