@@ -25,6 +25,7 @@ its representation, ``gram_*``); ``Trainer.from_state`` continues bit for bit.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
@@ -405,35 +406,36 @@ class Trainer:
             if callback is not None:
                 callback(e, c)
 
-    def run_epoch(self, perm=None, compute_cost=True, *, keep_last_finite=True):
+    def run_epoch(self, perm=None, compute_cost=True, *, keep_last_finite=True,
+                  check_finite=True):
         """One epoch at the current learning rate; ``perm`` (m,) for shuffle="external".
         Returns the epoch's cost (float) or None.  Raises TrainingDiverged when the epoch
         leaves the parameters non-finite: with ``keep_last_finite`` the trainer is then
         put back before the epoch (a copy of the state is kept at every call); without
-        it, the non-finite state stays (scikit-learn's behaviour, and no copy per epoch)."""
+        it, the non-finite state stays (and no copy per epoch).  ``check_finite=False``
+        skips the test altogether (no TrainingDiverged; the cost may be NaN or infinite
+        and the parameters non-finite, and later epochs compute on them as scikit-learn
+        does: the caller decides).  The fused seed engine always tests."""
         if self.fused:
             costs = self._impl.run(1, record_every=1 if compute_cost else 0)
             self.iteration = self._impl.iteration
             return costs[0] if compute_cost else None
         if self._shuffle == "external":
-            if perm is None:
-                raise ValueError("shuffle='external' needs perm=, a permutation of the "
-                                 f"{self.m} examples")
-            p = np.asarray(perm)
-            if p.shape != (self.m,) or p.dtype.kind not in "iu":
-                raise ValueError(f"perm must be an integer array of shape ({self.m},), got "
-                                 f"{p.dtype} {p.shape}")
-            # a permutation: every index in range, each once (O(m), no sort)
-            if p.min() < 0 or p.max() >= self.m or \
-                    np.count_nonzero(np.bincount(p, minlength=self.m)) != self.m:
-                raise ValueError("perm must be a permutation of 0..m-1")
+            perm = self._external_perm(perm)
         elif perm is not None:
             raise ValueError(f"perm is only for shuffle='external' (this run shuffles "
                              f"{self._shuffle!r})")
-        saved = self._snapshot() if keep_last_finite else None
-        with _threads.limit(self.threads):
+        saved = self._snapshot() if (keep_last_finite and check_finite) else None
+        # the thread limit is entered only when a count is set (entering threadpoolctl's
+        # limit costs ~10 us, as much as a small set's whole epoch of Python)
+        threads = self.threads if self.threads is not None else _threads.resolve_threads()
+        if threads is None:
             c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
-        if (c is not None and not np.isfinite(c)) or not self._finite():
+        else:
+            with _threads.limit(threads):
+                c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
+        if check_finite and ((c is not None and not math.isfinite(c))
+                             or not self._state_finite()):
             if saved is not None:
                 self._restore(saved)
             raise TrainingDiverged(
@@ -442,6 +444,44 @@ class Trainer:
                 self.parameters(), [], self.optimizer_state())
         self.iteration += 1
         return c
+
+    def _external_perm(self, perm):
+        """``perm`` checked to be a permutation of 0..m-1, as a contiguous int64 array
+        (what the compiled loop takes without another copy).  O(m), no sort."""
+        m = self.m
+        if perm is None:
+            raise ValueError(f"shuffle='external' needs perm=, a permutation of the {m} "
+                             f"examples")
+        p = np.asarray(perm)
+        if p.shape != (m,) or p.dtype.kind not in "iu":
+            raise ValueError(f"perm must be an integer array of shape ({m},), got "
+                             f"{p.dtype} {p.shape}")
+        if p.dtype != np.int64 or not p.flags.c_contiguous:
+            # unsigned values beyond int64 wrap to negative ones, refused below
+            p = np.ascontiguousarray(p.astype(np.int64, casting="unsafe", copy=False))
+        # every index in range (read as unsigned, a negative one is above m - 1 too) and
+        # each once
+        if p.view(np.uint64).max() >= m or \
+                np.count_nonzero(np.bincount(p, minlength=m)) != m:
+            raise ValueError("perm must be a permutation of 0..m-1")
+        return p
+
+    def _state_finite(self):
+        """True when every parameter and optimiser array is finite.
+
+        One reduction per array (views made once: the engine holds these buffers, so they
+        are never replaced), their sums added: any NaN or infinity makes the total
+        non-finite.  A non-finite total from finite values (overflow of the sum) falls back
+        to the element-wise test of :meth:`_finite`."""
+        views = self.__dict__.get("_finite_views")
+        if views is None:
+            arrays = self._arrays()
+            if not all(a.flags.c_contiguous for a in arrays):
+                return self._finite()
+            views = self._finite_views = [a.reshape(-1) for a in arrays]
+        with np.errstate(all="ignore"):
+            total = sum(map(np.add.reduce, views))
+        return math.isfinite(total) or self._finite()
 
     # -------------------------------------------------------------- divergence
     def _arrays(self):
