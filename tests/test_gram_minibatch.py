@@ -181,3 +181,17 @@ def test_public_model_with_momentum_mini_batches_on_wide_data():
                                   solver=solver, **kw)
         for k in ref_p:
             assert rel(p[k], ref_p[k]) <= 1e-9, (solver, k)
+
+
+def test_run_epoch_divergence_is_seen_in_the_representation():
+    X, Y, dims = problem("identity", seed=7)
+    X, Y = X * 50, Y * 50
+    cfg = TrainingConfig(learning_rate=1e3, optimizer="momentum", output="identity",
+                         hidden_activation="identity", mini_batch_size=8, solver="gram",
+                         shuffle="external")
+    tr = Trainer(X, Y, r2.initialize_parameters_v2(dims, "he"), cfg)
+    perm = np.arange(M)
+    with pytest.raises(TrainingDiverged):
+        for _ in range(500):
+            tr.run_epoch(perm=perm, compute_cost=False)
+    assert all(np.all(np.isfinite(v)) for v in tr.parameters().values())

@@ -473,6 +473,8 @@ class Trainer:
         are never replaced), their sums added: any NaN or infinity makes the total
         non-finite.  A non-finite total from finite values (overflow of the sum) falls back
         to the element-wise test of :meth:`_finite`."""
+        if self.solver == "gram" and not self._engine.gram_finite():
+            return False
         views = self.__dict__.get("_finite_views")
         if views is None:
             arrays = self._arrays()
