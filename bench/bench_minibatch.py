@@ -93,7 +93,7 @@ WORKLOADS = {
                 quick_epochs=4),
     "cat_momentum": dict(title="cat [12288, 20, 7, 5, 1], batch 64, momentum 0.9",
                          hidden=[20, 7, 5], out=1, mb=64, output="sigmoid",
-                         optimizer="momentum", lr=0.0075, epochs=10, quick_epochs=4,
+                         optimizer="momentum", lr=0.0075, epochs=50, quick_epochs=20,
                          gram_check=True),
 }
 ORDER = ["fastdnn f32", "fastdnn f64", "fastdnn f64 primal", "torch eager f32", "torch eager f64", "jax step f32",
