@@ -9,6 +9,7 @@ trainer.  ``to_dict`` / ``from_dict`` serialise it whole into model files (no wh
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from fastdnn.threads import MAX_THREADS
 from fastdnn.training import registry
 
 __all__ = ["TrainingConfig", "check_real", "check_int"]
@@ -115,15 +117,16 @@ class TrainingConfig:
         set_("lambd", check_real("lambd", self.lambd, low=0.0))
         set_("keep_prob", check_real("keep_prob", self.keep_prob, low=0.0, high=1.0,
                                      low_open=True))
-        if self.decay is not None and not callable(self.decay):
-            raise TypeError(f"decay must be None or a callable decay(learning_rate0, epoch, "
-                            f"decay_rate), got {_name(self.decay)}")
-        set_("decay_rate", check_real("decay_rate", self.decay_rate))
+        if self.decay is not None:
+            _check_decay(self.decay)
+        set_("decay_rate", check_real("decay_rate", self.decay_rate, low=0.0))
         set_("seed", check_int("seed", self.seed, low=0, high=2**32 - 2))
         _choice("loss_convention", self.loss_convention, registry.LOSS_CONVENTIONS)
         dt = self.dtype
         if dt is None:
             dt = "float64"
+        elif not isinstance(dt, (str, np.dtype, type)):    # not a value like 0.5 or 2
+            raise TypeError(f"dtype must be 'float32' or 'float64', got {_name(dt)}")
         elif not isinstance(dt, str):
             try:
                 dt = np.dtype(dt).name
@@ -131,7 +134,8 @@ class TrainingConfig:
                 raise TypeError(f"dtype must be 'float32' or 'float64', got {_name(dt)}") from None
         set_("dtype", _choice("dtype", dt, registry.DTYPES))
         _choice("solver", self.solver, registry.SOLVERS)
-        set_("threads", check_int("threads", self.threads, low=1, allow_none=True))
+        set_("threads", check_int("threads", self.threads, low=1, high=MAX_THREADS,
+                                  allow_none=True))
         if self.solver == "gram" and self.optimizer in ("adam", "adam_sklearn"):
             raise ValueError(f"solver='gram' is not exact with optimizer={self.optimizer!r}: "
                              f"Adam scales each coordinate of W1's update, which takes W1 out "
@@ -182,6 +186,22 @@ class TrainingConfig:
         if decay is None and saved is not None:
             decay = _known_decay(saved)
         return cls(**kw, decay=decay)
+
+
+def _check_decay(decay):
+    """``decay`` must be callable as decay(learning_rate0, epoch, decay_rate)."""
+    if not callable(decay):
+        raise TypeError(f"decay must be None or a callable decay(learning_rate0, epoch, "
+                        f"decay_rate), got {_name(decay)}")
+    try:
+        sig = inspect.signature(decay)
+    except (TypeError, ValueError):      # a builtin without a signature: trust it
+        return
+    try:
+        sig.bind(0.1, 0, 1.0)
+    except TypeError as exc:
+        raise TypeError(f"decay must take (learning_rate0, epoch, decay_rate), got "
+                        f"{_name(decay)} with signature {sig}: {exc}") from None
 
 
 def _known_decay(qualname):

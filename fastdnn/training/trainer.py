@@ -22,6 +22,7 @@ continues bit for bit.
 from __future__ import annotations
 
 import json
+import numbers
 
 import numpy as np
 
@@ -301,6 +302,8 @@ class Trainer:
             return cfg.learning_rate
         v = cfg.decay(cfg.learning_rate, epoch - 1, cfg.decay_rate)
         try:
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+                raise TypeError       # a string, None, an array, a complex: not a rate
             v = float(v)
         except (TypeError, ValueError):
             raise TypeError(f"decay({cfg.learning_rate}, {epoch - 1}, {cfg.decay_rate}) must "
