@@ -20,7 +20,7 @@ import numpy as np
 from fastdnn.threads import MAX_THREADS
 from fastdnn.training import registry
 
-__all__ = ["TrainingConfig", "check_real", "check_int"]
+__all__ = ["TrainingConfig", "check_real", "check_int", "check_output_units"]
 
 
 def _name(value):
@@ -56,6 +56,13 @@ def check_int(name, value, *, low=None, high=None, allow_none=False):
     if high is not None and v > high:
         raise ValueError(f"{name} must be <= {high}, got {v}")
     return v
+
+
+def check_output_units(output, n_units):
+    """A softmax output needs at least two units (over one unit it is 1 whatever the
+    input); ValueError naming output and the count otherwise."""
+    if output == "softmax" and n_units < 2:
+        raise ValueError(f"output='softmax' needs at least 2 output units, got {n_units}")
 
 
 def _choice(name, value, options):

@@ -197,8 +197,10 @@ class Trainer:
                 raise ValueError(f"sample_weight must have one weight per example ({m}), got "
                                  f"shape {np.shape(sample_weight)}")
             w = np.array(w, dtype=dt, copy=True)
-            if not np.all(np.isfinite(w)) or w.min() < 0:
-                raise ValueError("sample_weight must hold finite non-negative weights")
+            bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
+            if bad.size:
+                raise ValueError(f"sample_weight must hold finite non-negative weights, got "
+                                 f"{w[bad[0]]} at index {bad[0]}")
         if masks is not None:
             if cfg.mini_batch_size is not None:
                 raise ValueError("dropout_masks (fixed masks) need the full batch "
