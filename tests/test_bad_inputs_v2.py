@@ -826,6 +826,18 @@ def course_cases():
             names = ("cache", "X", "Y", "W1", "Z1", "A1", "A3")
             cases.append(_course_case(f"{fname}/cache-{label}", lambda f=f, a=args: f(*a),
                                       expect, names))
+    # NaN in X through the backward passes: the course's formulas (the reference's
+    # gradients of the mean cross-entropy; relu' of NaN is 0 in both)
+    from tests import course2_reference as R
+    _, cache_n = init_m.forward_propagation(Xn, P)
+    ref_grads = R.backward(acts, Y, R._to_layers(P))
+    for fname in ("initialization.backward_propagation", "regularization.backward_propagation",
+                  "optimization.backward_propagation"):
+        for l, key in ((1, "dW1"), (1, "db1"), (3, "dW3")):
+            expected = ref_grads[l - 1][0 if key.startswith("dW") else 1]
+            cases.append(_course_case(f"{fname}/X-NaN-{key}",
+                                      lambda f=backwards[fname], key=key: f(Xn, Y, cache_n)[key],
+                                      "ok", (), check=_check_equal(expected)))
     # dropout caches
     np.random.seed(1)
     _, dcache = reg_m.forward_propagation_with_dropout(X, P, keep_prob=0.8)
