@@ -304,6 +304,8 @@ class Trainer:
             return cfg.learning_rate
         v = cfg.decay(cfg.learning_rate, epoch - 1, cfg.decay_rate)
         try:
+            if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf":
+                v = v[()]             # a 0-d array of a number: the number
             if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
                 raise TypeError       # a string, None, an array, a complex: not a rate
             v = float(v)
