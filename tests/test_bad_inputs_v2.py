@@ -31,13 +31,13 @@ is never an acceptable answer):
 
 ``run_matrix`` is what bench/count_hardening.py counts.
 """
+import atexit
 import contextlib
 import dataclasses
 import inspect
 import io
-import math
 import os
-import re
+import shutil
 import sys
 import tempfile
 import warnings
@@ -114,8 +114,8 @@ def judge(call, expect, names, values=(), check=None, diverge_ok=False):
 
 # ============================================================ 1. configuration
 def _config_fields():
-    """[(name, default, kind)] from TrainingConfig's dataclass fields; kind one of
-    "real", "int", "choice", "bool", "callable", "dtype" from the annotation."""
+    """[(name, default, kind, optional)] from TrainingConfig's dataclass fields; kind one
+    of "real", "int", "choice", "bool", "callable", "dtype" from the annotation."""
     from fastdnn.training import TrainingConfig
     out = []
     for f in dataclasses.fields(TrainingConfig):
@@ -233,6 +233,7 @@ def _cli_data():
     if "dir" not in _CLI_DATA:
         from tests.test_cli import write_small_dataset
         d = tempfile.mkdtemp(prefix="fastdnn-bad-cli-")
+        atexit.register(shutil.rmtree, d, True)
         _CLI_DATA["dir"] = write_small_dataset(os.path.join(d, "data"), n_train=40, n_test=10)
         _CLI_DATA["tmp"] = d
     return _CLI_DATA["dir"], _CLI_DATA["tmp"]
