@@ -299,9 +299,16 @@ def L_model_forward(X, parameters, *, hidden_activation="relu", output="sigmoid"
         return A, caches
     for l in range(1, L + 1):
         Z, lin = _layer_forward(LINEAR, A, parameters["W" + str(l)], parameters["b" + str(l)], l)
+        if l == L:
+            _check_output_units(output, Z.shape[0])
         A = _apply(hidden if l < L else out, l == L, Z)
         caches.append((lin, Z))
     return A, caches
+
+
+def _check_output_units(output, n_units):
+    from fastdnn.training.config import check_output_units   # the constraint, defined once
+    check_output_units(output, n_units)
 
 
 def _model_codes(hidden_activation, output):
@@ -385,6 +392,7 @@ def _targets(AL, Y, output):
     both float32."""
     _model_codes("relu", output)
     cdef cnp.ndarray al = as_array(AL, "AL")
+    _check_output_units(output, al.shape[0])
     cdef cnp.ndarray y = as_numeric(Y, "Y")
     m = al.shape[1]
     if output == "softmax" and (<object>y).shape in ((m,), (1, m)) and al.shape[0] > 1:

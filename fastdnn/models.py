@@ -86,8 +86,10 @@ def _check_data(X, Y, layers_dims, output="sigmoid"):
 def _train(X, Y, layers_dims, kind, learning_rate, num_iterations, print_cost, isPlot,
            initialization, options):
     from fastdnn.training import Trainer, TrainingConfig, initialize_parameters
+    from fastdnn.training.config import check_int
 
     config = TrainingConfig(learning_rate=learning_rate, **options)   # validated before any draw
+    num_iterations = check_int("num_iterations", num_iterations, low=0)
     if initialization == "seed":
         parameters = init_parameters(layers_dims, kind)
     else:

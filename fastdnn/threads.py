@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import os
 
-__all__ = ["ENV_VAR", "resolve_threads", "limit"]
+__all__ = ["ENV_VAR", "MAX_THREADS", "resolve_threads", "limit"]
 
 ENV_VAR = "FASTDNN_NUM_THREADS"
+#: the largest thread count: BLAS libraries take it as a C int
+MAX_THREADS = 2 ** 31 - 1
 
 _controller = None
 
@@ -47,6 +49,8 @@ def resolve_threads(threads=None):
     threads = int(threads)
     if threads < 1:
         raise ValueError(f"{source} must be a positive integer, got {threads}")
+    if threads > MAX_THREADS:
+        raise ValueError(f"{source} must be <= {MAX_THREADS}, got {threads}")
     return threads
 
 

@@ -123,8 +123,9 @@ def forward_propagation_n(X, Y, parameters):
     """The L-layer forward pass and its cost (1/m) sum(-log(AL) Y - log(1-AL)(1-Y))
     (``np.sum``, not nansum).  Returns ``(cost, cache)``, cache
     ``(Z1, A1, W1, b1, ..., ZL, AL, WL, bL)``."""
-    m = X.shape[1]
     AL, cache = _common.forward(X, parameters)
+    m = np.shape(X)[1]
+    _common.check_labels(Y, m)
     logprobs = _common.logprobs(AL, Y)
     cost = 1. / m * np.sum(logprobs)
     return cost, cache
@@ -140,6 +141,8 @@ def backward_propagation_n(X, Y, cache, *, buggy=False):
 def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False):
     """The relative difference between ``gradients`` and the two-sided
     differences of ``forward_propagation_n``'s cost, one parameter at a time."""
+    _common.check_network(parameters, X)
+    _common.check_like(gradients, parameters, "gradients")
     parameters_values, _ = dictionary_to_vector(parameters)
     grad = gradients_to_vector(gradients)
     if grad.shape != parameters_values.shape:

@@ -75,6 +75,7 @@ def backward_propagation(X, Y, cache):
 
 def compute_cost(a3, Y):
     """The batch's summed cross-entropy np.sum(-log(a3) Y - log(1 - a3)(1 - Y))."""
+    a3, Y = _common.check_cost_args(a3, Y)
     cost_total = np.sum(_common.logprobs(a3, Y))
     return cost_total
 
@@ -93,7 +94,8 @@ def load_dataset():
 def update_parameters_with_gd(parameters, grads, learning_rate):
     """One gradient-descent step: W_l - lr dW_l, b_l - lr db_l (new arrays in
     ``parameters``, which is returned)."""
-    L = _common.layer_count(parameters)
+    L = _common.layer_count(parameters)     # elementwise: the layers need not chain
+    _common.check_like(grads, parameters, "grads")
     for l in range(1, L + 1):
         parameters["W" + str(l)] = parameters["W" + str(l)] - learning_rate * grads["dW" + str(l)]
         parameters["b" + str(l)] = parameters["b" + str(l)] - learning_rate * grads["db" + str(l)]
@@ -108,8 +110,10 @@ def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
     if not isinstance(mini_batch_size, (int, np.integer)) or isinstance(mini_batch_size, bool) \
             or mini_batch_size < 1:
         raise ValueError("mini_batch_size must be an int >= 1, got %r" % (mini_batch_size,))
-    np.random.seed(seed)
+    X = _common.as_float_array(X, "X")
     m = X.shape[1]
+    Y = _common.check_labels(Y, m)
+    np.random.seed(seed)
     mini_batches = []
     permutation = list(np.random.permutation(m))
     shuffled_X = X[:, permutation]
@@ -142,7 +146,9 @@ def initialize_velocity(parameters):
 
 def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
     """v = beta v + (1 - beta) d; p = p - lr v, per layer W then b.  Returns ``(parameters, v)``."""
-    L = _common.layer_count(parameters)
+    L = _common.layer_count(parameters)     # elementwise: the layers need not chain
+    _common.check_like(grads, parameters, "grads")
+    _common.check_like(v, parameters, "v")
     for l in range(1, L + 1):
         for p, d in (("W", "dW"), ("b", "db")):
             v[d + str(l)] = beta * v[d + str(l)] + (1 - beta) * grads[d + str(l)]
@@ -163,7 +169,15 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
     s^ = s / (1 - b2**t); p = p - lr v^ / (sqrt(s^) + epsilon).
     Returns ``(parameters, v, s, v_corrected, s_corrected)``.
     """
-    L = _common.layer_count(parameters)
+    L = _common.layer_count(parameters)     # elementwise: the layers need not chain
+    _common.check_like(grads, parameters, "grads")
+    _common.check_like(v, parameters, "v")
+    _common.check_like(s, parameters, "s")
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)):
+        raise TypeError("t (Adam's step count) must be an int >= 1, got %r" % (t,))
+    if t < 1:
+        raise ValueError("t (Adam's step count) must be >= 1, got %r: the bias corrections "
+                         "divide by 1 - beta**t" % (t,))
     v_corrected = {}
     s_corrected = {}
     for l in range(1, L + 1):

@@ -64,8 +64,10 @@ def compute_cost(a3, Y):
 
 def compute_cost_with_regularization(A3, Y, parameters, lambd):
     """compute_cost(A3, Y) + lambd/(2m) (sum ||W1||^2 + ... + sum ||WL||^2), m = Y.shape[1]."""
+    A3, Y = _common.check_cost_args(A3, Y, "A3")
     m = np.shape(Y)[1]
-    L = _common.layer_count(parameters)
+    L, _ = _common.check_network(parameters)
+    lambd = _common.check_real("lambd", lambd, low=0.0)
     cross_entropy_cost = compute_cost(A3, Y)
     squares = 0
     for l in range(1, L + 1):
@@ -76,6 +78,7 @@ def compute_cost_with_regularization(A3, Y, parameters, lambd):
 
 def backward_propagation_with_regularization(X, Y, cache, lambd):
     """``backward_propagation`` with dW_l = (1/m) dZ_l A_{l-1}^T + (lambd/m) W_l."""
+    lambd = _common.check_real("lambd", lambd, low=0.0)
     return _common.backward(X, Y, cache, lower=False, lambd=lambd)
 
 
@@ -94,8 +97,8 @@ def forward_propagation_with_dropout(X, parameters, keep_prob=0.5):
     layer, then ``(ZL, AL, WL, bL)``.
     """
     _check_keep_prob(keep_prob)
+    L, X = _common.check_network(parameters, X)
     np.random.seed(1)
-    L = _common.layer_count(parameters)
     A = X
     cache = []
     for l in range(1, L + 1):
@@ -118,6 +121,7 @@ def forward_propagation_with_dropout(X, parameters, keep_prob=0.5):
 def backward_propagation_with_dropout(X, Y, cache, keep_prob):
     """``backward_propagation`` for a dropout cache: each dA_l is multiplied by
     D_l and divided by keep_prob before dZ_l = dA_l * int64(A_l > 0)."""
+    _check_keep_prob(keep_prob)
     return _common.backward(X, Y, cache, lower=False, dropout=True, keep_prob=keep_prob)
 
 

@@ -9,6 +9,7 @@ trainer.  ``to_dict`` / ``from_dict`` serialise it whole into model files (no wh
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -16,9 +17,10 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from fastdnn.threads import MAX_THREADS
 from fastdnn.training import registry
 
-__all__ = ["TrainingConfig", "check_real", "check_int"]
+__all__ = ["TrainingConfig", "check_real", "check_int", "check_output_units"]
 
 
 def _name(value):
@@ -54,6 +56,13 @@ def check_int(name, value, *, low=None, high=None, allow_none=False):
     if high is not None and v > high:
         raise ValueError(f"{name} must be <= {high}, got {v}")
     return v
+
+
+def check_output_units(output, n_units):
+    """A softmax output needs at least two units (over one unit it is 1 whatever the
+    input); ValueError naming output and the count otherwise."""
+    if output == "softmax" and n_units < 2:
+        raise ValueError(f"output='softmax' needs at least 2 output units, got {n_units}")
 
 
 def _choice(name, value, options):
@@ -115,15 +124,16 @@ class TrainingConfig:
         set_("lambd", check_real("lambd", self.lambd, low=0.0))
         set_("keep_prob", check_real("keep_prob", self.keep_prob, low=0.0, high=1.0,
                                      low_open=True))
-        if self.decay is not None and not callable(self.decay):
-            raise TypeError(f"decay must be None or a callable decay(learning_rate0, epoch, "
-                            f"decay_rate), got {_name(self.decay)}")
-        set_("decay_rate", check_real("decay_rate", self.decay_rate))
+        if self.decay is not None:
+            _check_decay(self.decay)
+        set_("decay_rate", check_real("decay_rate", self.decay_rate, low=0.0))
         set_("seed", check_int("seed", self.seed, low=0, high=2**32 - 2))
         _choice("loss_convention", self.loss_convention, registry.LOSS_CONVENTIONS)
         dt = self.dtype
         if dt is None:
             dt = "float64"
+        elif not isinstance(dt, (str, np.dtype, type)):    # not a value like 0.5 or 2
+            raise TypeError(f"dtype must be 'float32' or 'float64', got {_name(dt)}")
         elif not isinstance(dt, str):
             try:
                 dt = np.dtype(dt).name
@@ -131,7 +141,8 @@ class TrainingConfig:
                 raise TypeError(f"dtype must be 'float32' or 'float64', got {_name(dt)}") from None
         set_("dtype", _choice("dtype", dt, registry.DTYPES))
         _choice("solver", self.solver, registry.SOLVERS)
-        set_("threads", check_int("threads", self.threads, low=1, allow_none=True))
+        set_("threads", check_int("threads", self.threads, low=1, high=MAX_THREADS,
+                                  allow_none=True))
         if self.solver == "gram" and self.optimizer not in registry.GRAM_OPTIMIZERS:
             raise ValueError(f"solver='gram' is not exact with optimizer={self.optimizer!r}: "
                              f"its update is not linear (Adam scales each coordinate of W1's "
@@ -184,6 +195,22 @@ class TrainingConfig:
         if decay is None and saved is not None:
             decay = _known_decay(saved)
         return cls(**kw, decay=decay)
+
+
+def _check_decay(decay):
+    """``decay`` must be callable as decay(learning_rate0, epoch, decay_rate)."""
+    if not callable(decay):
+        raise TypeError(f"decay must be None or a callable decay(learning_rate0, epoch, "
+                        f"decay_rate), got {_name(decay)}")
+    try:
+        sig = inspect.signature(decay)
+    except (TypeError, ValueError):      # a builtin without a signature: trust it
+        return
+    try:
+        sig.bind(0.1, 0, 1.0)
+    except TypeError as exc:
+        raise TypeError(f"decay must take (learning_rate0, epoch, decay_rate), got "
+                        f"{_name(decay)} with signature {sig}: {exc}") from None
 
 
 def _known_decay(qualname):

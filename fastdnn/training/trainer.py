@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 
 import numpy as np
 
@@ -193,8 +194,10 @@ class Trainer:
                 raise ValueError(f"sample_weight must have one weight per example ({m}), got "
                                  f"shape {np.shape(sample_weight)}")
             w = np.array(w, dtype=dt, copy=True)
-            if not np.all(np.isfinite(w)) or w.min() < 0:
-                raise ValueError("sample_weight must hold finite non-negative weights")
+            bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
+            if bad.size:
+                raise ValueError(f"sample_weight must hold finite non-negative weights, got "
+                                 f"{w[bad[0]]} at index {bad[0]}")
         if masks is not None:
             if cfg.mini_batch_size is not None:
                 raise ValueError("dropout_masks (fixed masks) need the full batch "
@@ -347,6 +350,10 @@ class Trainer:
             return cfg.learning_rate
         v = cfg.decay(cfg.learning_rate, epoch - 1, cfg.decay_rate)
         try:
+            if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf":
+                v = v[()]             # a 0-d array of a number: the number
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+                raise TypeError       # a string, None, an array, a complex: not a rate
             v = float(v)
         except (TypeError, ValueError):
             raise TypeError(f"decay({cfg.learning_rate}, {epoch - 1}, {cfg.decay_rate}) must "
