@@ -62,7 +62,8 @@ def check_output_units(output, n_units):
     """A softmax output needs at least two units (over one unit it is 1 whatever the
     input); ValueError naming output and the count otherwise."""
     if output == "softmax" and n_units < 2:
-        raise ValueError(f"output='softmax' needs at least 2 output units, got {n_units}")
+        raise ValueError(f"output='softmax' needs at least 2 output units, got {n_units} "
+                         f"(use output='sigmoid' for a binary label)")
 
 
 def _choice(name, value, options):

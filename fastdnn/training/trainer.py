@@ -33,7 +33,7 @@ import numpy as np
 from fastdnn import threads as _threads
 from fastdnn._validation import as_array, as_numeric
 from fastdnn.training import registry
-from fastdnn.training.config import TrainingConfig
+from fastdnn.training.config import TrainingConfig, check_output_units
 from fastdnn.training.memory import check_fits
 
 __all__ = ["Trainer", "TrainingDiverged", "loss_and_gradients", "layer_dims_of_parameters"]
@@ -156,10 +156,7 @@ class Trainer:
             raise ValueError(f"parameters['W1'] has {dims[0]} columns but X has {n_x} rows "
                              f"(X is (n_x, m): one row per input feature)")
         if dims is not None:
-            n_L = dims[-1]
-            if cfg.output == "softmax" and n_L < 2:
-                raise ValueError(f"output='softmax' needs at least 2 output units, got "
-                                 f"{n_L} (use output='sigmoid' for a binary label)")
+            check_output_units(cfg.output, dims[-1])
         self.fused = fused
         self.record_every_default = 100
         if fused:
@@ -695,8 +692,7 @@ def loss_and_gradients(X, Y, parameters, config=None, sample_weight=None):
     dims = layer_dims_of_parameters(parameters)
     if dims[0] != X.shape[0]:
         raise ValueError(f"parameters['W1'] has {dims[0]} columns but X has {X.shape[0]} rows")
-    if cfg.output == "softmax" and dims[-1] < 2:
-        raise ValueError(f"output='softmax' needs at least 2 output units, got {dims[-1]}")
+    check_output_units(cfg.output, dims[-1])
     tr.dims = dims
     tr._init_loop(X, Y, parameters, dims, sample_weight, None, None, no_update=True)
     with _threads.limit(tr.threads):
