@@ -271,3 +271,19 @@ def test_denormals_flushed_inside_the_loop_only():
     tr.run_epoch()
     assert (tiny * np.float32(1.0))[0] != 0
     assert np.nextafter(np.float64(0), 1) > 0
+
+
+def test_flush_denormals_can_be_switched_off(monkeypatch):
+    """FASTDNN_FLUSH_DENORMALS=0 keeps IEEE denormals; where none arise both give the same
+    numbers, bit for bit."""
+    X, Y = np.random.RandomState(1).rand(3, 12), np.ones((1, 12))
+    cfg = TrainingConfig(optimizer="adam", mini_batch_size=4)
+    P = initialize_parameters([3, 4, 1], "he")
+    runs = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("FASTDNN_FLUSH_DENORMALS", flag)
+        tr = Trainer(X, Y, P, cfg)
+        tr.run(5)
+        runs.append(tr.parameters())
+    for k in runs[0]:
+        np.testing.assert_array_equal(runs[0][k], runs[1][k])

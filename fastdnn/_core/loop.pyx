@@ -52,6 +52,8 @@ from libc.string cimport memcpy, memset
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.pycapsule cimport PyCapsule_GetPointer
 
+import os
+
 import numpy as np
 cimport numpy as cnp
 from numpy.random cimport bitgen_t
@@ -73,8 +75,9 @@ cnp.import_array()
 # active inputs decay geometrically into the denormal range (below 1.2e-38 in float32,
 # 2.2e-308 in float64), where each arithmetic operation takes a microcode assist of
 # ~100 cycles: on scikit-learn's digits with Adam that made an epoch 4x slower after a
-# few epochs.  XLA runs its CPU code the same way.  Only values below the smallest normal
-# number change (to 0).
+# few epochs (bench/denormals.py).  XLA runs its CPU code the same way.  Only values below
+# the smallest normal number change (to 0).  FASTDNN_FLUSH_DENORMALS=0 (read when an
+# engine is made) keeps IEEE denormals.
 cdef extern from *:
     """
     #if defined(__x86_64__) || defined(_M_X64) || defined(__SSE2__)
@@ -110,6 +113,7 @@ cdef struct Spec:
     bint dropout, fixed_masks, weighted
     bint no_update          # gradients only (loss_and_gradients): no optimiser step
     bint gram               # layer 1 through the gram representation (see above)
+    bint ftz                # denormals flushed to zero while the loop runs
     Hyper h
     long long t             # optimiser steps done
 
@@ -544,6 +548,7 @@ cdef class Engine:
         sp.weighted = w is not None
         sp.no_update = spec.get("no_update", False)
         sp.gram = spec.get("gram", False)
+        sp.ftz = os.environ.get("FASTDNN_FLUSH_DENORMALS", "1").strip() != "0"
         if sp.gram and (sp.no_update or not opt_is_linear(sp.optimizer)):
             raise ValueError("the gram solver needs a linear optimiser (gd, momentum, sgd) "
                              "and updates")
@@ -781,22 +786,24 @@ cdef class Engine:
         cdef unsigned int fp
         if self.is_double:
             with nogil:
-                fp = fd_flush_denormals()
+                fp = fd_flush_denormals() if self.sp.ftz else 0
                 for i in range(count):
                     self.sp.h.lr = lrs[i]
                     c = _epoch[double](&self.sp, &self.B, first_epoch + i, want[i], 0)
                     if want[i]:
                         costs[i] = c
-                fd_restore_fp(fp)
+                if self.sp.ftz:
+                    fd_restore_fp(fp)
         else:
             with nogil:
-                fp = fd_flush_denormals()
+                fp = fd_flush_denormals() if self.sp.ftz else 0
                 for i in range(count):
                     self.sp.h.lr = lrs[i]
                     c = _epoch[float](&self.sp, &self.B, first_epoch + i, want[i], 0)
                     if want[i]:
                         costs[i] = c
-                fd_restore_fp(fp)
+                if self.sp.ftz:
+                    fd_restore_fp(fp)
 
     def run_epoch(self, long long epoch, perm, bint want_cost):
         """One epoch at the current rate; perm: (m,) int array for the external shuffle."""
@@ -810,14 +817,16 @@ cdef class Engine:
         cdef unsigned int fp
         if self.is_double:
             with nogil:
-                fp = fd_flush_denormals()
+                fp = fd_flush_denormals() if self.sp.ftz else 0
                 c = _epoch[double](&self.sp, &self.B, epoch, want_cost, 0)
-                fd_restore_fp(fp)
+                if self.sp.ftz:
+                    fd_restore_fp(fp)
         else:
             with nogil:
-                fp = fd_flush_denormals()
+                fp = fd_flush_denormals() if self.sp.ftz else 0
                 c = _epoch[float](&self.sp, &self.B, epoch, want_cost, 0)
-                fd_restore_fp(fp)
+                if self.sp.ftz:
+                    fd_restore_fp(fp)
         return c if want_cost else None
 
 
