@@ -668,16 +668,23 @@ def _worker(outfile, indices):
     serve(outfile, indices, build_cases(), run_case)
 
 
-def run_matrix(indices=None):
-    """Run the bad-input cases (all by default), crash-isolated; {index: result}."""
-    if indices is None:
-        indices = list(range(len(build_cases())))
-    return run_isolated(__file__, indices, _case_id)
+def matrix_runner(script, build, case_timeout=CASE_TIMEOUT):
+    """``(run_matrix, case_id)`` for the matrix of ``script`` whose cases ``build()``
+    makes: ``run_matrix(indices=None)`` runs them (all by default) crash-isolated and
+    returns {index: result}; ``case_id(i)`` names case i (or a self-test)."""
+    def case_id(i):
+        return {CRASH_SELFTEST: "selftest/segfault", HANG_SELFTEST: "selftest/hang"}.get(i) \
+            or build()[i].id
+
+    def run_matrix(indices=None):
+        if indices is None:
+            indices = list(range(len(build())))
+        return run_isolated(script, indices, case_id, case_timeout=case_timeout)
+
+    return run_matrix, case_id
 
 
-def _case_id(i):
-    return {CRASH_SELFTEST: "selftest/segfault", HANG_SELFTEST: "selftest/hang"}.get(i) or \
-        build_cases()[i].id
+run_matrix, _case_id = matrix_runner(__file__, build_cases)
 
 
 # --------------------------------------------------------------- the tests

@@ -48,8 +48,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from tests.test_bad_inputs import (CRASH_SELFTEST, HANG_SELFTEST, _names_in,  # noqa: E402
-                                   run_isolated, serve)
+from tests.test_bad_inputs import _names_in, matrix_runner, serve  # noqa: E402
 
 
 class Case:
@@ -1020,16 +1019,7 @@ def _worker(outfile, indices):
 CASE_TIMEOUT = 60.0
 
 
-def run_matrix(indices=None):
-    """Run the cases (all by default), crash-isolated; {index: result}."""
-    if indices is None:
-        indices = list(range(len(build_cases())))
-    return run_isolated(__file__, indices, _case_id, case_timeout=CASE_TIMEOUT)
-
-
-def _case_id(i):
-    return {CRASH_SELFTEST: "selftest/segfault", HANG_SELFTEST: "selftest/hang"}.get(i) or \
-        build_cases()[i].id
+run_matrix, _case_id = matrix_runner(__file__, build_cases, case_timeout=CASE_TIMEOUT)
 
 
 if __name__ == "__main__" and len(sys.argv) >= 4 and sys.argv[1] == "--worker":
