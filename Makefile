@@ -23,6 +23,15 @@ $(VENV)/.build-deps: | $(BIN)/python
 build: $(VENV)/.build-deps
 	flock .build.lock $(PIP) install -q --no-build-isolation -e '.[test]'
 
+# the course data: $FASTDNN_DATA, else a workplace copy in ../shared/datasets beside the
+# repository, else fastdnn's own search (datasets/, then a generated stand-in)
+SHARED_DATA := $(wildcard ../shared/datasets/train_catvnoncat.h5)
+ifeq ($(origin FASTDNN_DATA),undefined)
+ifneq ($(SHARED_DATA),)
+export FASTDNN_DATA := $(abspath ../shared/datasets)
+endif
+endif
+
 train: build
 	$(BIN)/fastdnn train --layers 12288,20,7,5,1 --learning-rate 0.0075 --iterations 2500
 
