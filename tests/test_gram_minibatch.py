@@ -125,17 +125,29 @@ def test_state_resumes_bit_for_bit():
         np.testing.assert_array_equal(third.parameters()[k], v)
 
 
-def test_state_of_other_data_is_refused():
+def test_state_continues_exactly_on_other_data():
+    """The stored representation (K X^T) holds only for the X it was built on: on other
+    data (scikit-learn's partial_fit on the next batch) the trainer bases it on the state's
+    formed W1 and velocity, which is what the primal solver continues from."""
     X, Y, dims = problem(seed=6)
-    kw = dict(learning_rate=0.05, optimizer="momentum", mini_batch_size=7)
+    kw = dict(learning_rate=0.05, optimizer="momentum", mini_batch_size=7, lambd=0.1)
     tr = Trainer(X, Y, r2.initialize_parameters_v2(dims, "he"), TrainingConfig(**kw))
-    tr.run(2)
+    tr.run(3)
     state = tr.state()
-    with pytest.raises(ValueError, match="gram_K_W1"):
-        Trainer.from_state(X[:, :-1], Y[:, :-1], state, TrainingConfig(**kw), iteration=2)
-    state["gram_coef_W1"] = np.array([[np.nan, 0.0]])
+    assert len(state["gram_X_sha256"]) == 32
+    X2, Y2 = X[:, ::-1].copy(), Y[:, ::-1].copy()           # same shapes, other data
+    for X_next, Y_next in ((X2, Y2), (X2[:, :-3], Y2[:, :-3])):
+        g = Trainer.from_state(X_next, Y_next, state, TrainingConfig(**kw), iteration=3)
+        p = Trainer.from_state(X_next, Y_next, state, TrainingConfig(solver="primal", **kw),
+                               iteration=3)
+        assert g.solver == "gram" and p.solver == "primal"
+        cg, cp = g.run(5, record_every=1), p.run(5, record_every=1)
+        assert rel(cg, cp) <= 1e-9
+        for k, v in p.parameters().items():
+            assert rel(g.parameters()[k], v) <= 1e-9, k
+    bad = dict(state, gram_coef_W1=np.array([[np.nan, 0.0]]))
     with pytest.raises(ValueError, match="gram_coef_W1"):
-        Trainer.from_state(X, Y, state, TrainingConfig(**kw), iteration=2)
+        Trainer.from_state(X, Y, bad, TrainingConfig(**kw), iteration=3)
 
 
 @pytest.mark.parametrize("opt", ["gd", "momentum", "sgd"])

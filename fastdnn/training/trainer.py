@@ -24,6 +24,7 @@ its representation, ``gram_*``); ``Trainer.from_state`` continues bit for bit.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import numbers
@@ -282,10 +283,31 @@ class Trainer:
 
     _GRAM_KEYS = {"W0": "gram_W1_0", "V0": "gram_V1_0", "KW": "gram_K_W1",
                   "KV": "gram_K_V1", "cW": "gram_coef_W1", "cV": "gram_coef_V1"}
+    _GRAM_DATA_KEY = "gram_X_sha256"
+
+    def _data_digest(self):
+        """SHA-256 of X as the engine reads it (dtype, shape, memory order, bytes), once:
+        the gram representation (K X^T) means something only with the same X."""
+        d = self.__dict__.get("_x_digest")
+        if d is None:
+            X = self._X
+            order = "F" if (X.flags.f_contiguous and not X.flags.c_contiguous) else "C"
+            h = hashlib.sha256(f"{X.dtype.str} {X.shape} {order} ".encode())
+            C = X.T if order == "F" else X
+            h.update(memoryview(C if C.flags.c_contiguous else np.ascontiguousarray(C))
+                     .cast("B"))
+            d = self._x_digest = np.frombuffer(h.digest(), dtype=np.uint8).copy()
+        return d
 
     def _gram_parts_of(self, state):
-        """The gram representation stored by ``state()``, or None (then based on W1)."""
+        """The gram representation stored by ``state()``, or None: then the engine bases
+        it on the state's W1 and velocity (formed from it), which is exact for any data;
+        the stored parts are used only for the same X (an exact, bit-for-bit resume), not
+        for other data (scikit-learn's partial_fit on the next batch)."""
         if not all(k in state for k in self._GRAM_KEYS.values()):
+            return None
+        digest = np.asarray(state.get(self._GRAM_DATA_KEY, ()), dtype=np.uint8).ravel()
+        if not np.array_equal(digest, self._data_digest()):
             return None
         parts = {}
         n1, n0 = self.dims[1], self.dims[0]
@@ -590,6 +612,7 @@ class Trainer:
         if self.solver == "gram":
             for part, a in self._engine.gram_parts().items():
                 out[self._GRAM_KEYS[part]] = a.reshape(1, 2) if part[0] == "c" else a
+            out[self._GRAM_DATA_KEY] = self._data_digest().copy()
         return out
 
     def _load_state(self, state):
