@@ -458,6 +458,25 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost,
     return total / m
 
 
+cdef void _epochs(Spec *sp, Bufs *B, bint is_double, long long first, const double *lrs,
+                  const unsigned char *want, double *costs, Py_ssize_t count) noexcept nogil:
+    """Epochs first .. first + count - 1, epoch i at rate lrs[i], its cost into costs[i]
+    where want[i]; denormals flushed meanwhile (sp.ftz) and the caller's mode restored."""
+    cdef Py_ssize_t i
+    cdef double c
+    cdef unsigned int fp = fd_flush_denormals() if sp.ftz else 0
+    for i in range(count):
+        sp.h.lr = lrs[i]
+        if is_double:
+            c = _epoch[double](sp, B, first + i, want[i], 0)
+        else:
+            c = _epoch[float](sp, B, first + i, want[i], 0)
+        if want[i]:
+            costs[i] = c
+    if sp.ftz:
+        fd_restore_fp(fp)
+
+
 # ---------------------------------------------------------------- Python side
 
 # The enums' values by name: fastdnn.training.registry builds its tables on these.
@@ -777,33 +796,14 @@ cdef class Engine:
             double[::1] costs):
         """Epochs first_epoch .. first_epoch + len(lrs) - 1, epoch i at rate lrs[i]; costs[i]
         = the epoch's cost where want[i] (else untouched).  Course or no shuffling only."""
-        cdef Py_ssize_t i, count = lrs.shape[0]
+        cdef Py_ssize_t count = lrs.shape[0]
         if want.shape[0] != count or costs.shape[0] != count:
             raise ValueError("lrs, want and costs must have one entry per epoch")
         if self.sp.shuffle == SHUF_EXTERNAL:
             raise ValueError("the external shuffle runs one epoch at a time (run_epoch)")
-        cdef double c
-        cdef unsigned int fp
-        if self.is_double:
-            with nogil:
-                fp = fd_flush_denormals() if self.sp.ftz else 0
-                for i in range(count):
-                    self.sp.h.lr = lrs[i]
-                    c = _epoch[double](&self.sp, &self.B, first_epoch + i, want[i], 0)
-                    if want[i]:
-                        costs[i] = c
-                if self.sp.ftz:
-                    fd_restore_fp(fp)
-        else:
-            with nogil:
-                fp = fd_flush_denormals() if self.sp.ftz else 0
-                for i in range(count):
-                    self.sp.h.lr = lrs[i]
-                    c = _epoch[float](&self.sp, &self.B, first_epoch + i, want[i], 0)
-                    if want[i]:
-                        costs[i] = c
-                if self.sp.ftz:
-                    fd_restore_fp(fp)
+        with nogil:
+            _epochs(&self.sp, &self.B, self.is_double, first_epoch, &lrs[0] if count else NULL,
+                    &want[0] if count else NULL, &costs[0] if count else NULL, count)
 
     def run_epoch(self, long long epoch, perm, bint want_cost):
         """One epoch at the current rate; perm: (m,) int array for the external shuffle."""
@@ -814,19 +814,10 @@ cdef class Engine:
             if p.shape[0] != self.sp.m:
                 raise ValueError(f"perm must hold {self.sp.m} indices, got {p.shape[0]}")
             self._perm[:] = p
-        cdef unsigned int fp
-        if self.is_double:
-            with nogil:
-                fp = fd_flush_denormals() if self.sp.ftz else 0
-                c = _epoch[double](&self.sp, &self.B, epoch, want_cost, 0)
-                if self.sp.ftz:
-                    fd_restore_fp(fp)
-        else:
-            with nogil:
-                fp = fd_flush_denormals() if self.sp.ftz else 0
-                c = _epoch[float](&self.sp, &self.B, epoch, want_cost, 0)
-                if self.sp.ftz:
-                    fd_restore_fp(fp)
+        cdef double lr = self.sp.h.lr
+        cdef unsigned char w = want_cost
+        with nogil:
+            _epochs(&self.sp, &self.B, self.is_double, epoch, &lr, &w, &c, 1)
         return c if want_cost else None
 
 
