@@ -128,16 +128,16 @@ def test_run_epoch_leaves_the_callers_permutation_alone():
 def test_finiteness_sees_any_non_finite_array(dtype):
     tr = _trainer(dtype=dtype)
     tr.run_epoch(perm=np.arange(M))
-    assert tr._state_finite()
+    assert tr._finite()
     arrays = tr._arrays()
     assert len(arrays) == 12       # W, b of 2 layers: parameters, first and second moments
     for i, a in enumerate(arrays):
         for bad in (np.nan, np.inf, -np.inf):
             keep = a.flat[-1]
             a.flat[-1] = bad
-            assert not tr._state_finite(), (i, bad)
+            assert not tr._finite(), (i, bad)
             a.flat[-1] = keep
-            assert tr._state_finite(), i
+            assert tr._finite(), i
 
 
 def test_finiteness_is_not_fooled_by_an_overflowing_sum():
@@ -146,10 +146,10 @@ def test_finiteness_is_not_fooled_by_an_overflowing_sum():
     W = tr._arrays()[0]
     W.flat[0] = big
     W.flat[1] = big            # finite values whose sum is +inf
-    assert tr._state_finite()
+    assert tr._finite()
     W.flat[1] = -big
     W.flat[2] = np.nan
-    assert not tr._state_finite()
+    assert not tr._finite()
 
 
 @pytest.mark.parametrize("optimizer", ["adam_sklearn", "sgd"])
@@ -197,7 +197,7 @@ def test_check_finite_false_carries_on_as_sklearn():
              for _ in range(6)]
     assert tr.iteration == 6 and tr.t == 6 * 5
     assert not all(np.isfinite(costs))
-    assert not tr._state_finite()
+    assert not tr._finite()
     assert tr.run_epoch(np.arange(M), False, check_finite=False) is None
     assert tr.iteration == 7
 

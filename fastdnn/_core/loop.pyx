@@ -497,6 +497,10 @@ SHUFFLE_CODES = {"none": SHUF_NONE, "course": SHUF_COURSE, "external": SHUF_EXTE
 LOSS_CONVENTION_CODES = {"course": LOSS_COURSE, "sklearn": LOSS_SKLEARN}
 
 
+# the gram representation's parts that a step changes
+_GRAM_MOVING = ("KW", "KV", "cW", "cV")
+
+
 cdef void *_ptr(cnp.ndarray a):
     return cnp.PyArray_DATA(a)
 
@@ -675,7 +679,7 @@ cdef class Engine:
         cdef int64_t m = self.sp.m
         cdef int n1 = self.B.n[1]
         cdef Bufs *B = &self.B
-        g = dict(X=X, W1=W1, V1=V1, zero2=np.zeros(2, self.dtype))
+        g = dict(X=X, W1=W1, V1=V1, zero2=np.zeros((1, 2), self.dtype))
         g["G"] = np.empty((m, m), self.dtype)
         gemm_into(X, True, X, False, g["G"])
         for k in ("P0", "Q0", "KW", "KV", "S", "GK"):
@@ -683,8 +687,8 @@ cdef class Engine:
         g["GB"] = np.zeros((self.sp.mb, m), self.dtype)
         g["W0"] = np.zeros_like(W1)
         g["V0"] = np.zeros_like(W1)
-        g["cW"] = np.zeros(2, self.dtype)
-        g["cV"] = np.zeros(2, self.dtype)
+        g["cW"] = np.zeros((1, 2), self.dtype)         # (a, b) and (c, d), as one row each
+        g["cV"] = np.zeros((1, 2), self.dtype)
         self.gram = g
         B.G = _ptr(g["G"])
         B.P0 = _ptr(g["P0"])
@@ -718,8 +722,8 @@ cdef class Engine:
         if KW is None:
             g["KW"][...] = 0
             g["KV"][...] = 0
-            g["cW"][:] = (1, 0)
-            g["cV"][:] = (0, 1)
+            g["cW"][...] = (1, 0)
+            g["cV"][...] = (0, 1)
         else:
             self.gram_set((KW, KV, cW, cV))
         W0, V0 = g["W0"].astype(np.float64), g["V0"].astype(np.float64)
@@ -735,32 +739,29 @@ cdef class Engine:
         for out, c, K in ((g["W1"], g["cW"], g["KW"]), (g["V1"], g["cV"], g["KV"])):
             if out is None:
                 continue
-            np.multiply(g["W0"], c[0], out=out)
+            np.multiply(g["W0"], c[0, 0], out=out)
             if self.B.Q0 != NULL:
-                out += c[1] * g["V0"]
+                out += c[0, 1] * g["V0"]
             gemm_into(K, False, g["X"], True, out, 1.0, 1.0)
 
     def gram_get(self):
         """Copies of the moving parts (K_W, K_V, (a, b), (c, d))."""
-        g = self.gram
-        return tuple(g[k].copy() for k in ("KW", "KV", "cW", "cV"))
+        return tuple(self.gram[k].copy() for k in _GRAM_MOVING)
 
     def gram_set(self, parts):
-        g = self.gram
-        for k, a in zip(("KW", "KV", "cW", "cV"), parts):
-            np.copyto(g[k], a)
+        for k, a in zip(_GRAM_MOVING, parts):
+            np.copyto(self.gram[k], a)
 
     def gram_parts(self):
-        """Everything an exact resume needs besides X: W_0, V_0, K_W, K_V, (a, b), (c, d)."""
-        g = self.gram
-        return dict(W0=g["W0"].copy(), V0=g["V0"].copy(), KW=g["KW"].copy(),
-                    KV=g["KV"].copy(), cW=g["cW"].copy(), cV=g["cV"].copy())
+        """Everything an exact resume needs besides X: W_0, V_0, K_W, K_V, (a, b), (c, d)
+        (the keyword arguments of ``gram_rebase``)."""
+        return dict(W0=self.gram["W0"].copy(), V0=self.gram["V0"].copy(),
+                    **dict(zip(_GRAM_MOVING, self.gram_get())))
 
     def gram_finite(self):
-        g = self.gram
         with np.errstate(all="ignore"):
-            return all(np.isfinite(g[k].sum()) or np.isfinite(g[k]).all()
-                       for k in ("KW", "KV", "cW", "cV"))
+            return all(np.isfinite(self.gram[k].sum()) or np.isfinite(self.gram[k]).all()
+                       for k in _GRAM_MOVING)
 
     cdef object _scratch(self, shape):
         a = np.zeros(shape, dtype=self.dtype)

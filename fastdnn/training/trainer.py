@@ -320,8 +320,7 @@ class Trainer:
                                  f"{shapes[part]} (the same data as the run it continues)")
             if not np.all(np.isfinite(a)):
                 raise ValueError(f"state {key!r} holds non-finite values")
-            parts[part] = a.astype(self.dtype, copy=False).reshape(-1 if part[0] == "c"
-                                                                  else a.shape)
+            parts[part] = a.astype(self.dtype, copy=False)
         return parts
 
     def _sync(self):
@@ -461,7 +460,7 @@ class Trainer:
             with _threads.limit(threads):
                 c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
         if check_finite and ((c is not None and not math.isfinite(c))
-                             or not self._state_finite()):
+                             or not self._finite()):
             if saved is not None:
                 self._restore(saved)
             raise TrainingDiverged(
@@ -492,25 +491,6 @@ class Trainer:
             raise ValueError("perm must be a permutation of 0..m-1")
         return p
 
-    def _state_finite(self):
-        """True when every parameter and optimiser array is finite.
-
-        One reduction per array (views made once: the engine holds these buffers, so they
-        are never replaced), their sums added: any NaN or infinity makes the total
-        non-finite.  A non-finite total from finite values (overflow of the sum) falls back
-        to the element-wise test of :meth:`_finite`."""
-        if self.solver == "gram" and not self._engine.gram_finite():
-            return False
-        views = self.__dict__.get("_finite_views")
-        if views is None:
-            arrays = self._arrays()
-            if not all(a.flags.c_contiguous for a in arrays):
-                return self._finite()
-            views = self._finite_views = [a.reshape(-1) for a in arrays]
-        with np.errstate(all="ignore"):
-            total = sum(map(np.add.reduce, views))
-        return math.isfinite(total) or self._finite()
-
     # -------------------------------------------------------------- divergence
     def _arrays(self):
         """The arrays the engine updates in place (for the gram solver, W1 and its
@@ -519,15 +499,21 @@ class Trainer:
         return [a for a in self._Ws + self._bs + self._VW + self._Vb + self._SW + self._Sb
                 if a is not None and not any(a is s for s in stale)]
 
-    def _snapshot(self):
+    def _snapshot(self, fresh=False):
+        """Everything an epoch changes, to put back with :meth:`_restore`: into buffers
+        kept for the purpose, or new copies (``fresh``)."""
         arrays = self._arrays()
-        if getattr(self, "_backup", None) is None:
-            self._backup = [np.empty_like(a) for a in arrays]
-        for a, s in zip(arrays, self._backup):
-            np.copyto(s, a)
+        if fresh:
+            backup = [a.copy() for a in arrays]
+        else:
+            if getattr(self, "_backup", None) is None:
+                self._backup = [np.empty_like(a) for a in arrays]
+            backup = self._backup
+            for a, b in zip(arrays, backup):
+                np.copyto(b, a)
         rng = None if self._bitgen is None else self._bitgen.state
         gram = self._engine.gram_get() if self.solver == "gram" else None
-        return self._backup, self._engine.t, rng, self._lr, gram
+        return backup, self._engine.t, rng, self._lr, gram
 
     def _restore(self, saved):
         arrays, t, rng, lr, gram = saved
@@ -542,19 +528,26 @@ class Trainer:
         self._engine.learning_rate = lr
 
     def _finite(self):
+        """True when every parameter and optimiser array (and the gram representation) is
+        finite.  One reduction per array (views made once: the engine holds these buffers,
+        so they are never replaced), their sums added: any NaN or infinity makes the total
+        non-finite; a non-finite total from finite values (overflow of the sum) falls back
+        to the element-wise test."""
         if self.solver == "gram" and not self._engine.gram_finite():
             return False
+        views = self.__dict__.get("_finite_views")
+        if views is None:
+            views = self._finite_views = [a.reshape(-1) for a in self._arrays()]
         with np.errstate(all="ignore"):
-            return all(np.isfinite(a.sum()) or np.isfinite(a).all() for a in self._arrays())
+            return math.isfinite(sum(map(np.add.reduce, views))) or \
+                all(np.isfinite(v).all() for v in views)
 
     def _diverged(self, start, stop, saved, costs):
         """Epochs start..stop-1 ended non-finite: replay them one at a time (deterministic)
         to find the first bad one, leave the trainer before it, raise TrainingDiverged."""
         self._restore(saved)
         for e in range(start, stop):
-            before = ([a.copy() for a in self._arrays()], self._engine.t,
-                      None if self._bitgen is None else self._bitgen.state, self._lr,
-                      self._engine.gram_get() if self.solver == "gram" else None)
+            before = self._snapshot(fresh=True)
             got = np.full(1, np.nan)
             self._engine.run(e, np.array([self._lr_for(e)]), np.ones(1, np.uint8), got)
             bad = [] if np.isfinite(got[0]) else [f"the cost is {got[0]}"]
@@ -611,7 +604,7 @@ class Trainer:
         out["scalars"] = np.frombuffer(json.dumps(scalars).encode(), dtype=np.uint8).copy()
         if self.solver == "gram":
             for part, a in self._engine.gram_parts().items():
-                out[self._GRAM_KEYS[part]] = a.reshape(1, 2) if part[0] == "c" else a
+                out[self._GRAM_KEYS[part]] = a
             out[self._GRAM_DATA_KEY] = self._data_digest().copy()
         return out
 
