@@ -618,15 +618,9 @@ def versions():
 
 
 def machine():
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from fastdnn.threads import cpu_model
+
+    cpu = cpu_model()
     blas = []
     try:
         import threadpoolctl

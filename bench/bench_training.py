@@ -404,12 +404,9 @@ def main(argv=None):
     import scipy
     blas = [f"{i['internal_api']} {i['version']} ({i['architecture']})"
             for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    from fastdnn.threads import cpu_model
+
+    cpu = cpu_model()
     print(f"machine: {cpu}, {os.cpu_count()} cores; python {platform.python_version()}, "
           f"numpy {np.__version__}, scipy {scipy.__version__}, "
           f"torch {torch.__version__ if torch else 'not installed'}")

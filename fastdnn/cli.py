@@ -336,16 +336,9 @@ def _beside(path, suffix):
 
 
 def _machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs, "
+    from fastdnn.threads import cpu_model
+
+    return (f"{platform.system()} {platform.machine()}, {cpu_model()}, {os.cpu_count()} CPUs, "
             f"Python {platform.python_version()}, numpy {np.__version__}")
 
 

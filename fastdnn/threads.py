@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-__all__ = ["ENV_VAR", "MAX_THREADS", "resolve_threads", "limit"]
+__all__ = ["ENV_VAR", "MAX_THREADS", "resolve_threads", "limit", "cpu_model"]
 
 ENV_VAR = "FASTDNN_NUM_THREADS"
 #: the largest thread count: BLAS libraries take it as a C int
@@ -71,3 +71,18 @@ def limit(threads=None):
     if n is None:
         return contextlib.nullcontext()
     return _get_controller().limit(limits=n, user_api="blas")
+
+
+def cpu_model():
+    """The processor's name ("model name" in /proc/cpuinfo, else what ``platform`` says),
+    for the machine line of the CLI's and the benchmarks' reports."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "?"
