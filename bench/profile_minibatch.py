@@ -52,6 +52,15 @@ def cpu_ms(c, w, rounds):
     return 1e3 * best / w.n_epochs
 
 
+def fastdnn_and_products(w, args):
+    """CPU ms per epoch of fastdnn (1 thread) and of the same products alone, on w."""
+    f = bm.Fastdnn(w, args.dtype, 1)
+    p = bm.Products(w, args.dtype)
+    f.setup()
+    p.setup()
+    return cpu_ms(f, w, args.rounds), cpu_ms(p, w, args.rounds)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", default="digits", choices=sorted(bm.WORKLOADS))
@@ -82,11 +91,7 @@ def main():
     print("|---|---:|---:|---:|---:|")
     for opt in ("gd", "momentum", "adam"):
         w = workload(args.workload, optimizer=opt, rounds=args.rounds, epochs=args.epochs)
-        f = bm.Fastdnn(w, args.dtype, 1)
-        p = bm.Products(w, args.dtype)
-        f.setup()
-        p.setup()
-        tf, tp = cpu_ms(f, w, args.rounds), cpu_ms(p, w, args.rounds)
+        tf, tp = fastdnn_and_products(w, args)
         print(f"| {opt} | {tf:.3f} | {tp:.3f} | {tf - tp:.3f} | "
               f"{1e3 * (tf - tp) / len(w.batches):.1f} |", flush=True)
     n_params = sum(w.dims[l] * w.dims[l - 1] + w.dims[l] for l in range(1, len(w.dims)))
@@ -95,11 +100,7 @@ def main():
     print("|---:|---:|---:|---:|---:|---:|")
     for mb in [int(b) for b in args.batches.split(",")]:
         w = workload(args.workload, mb=mb, rounds=args.rounds, epochs=args.epochs)
-        f = bm.Fastdnn(w, args.dtype, 1)
-        p = bm.Products(w, args.dtype)
-        f.setup()
-        p.setup()
-        tf, tp = cpu_ms(f, w, args.rounds), cpu_ms(p, w, args.rounds)
+        tf, tp = fastdnn_and_products(w, args)
         print(f"| {mb} | {len(w.batches)} | {tf:.3f} | {tp:.3f} | {tf - tp:.3f} | "
               f"{1e3 * (tf - tp) / len(w.batches):.1f} |", flush=True)
 
