@@ -8,13 +8,20 @@ Its conventions differ from fastdnn's top level (SPEC section 1):
 ``np.random.seed(1)`` themselves; ``L_model_backward`` stores the gradient a
 layer's backward step returns as ``dA{l-1}`` (``dA0`` is w.r.t. X); the
 models return ``(parameters, costs)`` and print the last iteration's cost
-too.  The layer functions are the course's numpy code, for activations of
-any shape; the two models train on fastdnn's compiled engine.
+too.  The layer functions are fastdnn's compiled ones (the same signatures,
+caches and values to rounding); the activations are the course's numpy code
+(any shape, a scalar Z its own cache, as the course's); the two models train
+on fastdnn's compiled engine.
 
 Only numpy is imported; h5py (``load_data``) and matplotlib (the plots) are
 imported on first use.
 """
 import numpy as np
+
+# the course's layer functions, the same in this module: fastdnn's compiled ones
+from fastdnn.layers import (L_model_forward, linear_activation_backward,  # noqa: F401
+                            linear_activation_forward, linear_backward, linear_forward,
+                            update_parameters)
 
 __all__ = [
     "sigmoid", "relu", "relu_backward", "sigmoid_backward", "load_data",
@@ -93,43 +100,6 @@ def initialize_parameters_deep(layer_dims):
     return parameters
 
 
-def linear_forward(A, W, b):
-    """Z = W A + b; returns ``(Z, (A, W, b))``."""
-    Z = W.dot(A) + b
-    cache = (A, W, b)
-    return Z, cache
-
-
-def linear_activation_forward(A_prev, W, b, activation):
-    """LINEAR -> ``activation`` ("sigmoid" or "relu"); returns ``(A, ((A_prev, W, b), Z))``."""
-    if activation == "sigmoid":
-        Z, linear_cache = linear_forward(A_prev, W, b)
-        A, activation_cache = sigmoid(Z)
-    elif activation == "relu":
-        Z, linear_cache = linear_forward(A_prev, W, b)
-        A, activation_cache = relu(Z)
-    else:
-        raise ValueError("activation must be 'sigmoid' or 'relu', got %r" % (activation,))
-    cache = (linear_cache, activation_cache)
-    return A, cache
-
-
-def L_model_forward(X, parameters):
-    """[LINEAR->RELU] x (L-1) -> LINEAR->SIGMOID; returns ``(AL, caches)`` (L caches)."""
-    caches = []
-    A = X
-    L = len(parameters) // 2
-    for l in range(1, L):
-        A_prev = A
-        A, cache = linear_activation_forward(A_prev, parameters['W' + str(l)],
-                                             parameters['b' + str(l)], activation="relu")
-        caches.append(cache)
-    AL, cache = linear_activation_forward(A, parameters['W' + str(L)],
-                                          parameters['b' + str(L)], activation="sigmoid")
-    caches.append(cache)
-    return AL, caches
-
-
 def compute_cost(AL, Y):
     """(1/m) (-Y log(AL)^T - (1-Y) log(1-AL)^T), squeezed to a 0-d array."""
     Y = np.asarray(Y, dtype=np.float64)
@@ -137,30 +107,6 @@ def compute_cost(AL, Y):
     cost = (1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, np.log(1 - AL).T))
     cost = np.squeeze(cost)
     return cost
-
-
-def linear_backward(dZ, cache):
-    """dW = (1/m) dZ A_prev^T, db = (1/m) row sums of dZ, dA_prev = W^T dZ;
-    returns ``(dA_prev, dW, db)``."""
-    A_prev, W, b = cache
-    m = A_prev.shape[1]
-    dW = 1. / m * np.dot(dZ, A_prev.T)
-    db = 1. / m * np.sum(dZ, axis=1, keepdims=True)
-    dA_prev = np.dot(W.T, dZ)
-    return dA_prev, dW, db
-
-
-def linear_activation_backward(dA, cache, activation):
-    """Backward through ``activation`` ("relu" or "sigmoid") then LINEAR;
-    returns ``(dA_prev, dW, db)``."""
-    linear_cache, activation_cache = cache
-    if activation == "relu":
-        dZ = relu_backward(dA, activation_cache)
-    elif activation == "sigmoid":
-        dZ = sigmoid_backward(dA, activation_cache)
-    else:
-        raise ValueError("activation must be 'sigmoid' or 'relu', got %r" % (activation,))
-    return linear_backward(dZ, linear_cache)
 
 
 def L_model_backward(AL, Y, caches):
@@ -186,15 +132,6 @@ def _L_model_backward(AL, Y, caches, shift):
         grads["dW" + str(l + 1)] = dW
         grads["db" + str(l + 1)] = db
     return grads
-
-
-def update_parameters(parameters, grads, learning_rate):
-    """W_l - lr dW_l, b_l - lr db_l: new arrays stored in ``parameters`` (returned)."""
-    L = len(parameters) // 2
-    for l in range(L):
-        parameters["W" + str(l + 1)] = parameters["W" + str(l + 1)] - learning_rate * grads["dW" + str(l + 1)]
-        parameters["b" + str(l + 1)] = parameters["b" + str(l + 1)] - learning_rate * grads["db" + str(l + 1)]
-    return parameters
 
 
 def predict(X, y, parameters):
