@@ -5,6 +5,7 @@ extensions.  ``FASTDNN_DEBUG=1`` builds them with bounds checking and
 wraparound checks switched back on (``make test-debug``).
 """
 import os
+import sys
 
 import numpy as np
 from Cython.Build import cythonize
@@ -30,6 +31,12 @@ if ASAN:
     compile_args = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
 
 MODULES = ["_blas", "_kernels", "_validation", "activations", "layers", "_engine", "_core.loop"]
+# the training loop runs its epochs on a team of threads (OpenMP) when asked for more than
+# one; GCC on Linux ships libgomp.  FASTDNN_OPENMP=0, or another platform, builds it
+# without: the loop then runs on the calling thread alone (same numbers).
+OPENMP = (["-fopenmp"] if sys.platform.startswith("linux")
+          and os.environ.get("FASTDNN_OPENMP", "1") != "0" else [])
+TEAM_MODULES = {"_core.loop"}
 
 extensions = [
     Extension(
@@ -37,8 +44,9 @@ extensions = [
         [f"fastdnn/{name.replace('.', '/')}.pyx"],
         include_dirs=[np.get_include()],
         define_macros=macros,
-        extra_compile_args=compile_args,
-        extra_link_args=["-fsanitize=address"] if ASAN else [],
+        extra_compile_args=compile_args + (OPENMP if name in TEAM_MODULES else []),
+        extra_link_args=(["-fsanitize=address"] if ASAN else [])
+        + (OPENMP if name in TEAM_MODULES else []),
     )
     for name in MODULES
 ]

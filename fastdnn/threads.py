@@ -1,14 +1,21 @@
 """Thread-count control for fastdnn's compiled code.
 
-fastdnn's own loops are single-threaded; every thread it uses is a BLAS
-thread.  Two OpenBLAS copies are usually loaded: scipy's, which fastdnn's
-kernels call through ``scipy.linalg.cython_blas``, and numpy's, which the
-engine uses once per run for setup products (the gram matrix, forming W1).
-``limit(threads)`` sets both, through threadpoolctl, for the duration of a
-``with`` block and restores the previous counts afterwards, so the setting
-never leaks into the caller's other numpy/scipy work.  Because no OpenMP pool
-exists next to the BLAS pool, nothing is oversubscribed: at most ``threads``
-threads compute at any time.
+fastdnn computes on two kinds of threads, never both at once:
+
+* BLAS threads.  Two OpenBLAS copies are usually loaded: scipy's, which
+  fastdnn's kernels call through ``scipy.linalg.cython_blas``, and numpy's,
+  which the engines use for setup products (the gram matrix, forming W1).
+  ``limit(threads)`` sets both, through threadpoolctl, for the duration of a
+  ``with`` block and restores the previous counts afterwards, so the setting
+  never leaks into the caller's other numpy/scipy work.
+* The general training loop's team (``fastdnn._core.loop``, OpenMP): when a
+  step's products are large enough (``team_size``), every thread of the team
+  takes a block of each product and of the elementwise work after it, and a
+  slice of each optimiser pass, while BLAS runs single-threaded in each of
+  them (``team_limit``).  Small steps stay on one thread: a barrier costs
+  more than they would gain.
+
+So at most ``threads`` threads compute at any time.
 
 The count comes from the ``threads`` argument of the training functions, or
 else from the environment variable ``FASTDNN_NUM_THREADS``; with neither,
@@ -19,7 +26,8 @@ from __future__ import annotations
 import contextlib
 import os
 
-__all__ = ["ENV_VAR", "MAX_THREADS", "resolve_threads", "limit", "cpu_model"]
+__all__ = ["ENV_VAR", "MAX_THREADS", "TEAM_MIN_WORK", "resolve_threads", "limit",
+           "available_cores", "team_size", "team_limit", "cpu_model"]
 
 ENV_VAR = "FASTDNN_NUM_THREADS"
 #: the largest thread count: BLAS libraries take it as a C int
@@ -71,6 +79,38 @@ def limit(threads=None):
     if n is None:
         return contextlib.nullcontext()
     return _get_controller().limit(limits=n, user_api="blas")
+
+
+#: multiply-adds of one step's products from which the training loop runs on a team
+#: (bench/profile_minibatch.py --teams measures the crossover)
+TEAM_MIN_WORK = 2_000_000
+
+
+def available_cores():
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def team_size(threads, step_work):
+    """Threads of the training loop's team for steps of ``step_work`` multiply-adds:
+    ``resolve_threads(threads)`` (else the available cores, as BLAS would use) where the
+    build has teams and a step is at least TEAM_MIN_WORK, else 1."""
+    n = resolve_threads(threads)
+    if n is None:
+        n = available_cores()
+    if n <= 1 or step_work < TEAM_MIN_WORK:
+        return 1
+    from fastdnn._core.loop import HAVE_TEAMS
+    return n if HAVE_TEAMS else 1
+
+
+def team_limit(threads, team):
+    """The BLAS limit around a run of the training loop: one thread per member of a
+    team (team > 1), else ``limit(threads)``."""
+    return limit(1) if team > 1 else limit(threads)
 
 
 def cpu_model():

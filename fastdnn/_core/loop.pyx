@@ -96,6 +96,34 @@ cdef extern from *:
     unsigned int fd_flush_denormals() noexcept nogil
     void fd_restore_fp(unsigned int old) noexcept nogil
 
+# A team of threads for one run (OpenMP where the module was compiled with it, else the
+# calling thread alone): fd_team(nt, fn, arg) runs fn(arg, tid, team size) on every thread
+# of a team of up to nt; fd_barrier() waits for the whole team (a no-op outside a team).
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static void fd_team(int nt, void (*fn)(void *, int, int), void *arg) {
+        if (nt <= 1) { fn(arg, 0, 1); return; }
+        #pragma omp parallel num_threads(nt)
+        { fn(arg, omp_get_thread_num(), omp_get_num_threads()); }
+    }
+    static void fd_barrier(void) {
+        #pragma omp barrier
+    }
+    static int fd_have_openmp(void) { return 1; }
+    #else
+    static void fd_team(int nt, void (*fn)(void *, int, int), void *arg) {
+        (void)nt; fn(arg, 0, 1);
+    }
+    static void fd_barrier(void) {}
+    static int fd_have_openmp(void) { return 0; }
+    #endif
+    """
+    void fd_team(int nt, void (*fn)(void *, int, int) noexcept nogil, void *arg) noexcept nogil
+    void fd_barrier() noexcept nogil
+    int fd_have_openmp() noexcept nogil
+
 # shuffle modes (fastdnn.training.registry.SHUFFLES)
 cdef enum Shuffle:
     SHUF_NONE = 0          # data order (full batch: X in place; mini-batches: slices in place)
@@ -114,6 +142,7 @@ cdef struct Spec:
     bint no_update          # gradients only (loss_and_gradients): no optimiser step
     bint gram               # layer 1 through the gram representation (see above)
     bint ftz                # denormals flushed to zero while the loop runs
+    int workers             # threads of the team that runs the epochs (see _step)
     Hyper h
     long long t             # optimiser steps done
 
@@ -267,15 +296,130 @@ cdef void _gram_update(Spec *sp, Bufs *B, const floating *dZ1, int n1, int64_t m
             S[i * m + _col(first, idx, k)] = 0
 
 
+# ---- the team's share of each stage
+#
+# With a team of nt > 1 threads (Spec.workers; BLAS single-threaded meanwhile), every
+# thread runs the same epochs and steps and takes its part of each large stage: a block of
+# rows or columns of each product's output (the larger dimension is split, so that the
+# operand each thread packs again in full is the smaller one) with the elementwise work
+# on that block, and a slice of each optimiser pass.  Stages smaller than PAR_WORK
+# multiply-adds, the output layer, the masks, the permutation and the costs are thread
+# 0's.  fd_barrier() separates stages that read what others wrote.  Every element is
+# computed by one thread with the same operations as alone; only BLAS may sum a block of a
+# product in another order than the whole, so a team's run equals the lone thread's to
+# rounding (tests/test_team.py).
+
+cdef enum:
+    PAR_WORK = 262144       # multiply-adds of a product below which thread 0 does it alone
+    PAR_ELEMS = 16384       # elements of an optimiser pass below which thread 0 does it
+
+
+cdef struct Part:
+    int r0, r1, c0, c1      # rows r0..r1-1, columns c0..c1-1 of a (R x C) block
+
+
+cdef inline void _span(int n, int tid, int nt, int *lo, int *hi) noexcept nogil:
+    """Thread tid's share of 0..n-1 (blocks of 16 where n allows)."""
+    cdef int q = (n + nt - 1) // nt
+    if n >= 16 * nt:
+        q = (q + 15) // 16 * 16
+    lo[0] = min(n, tid * q)
+    hi[0] = min(n, lo[0] + q)
+
+
+cdef inline Part _part(int R, int C, long work, int tid, int nt) noexcept nogil:
+    """Thread tid's block of an (R x C) output: all of it for thread 0 (nothing for the
+    others) below PAR_WORK, else a share of the rows or of the columns, whichever are more."""
+    cdef Part p
+    p.r0 = 0
+    p.r1 = R
+    p.c0 = 0
+    p.c1 = C
+    if nt == 1:
+        return p
+    if work < PAR_WORK:
+        if tid != 0:
+            p.r1 = 0
+        return p
+    if R >= C:
+        _span(R, tid, nt, &p.r0, &p.r1)
+    else:
+        _span(C, tid, nt, &p.c0, &p.c1)
+    return p
+
+
+cdef inline bint _whole(Part p, int R, int C) noexcept nogil:
+    return p.r0 == 0 and p.r1 == R and p.c0 == 0 and p.c1 == C
+
+
+cdef inline bint _empty(Part p) noexcept nogil:
+    return p.r1 <= p.r0 or p.c1 <= p.c0
+
+
+cdef inline const floating *_rows_of(const floating *M, int ld, bint rm, int r0) noexcept nogil:
+    """Row r0 onwards of a matrix stored row-major (rm) or column-major with ld."""
+    return M + <Py_ssize_t>r0 * ld if rm else M + r0
+
+
+cdef inline const floating *_cols_of(const floating *M, int ld, bint rm, int c0) noexcept nogil:
+    return M + c0 if rm else M + <Py_ssize_t>c0 * ld
+
+
+cdef inline void _sync(int nt) noexcept nogil:
+    if nt > 1:
+        fd_barrier()
+
+
+cdef void _act_part(int act, floating *Z, const floating *b, floating *A, Part p,
+                    int ld) noexcept nogil:
+    """A = g(Z + b) on block p of (. x ld) row-major Z, A."""
+    cdef int i
+    if p.c0 == 0 and p.c1 == ld:
+        act_forward(act, Z + <Py_ssize_t>p.r0 * ld, b + p.r0, A + <Py_ssize_t>p.r0 * ld,
+                    p.r1 - p.r0, ld)
+    else:
+        for i in range(p.r0, p.r1):
+            act_forward(act, Z + <Py_ssize_t>i * ld + p.c0, b + i, A + <Py_ssize_t>i * ld + p.c0,
+                        1, p.c1 - p.c0)
+
+
+cdef void _mask_part(floating *out, const floating *a, const floating *d, floating fkp,
+                     Part p, int ld) noexcept nogil:
+    """out = a * d / keep_prob on block p (out may be a)."""
+    cdef int i
+    cdef Py_ssize_t k, o
+    for i in range(p.r0, p.r1):
+        o = <Py_ssize_t>i * ld
+        for k in range(o + p.c0, o + p.c1):
+            out[k] = (a[k] * d[k]) / fkp
+
+
+cdef void _act_back_part(int act, floating *dA, const floating *A, Part p, int ld) noexcept nogil:
+    cdef int i
+    if p.c0 == 0 and p.c1 == ld:
+        act_backward(act, dA + <Py_ssize_t>p.r0 * ld, A + <Py_ssize_t>p.r0 * ld,
+                     <Py_ssize_t>(p.r1 - p.r0) * ld)
+    else:
+        for i in range(p.r0, p.r1):
+            act_backward(act, dA + <Py_ssize_t>i * ld + p.c0, A + <Py_ssize_t>i * ld + p.c0,
+                         p.c1 - p.c0)
+
+
+cdef inline floating *_at(floating *M, Py_ssize_t off) noexcept nogil:
+    """M + off, NULL staying NULL (optimiser state an optimiser does not keep)."""
+    return NULL if M == NULL else M + off
+
+
 cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                   const floating *Yp, int ldy, const floating *wp, int ms, bint want_cost,
-                  int64_t first, const int64_t *idx, floating dummy) noexcept nogil:
-    """One optimisation step on a batch of ms columns; returns its cost (0 if not wanted).
+                  int64_t first, const int64_t *idx, int tid, int nt) noexcept nogil:
+    """One optimisation step on a batch of ms columns; returns its cost (0 if not wanted;
+    thread 0's value).
 
     A0: the batch's inputs (n0 x ms) with leading dimension ld0 in row- or column-major
     order; Yp: targets (n_L x ms) row-major with leading dimension ldy; wp: weights or NULL.
     The batch is columns first..first+ms-1 (idx NULL) or idx[0..ms-1] of the data (read by
-    the gram solver only).
+    the gram solver only).  Run by every thread of a team (tid of nt; see above).
     """
     cdef int L = sp.L, l, nl, npv, i
     cdef int *n = B.n
@@ -293,14 +437,22 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef floating **SW = <floating **>B.SW
     cdef floating **Sb = <floating **>B.Sb
     cdef const floating *prev
-    cdef int ldp
+    cdef int ldp, lo, hi
     cdef bint prm
     cdef Py_ssize_t k, size
     cdef double N, cost = 0, kp = sp.keep_prob
     cdef floating fkp = <floating>sp.keep_prob
     cdef floating *d
-    cdef floating *a
-    cdef floating *ad
+    cdef Part p
+
+    # dropout masks of this step: u < keep_prob, drawn per hidden layer in order
+    if tid == 0 and sp.dropout and not sp.fixed_masks:
+        for l in range(1, L):
+            size = <Py_ssize_t>n[l] * ms
+            d = D[l]
+            for k in range(size):
+                d[k] = 1 if next_double(B.bitgen) < kp else 0
+    _sync(nt)           # the masks, the batch and the last step's parameters are complete
 
     # normaliser
     if wp != NULL:
@@ -309,58 +461,61 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             N += wp[k]
     else:
         N = ms
-    if want_cost and sp.lambd != 0:
+
+    if tid == 0 and want_cost and sp.lambd != 0:
         for l in range(1, L + 1):
             if l == 1 and sp.gram:
-                cost += 0.5 * sp.lambd * _gram_norm2(B, n[1], sp.m, dummy)
+                cost += 0.5 * sp.lambd * _gram_norm2(B, n[1], sp.m, W[1][0])
             else:
                 cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
-
-    # dropout masks of this step: u < keep_prob, drawn per hidden layer in order
-    if sp.dropout and not sp.fixed_masks:
-        for l in range(1, L):
-            size = <Py_ssize_t>n[l] * ms
-            d = D[l]
-            for k in range(size):
-                d[k] = 1 if next_double(B.bitgen) < kp else 0
 
     # ---- forward
     for l in range(1, L + 1):
         nl = n[l]
+        npv = n[l - 1]
         if l == 1:
             prev, ldp, prm = A0, ld0, a0_rm
         else:
             prev, ldp, prm = Ad[l - 1], ms, True
-        if l == 1 and sp.gram:
-            _gram_z1(B, Z[1], nl, sp.m, ms, first, idx)
-        elif prm and ldp == ms and <long>nl * ms * n[l - 1] <= SMALL_WORK:
-            mm_nn(nl, ms, n[l - 1], W[l], prev, Z[l])
+        if l == L:
+            if tid != 0:
+                break
+            p = _part(nl, ms, 0, 0, 1)
         else:
-            gemm(nl, ms, n[l - 1], <floating>1, W[l], n[l - 1], True, prev, ldp, prm,
-                 <floating>0, Z[l], ms)
+            p = _part(nl, ms, <long>nl * ms * npv, tid, nt)
+        if _empty(p):
+            pass
+        elif l == 1 and sp.gram:
+            _gram_z1(B, Z[1], nl, sp.m, ms, first, idx)
+        elif _whole(p, nl, ms) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
+            mm_nn(nl, ms, npv, W[l], prev, Z[l])
+        else:
+            gemm(p.r1 - p.r0, p.c1 - p.c0, npv, <floating>1, W[l] + <Py_ssize_t>p.r0 * npv,
+                 npv, True, _cols_of(prev, ldp, prm, p.c0), ldp, prm,
+                 <floating>0, Z[l] + <Py_ssize_t>p.r0 * ms + p.c0, ms)
         if l < L:
-            act_forward(sp.hidden, Z[l], b[l], A[l], nl, ms)
-            if sp.dropout:
-                size = <Py_ssize_t>nl * ms
-                a = A[l]
-                ad = Ad[l]
-                d = D[l]
-                for k in range(size):
-                    ad[k] = (a[k] * d[k]) / fkp
+            if not _empty(p):
+                _act_part(sp.hidden, Z[l], b[l], A[l], p, ms)
+                if sp.dropout:
+                    _mask_part(Ad[l], A[l], D[l], fkp, p, ms)
+            _sync(nt)
         else:
             out_forward(sp.output, Z[l], b[l], A[l], nl, ms, B.colmax, B.colsum)
 
-    if want_cost:
-        cost += loss_sum(sp.output, sp.loss_conv, A[L], Yp, ldy, wp, n[L], ms, sp.clip_eps)
-        cost /= N
+    if tid == 0:
+        if want_cost:
+            cost += loss_sum(sp.output, sp.loss_conv, A[L], Yp, ldy, wp, n[L], ms, sp.clip_eps)
+            cost /= N
+        if not sp.no_update:
+            sp.t += 1
+        if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:
+            # Adam: bias corrections of step t
+            sp.h.c1 = 1 - pow(sp.h.beta1, <double>sp.t)
+            sp.h.c2 = 1 - pow(sp.h.beta2, <double>sp.t)
+        output_delta(dZ[L], A[L], Yp, ldy, wp, n[L], ms)
+    _sync(nt)
 
     # ---- backward
-    if not sp.no_update:
-        sp.t += 1
-    if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:   # Adam: bias corrections of step t
-        sp.h.c1 = 1 - pow(sp.h.beta1, <double>sp.t)
-        sp.h.c2 = 1 - pow(sp.h.beta2, <double>sp.t)
-    output_delta(dZ[L], A[L], Yp, ldy, wp, n[L], ms)
     for l in range(L, 0, -1):
         nl = n[l]
         npv = n[l - 1]
@@ -369,46 +524,62 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         else:
             prev, ldp, prm = Ad[l - 1], ms, True
         # G_W = (1/N) dZ_l A_{l-1}^T  (A^T: the same memory in the other storage order)
-        if l == 1 and sp.gram:
+        p = _part(nl, npv, <long>nl * ms * npv, tid, nt)
+        if (l == 1 and sp.gram) or _empty(p):
             pass                    # the gram representation takes dZ_1 itself
-        elif prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
+        elif _whole(p, nl, npv) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
             memset(GW[l], 0, <size_t>nl * npv * sizeof(floating))
             mm_nt_acc(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, GW[l])
         else:
-            gemm(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, True, prev, ldp, not prm,
-                 <floating>0, GW[l], npv)
-        _row_means(dZ[l], Gb[l], nl, ms, N)
+            gemm(p.r1 - p.r0, p.c1 - p.c0, ms, <floating>(1.0 / N),
+                 dZ[l] + <Py_ssize_t>p.r0 * ms, ms, True,
+                 _rows_of(prev, ldp, prm, p.c0), ldp, not prm,
+                 <floating>0, GW[l] + <Py_ssize_t>p.r0 * npv + p.c0, npv)
+        _span(nl, tid, nt, &lo, &hi)
+        if hi > lo:
+            _row_means(dZ[l] + <Py_ssize_t>lo * ms, Gb[l] + lo, hi - lo, ms, N)
         if l > 1:
             # dZ_{l-1} = W_l^T dZ_l with the old W_l
-            if <long>nl * ms * npv <= SMALL_WORK:
+            p = _part(npv, ms, <long>nl * ms * npv, tid, nt)
+            if _empty(p):
+                pass
+            elif _whole(p, npv, ms) and <long>nl * ms * npv <= SMALL_WORK:
                 mm_tn(npv, ms, nl, W[l], dZ[l], dZ[l - 1])
             else:
-                gemm(npv, ms, nl, <floating>1, W[l], npv, False, dZ[l], ms, True,
-                     <floating>0, dZ[l - 1], ms)
-            size = <Py_ssize_t>npv * ms
-            if sp.dropout:
-                d = D[l - 1]
-                a = dZ[l - 1]
-                for k in range(size):
-                    a[k] = (a[k] * d[k]) / fkp
-            act_backward(sp.hidden, dZ[l - 1], A[l - 1], size)
+                gemm(p.r1 - p.r0, p.c1 - p.c0, nl, <floating>1, W[l] + p.r0, npv, False,
+                     dZ[l] + p.c0, ms, True,
+                     <floating>0, dZ[l - 1] + <Py_ssize_t>p.r0 * ms + p.c0, ms)
+            if not _empty(p):
+                if sp.dropout:
+                    _mask_part(dZ[l - 1], dZ[l - 1], D[l - 1], fkp, p, ms)
+                _act_back_part(sp.hidden, dZ[l - 1], A[l - 1], p, ms)
+        _sync(nt)           # W_l read by all; G_W, G_b, dZ_{l-1} complete
         if sp.no_update:
             pass
         elif l == 1 and sp.gram:
-            _gram_update(sp, B, dZ[1], nl, sp.m, ms, first, idx, N)
+            if tid == 0:
+                _gram_update(sp, B, dZ[1], nl, sp.m, ms, first, idx, N)
         else:
-            opt_update(sp.optimizer, &sp.h, W[l], GW[l], VW[l], SW[l],
-                       <Py_ssize_t>nl * npv, sp.lambd / N)
-        if not sp.no_update:
+            size = <Py_ssize_t>nl * npv
+            if nt == 1 or size < PAR_ELEMS:
+                lo = 0
+                hi = <int>size if tid == 0 else 0
+            else:
+                _span(<int>size, tid, nt, &lo, &hi)
+            if hi > lo:
+                opt_update(sp.optimizer, &sp.h, W[l] + lo, GW[l] + lo, _at(VW[l], lo),
+                           _at(SW[l], lo), hi - lo, sp.lambd / N)
+        if tid == 0 and not sp.no_update:
             opt_update(sp.optimizer, &sp.h, b[l], Gb[l], Vb[l], Sb[l], nl, 0.0)
     return cost
 
 
-cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost,
+cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, int nt,
                    floating dummy) noexcept nogil:
-    """One epoch; returns the epoch's cost (sum of step cost * m_s / m), 0 if not wanted."""
+    """One epoch; returns the epoch's cost (sum of step cost * m_s / m), 0 if not wanted
+    (thread 0's value)."""
     cdef int64_t m = sp.m, start, k, j
-    cdef int ms, i, n0 = B.n[0], nL = B.n[sp.L]
+    cdef int ms, i, n0 = B.n[0], nL = B.n[sp.L], lo, hi
     cdef double total = 0, c
     cdef const floating *X = <const floating *>B.X
     cdef const floating *Y = <const floating *>B.Y
@@ -421,63 +592,103 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost,
     if sp.shuffle == SHUF_NONE and sp.mb >= m:
         # full batch, data order: X, Y, w in place
         return _step(sp, B, X, <int>m if B.x_rm else n0, B.x_rm, Y, <int>m, w, <int>m,
-                     want_cost, 0, NULL, dummy)
+                     want_cost, 0, NULL, tid, nt)
     if sp.shuffle == SHUF_COURSE:
-        legacy_permutation(&mt, <uint32_t>(sp.seed + 1 + epoch), perm, m)
+        if tid == 0:
+            legacy_permutation(&mt, <uint32_t>(sp.seed + 1 + epoch), perm, m)
+        _sync(nt)
     start = 0
     while start < m:
         ms = <int>(sp.mb if m - start > sp.mb else m - start)
         if sp.shuffle == SHUF_NONE:
             if B.x_rm:
                 c = _step(sp, B, X + start, <int>m, True, Y + start, <int>m,
-                          NULL if w == NULL else w + start, ms, want_cost, start, NULL, dummy)
+                          NULL if w == NULL else w + start, ms, want_cost, start, NULL,
+                          tid, nt)
             else:
                 c = _step(sp, B, X + start * n0, n0, False, Y + start, <int>m,
-                          NULL if w == NULL else w + start, ms, want_cost, start, NULL, dummy)
+                          NULL if w == NULL else w + start, ms, want_cost, start, NULL,
+                          tid, nt)
         else:
-            # gather the batch's columns (the gram solver does not read X)
+            # gather the batch's columns (the gram solver does not read X); the step
+            # starts with a barrier
             if sp.gram:
                 pass
             elif B.x_rm:
-                for i in range(n0):
+                _span(n0, tid, nt, &lo, &hi)
+                for i in range(lo, hi):
                     for k in range(ms):
                         Xb[i * ms + k] = X[i * m + perm[start + k]]
             else:
-                for k in range(ms):
+                _span(ms, tid, nt, &lo, &hi)
+                for k in range(lo, hi):
                     memcpy(Xb + k * n0, X + perm[start + k] * n0, n0 * sizeof(floating))
-            for i in range(nL):
-                for k in range(ms):
-                    Yb[i * ms + k] = Y[i * m + perm[start + k]]
-            if w != NULL:
-                for k in range(ms):
-                    wb[k] = w[perm[start + k]]
+            if tid == 0:
+                for i in range(nL):
+                    for k in range(ms):
+                        Yb[i * ms + k] = Y[i * m + perm[start + k]]
+                if w != NULL:
+                    for k in range(ms):
+                        wb[k] = w[perm[start + k]]
             c = _step(sp, B, Xb, ms if B.x_rm else n0, B.x_rm, Yb, ms,
-                      NULL if w == NULL else wb, ms, want_cost, 0, perm + start, dummy)
+                      NULL if w == NULL else wb, ms, want_cost, 0, perm + start, tid, nt)
         total += c * ms
         start += ms
     return total / m
 
 
-cdef void _epochs(Spec *sp, Bufs *B, bint is_double, long long first, const double *lrs,
-                  const unsigned char *want, double *costs, Py_ssize_t count) noexcept nogil:
-    """Epochs first .. first + count - 1, epoch i at rate lrs[i], its cost into costs[i]
-    where want[i]; denormals flushed meanwhile (sp.ftz) and the caller's mode restored."""
+cdef struct Run:
+    Spec *sp
+    Bufs *B
+    bint is_double
+    long long first
+    const double *lrs
+    const unsigned char *want
+    double *costs
+    Py_ssize_t count
+
+
+cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
+    """The run's epochs first .. first + count - 1 on one thread of the team: epoch i at
+    rate lrs[i], its cost into costs[i] where want[i]; denormals flushed meanwhile (sp.ftz;
+    the mode is per thread) and the thread's mode restored."""
+    cdef Run *r = <Run *>arg
+    cdef Spec *sp = r.sp
     cdef Py_ssize_t i
     cdef double c
     cdef unsigned int fp = fd_flush_denormals() if sp.ftz else 0
-    for i in range(count):
-        sp.h.lr = lrs[i]
-        if is_double:
-            c = _epoch[double](sp, B, first + i, want[i], 0)
+    for i in range(r.count):
+        _sync(nt)           # the team is past the last epoch's updates (they read lr)
+        if tid == 0:
+            sp.h.lr = r.lrs[i]
+        if r.is_double:
+            c = _epoch[double](sp, r.B, r.first + i, r.want[i], tid, nt, 0)
         else:
-            c = _epoch[float](sp, B, first + i, want[i], 0)
-        if want[i]:
-            costs[i] = c
+            c = _epoch[float](sp, r.B, r.first + i, r.want[i], tid, nt, 0)
+        if tid == 0 and r.want[i]:
+            r.costs[i] = c
     if sp.ftz:
         fd_restore_fp(fp)
 
 
 # ---------------------------------------------------------------- Python side
+
+#: whether this build runs teams of threads (compiled with OpenMP)
+HAVE_TEAMS = bool(fd_have_openmp())
+
+# GNU OpenMP's threads do not survive fork(): a child of a process that ran a team would
+# wait for them forever in its own first team, so a forked child runs alone.
+_team_used = False
+_forked_child = False
+
+
+def _after_fork_in_child():
+    global _forked_child
+    if _team_used:
+        _forked_child = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 # The enums' values by name: fastdnn.training.registry builds its tables on these.
 from fastdnn._core.activations cimport ACT_IDENTITY, ACT_RELU, ACT_TANH, ACT_SIGMOID
@@ -572,6 +783,7 @@ cdef class Engine:
         sp.no_update = spec.get("no_update", False)
         sp.gram = spec.get("gram", False)
         sp.ftz = os.environ.get("FASTDNN_FLUSH_DENORMALS", "1").strip() != "0"
+        sp.workers = 1
         if sp.gram and (sp.no_update or not opt_is_linear(sp.optimizer)):
             raise ValueError("the gram solver needs a linear optimiser (gd, momentum, sgd) "
                              "and updates")
@@ -802,9 +1014,16 @@ cdef class Engine:
             raise ValueError("lrs, want and costs must have one entry per epoch")
         if self.sp.shuffle == SHUF_EXTERNAL:
             raise ValueError("the external shuffle runs one epoch at a time (run_epoch)")
-        with nogil:
-            _epochs(&self.sp, &self.B, self.is_double, first_epoch, &lrs[0] if count else NULL,
-                    &want[0] if count else NULL, &costs[0] if count else NULL, count)
+        cdef Run r
+        r.sp = &self.sp
+        r.B = &self.B
+        r.is_double = self.is_double
+        r.first = first_epoch
+        r.count = count
+        r.lrs = &lrs[0] if count else NULL
+        r.want = &want[0] if count else NULL
+        r.costs = &costs[0] if count else NULL
+        self._run(&r)
 
     def run_epoch(self, long long epoch, perm, bint want_cost):
         """One epoch at the current rate; perm: (m,) int array for the external shuffle."""
@@ -817,9 +1036,48 @@ cdef class Engine:
             self._perm[:] = p
         cdef double lr = self.sp.h.lr
         cdef unsigned char w = want_cost
-        with nogil:
-            _epochs(&self.sp, &self.B, self.is_double, epoch, &lr, &w, &c, 1)
+        cdef Run r
+        r.sp = &self.sp
+        r.B = &self.B
+        r.is_double = self.is_double
+        r.first = epoch
+        r.count = 1
+        r.lrs = &lr
+        r.want = &w
+        r.costs = &c
+        self._run(&r)
         return c if want_cost else None
+
+    cdef _run(self, Run *r):
+        global _team_used
+        cdef int nt = self.sp.workers
+        if nt > 1 and _forked_child:
+            nt = 1
+        if nt > 1:
+            _team_used = True
+        with nogil:
+            fd_team(nt, _epochs, r)
+
+    @property
+    def workers(self):
+        """Threads of the team that runs the epochs (1: the calling thread alone).  The
+        caller keeps BLAS single-threaded meanwhile (fastdnn.threads.limit(1))."""
+        return self.sp.workers
+
+    @workers.setter
+    def workers(self, int value):
+        if value < 1:
+            raise ValueError(f"workers must be >= 1, got {value}")
+        self.sp.workers = value
+
+    @property
+    def step_work(self):
+        """Multiply-adds of one full-size step's products (what a team shares)."""
+        cdef long long s = 0
+        cdef int l
+        for l in range(1, self.sp.L + 1):
+            s += <long long>self.B.n[l] * self.B.n[l - 1] * self.sp.mb
+        return 3 * s
 
 
 def legacy_permutation_of(unsigned long long seed, Py_ssize_t m):

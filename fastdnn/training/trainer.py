@@ -267,6 +267,15 @@ class Trainer:
             self._engine.gram_rebase(**gram_parts)
         work = m * sum(dims[l] * dims[l - 1] for l in range(1, L + 1)) * 3 + 1
         self._chunk = int(max(1, min(_CHUNK, _CHUNK_WORK / work)))
+        # the gram solver's step is small and partly serial: it runs alone
+        self._team_work = 0 if gram else self._engine.step_work
+
+    def _team(self):
+        """(team size, BLAS limit context) for the next run of the engine."""
+        team = (_threads.team_size(self.threads, self._team_work)
+                if self._team_work >= _threads.TEAM_MIN_WORK else 1)
+        self._engine.workers = team
+        return _threads.team_limit(self.threads, team)
 
     def _gram_wanted(self, n_x, m, no_update):
         """Whether the general loop runs its first layer through the gram representation:
@@ -396,7 +405,7 @@ class Trainer:
             return costs
         costs = []
         end = self.iteration + n
-        with _threads.limit(self.threads):
+        with self._team():
             while self.iteration < end:
                 i = self.iteration
                 stop = min(end, i + self._chunk)
@@ -454,7 +463,10 @@ class Trainer:
         # the thread limit is entered only when a count is set (entering threadpoolctl's
         # limit costs ~10 us, as much as a small set's whole epoch of Python)
         threads = self.threads if self.threads is not None else _threads.resolve_threads()
-        if threads is None:
+        if self._team_work >= _threads.TEAM_MIN_WORK:
+            with self._team():
+                c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
+        elif threads is None:
             c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
         else:
             with _threads.limit(threads):
