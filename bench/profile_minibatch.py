@@ -13,6 +13,10 @@ row is single-threaded):
 * batch sizes: fastdnn's epoch, the products-alone floor on the same batches
   (bench_minibatch.Products), and their difference per step.
 
+--teams sweeps the size of a step ([n_x, h, 10], batch 64, Adam, float32, synthetic data)
+and times the loop alone and on a team of 2 (wall time, BLAS single-threaded in both):
+the crossover behind fastdnn.threads.TEAM_MIN_WORK.
+
 --spin S trains fastdnn (the workload's configuration) for S seconds without timing, for
 a profiler attached from outside.
 """
@@ -61,6 +65,49 @@ def fastdnn_and_products(w, args):
     return cpu_ms(f, w, args.rounds), cpu_ms(p, w, args.rounds)
 
 
+def teams(args):
+    from fastdnn import threads as fthreads
+    from fastdnn.training import Trainer, TrainingConfig
+
+    min_work = TEAM_MIN_WORK = fthreads.TEAM_MIN_WORK
+
+    print(f"# one thread vs a team of 2 (wall ms/epoch, best of {args.rounds} rounds of "
+          f"{args.epochs} epochs; m = 2048, batch 64, Adam, float32); TEAM_MIN_WORK = "
+          f"{TEAM_MIN_WORK:,}")
+    print()
+    print("| dims | multiply-adds per step | alone | team of 2 | alone / team |")
+    print("|---|---:|---:|---:|---:|")
+    rs = np.random.RandomState(0)
+    m = 2048
+    for n_x, h in ((32, 16), (64, 32), (64, 64), (128, 64), (128, 128), (256, 128),
+                   (256, 256), (512, 256), (784, 128), (784, 512)):
+        X = np.asfortranarray(rs.rand(n_x, m).astype(np.float32))
+        Y = (np.arange(m) % 10).reshape(1, -1)
+        P = {"W1": (rs.randn(h, n_x) * 0.1).astype(np.float32),
+             "b1": np.zeros((h, 1), np.float32),
+             "W2": (rs.randn(10, h) * 0.1).astype(np.float32),
+             "b2": np.zeros((10, 1), np.float32)}
+        cfg = TrainingConfig(learning_rate=1e-3, output="softmax", optimizer="adam",
+                             mini_batch_size=64, dtype="float32", solver="primal")
+        times = []
+        for workers in (1, 2):
+            tr = Trainer(X, Y, P, cfg.replace(threads=workers))
+            best = float("inf")
+            fthreads.TEAM_MIN_WORK = 1          # a team for any step
+            try:
+                for _ in range(args.rounds):
+                    t0 = time.perf_counter()
+                    tr.run(args.epochs, record_every=0)
+                    best = min(best, time.perf_counter() - t0)
+            finally:
+                fthreads.TEAM_MIN_WORK = min_work
+            assert tr._engine.workers == workers
+            times.append(1e3 * best / args.epochs)
+            work = tr._engine.step_work
+        print(f"| [{n_x}, {h}, 10] | {work:,} | {times[0]:.3f} | {times[1]:.3f} | "
+              f"{times[0] / times[1]:.2f} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", default="digits", choices=sorted(bm.WORKLOADS))
@@ -69,7 +116,10 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batches", default="16,32,64,128,256,512")
     ap.add_argument("--spin", type=float, default=0.0)
+    ap.add_argument("--teams", action="store_true")
     args = ap.parse_args()
+    if args.teams:
+        return teams(args)
     threadpoolctl.threadpool_limits(1)
     if args.spin:
         w = workload(args.workload, rounds=1, epochs=1)

@@ -56,18 +56,20 @@ def problem(shape, output, dtype, order="F", seed=0):
 
 
 def train(X, Y, P, cfg, workers, perms=None, sample_weight=None, epochs=EPOCHS):
-    tr = Trainer(X, Y, P, cfg, sample_weight=sample_weight)
-    with threadpool_limits(1):
-        tr._engine.workers = workers
-        if cfg.shuffle == "external":
-            costs = [tr.run_epoch(perms[e]) for e in range(epochs)]
-        else:
-            costs = []
-            for _ in range(epochs):
-                # one epoch per call: run() would choose the team itself
-                tr._engine.workers = workers
-                costs.append(tr.run_epoch())
+    """``epochs`` epochs on a team of ``workers`` (threads=workers, any step size: the
+    caller lowers TEAM_MIN_WORK); checks that the team ran."""
+    tr = Trainer(X, Y, P, cfg.replace(threads=workers), sample_weight=sample_weight)
+    if cfg.shuffle == "external":
+        costs = [tr.run_epoch(perms[e]) for e in range(epochs)]
+    else:
+        costs = tr.run(epochs, record_every=1)
+    assert tr._engine.workers == workers
     return tr.parameters(), np.array(costs)
+
+
+@pytest.fixture(autouse=True)
+def any_step_on_a_team(monkeypatch):
+    monkeypatch.setattr(fthreads, "TEAM_MIN_WORK", 1)
 
 
 def rel(a, b):
@@ -141,6 +143,7 @@ def test_team_external_shuffle():
 
 def test_team_size_rule(monkeypatch):
     """threads (else the cores) for steps of at least TEAM_MIN_WORK multiply-adds."""
+    monkeypatch.undo()
     big = fthreads.TEAM_MIN_WORK
     assert fthreads.team_size(2, big) == 2
     assert fthreads.team_size(4, big) == 4
@@ -152,9 +155,10 @@ def test_team_size_rule(monkeypatch):
     assert fthreads.team_size(None, big) == 3
 
 
-def test_trainer_picks_the_team():
+def test_trainer_picks_the_team(monkeypatch):
     """A large step runs on the team (BLAS single-threaded meanwhile); a small one, the
     gram solver and threads=1 run alone."""
+    monkeypatch.undo()
     rs = np.random.RandomState(0)
     X = rs.rand(800, 300)
     Y = (rs.rand(1, 300) < 0.5).astype(float)
