@@ -75,8 +75,15 @@ def load(name):
     return (*train_test_split(X, y, test_size=0.25, random_state=0), params)
 
 
+# seconds of rest before each timing: a multi-threaded BLAS keeps its threads spinning for
+# a while after its last call (OpenBLAS: ~0.1 s), on the cores the next contender's
+# threads need
+PAUSE = 0.2
+
+
 def fit_time(Est, X, y, params, epochs):
     est = Est(random_state=0, max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, **params)
+    time.sleep(PAUSE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         t0 = time.perf_counter()

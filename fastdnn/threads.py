@@ -27,7 +27,7 @@ import contextlib
 import os
 
 __all__ = ["ENV_VAR", "MAX_THREADS", "TEAM_MIN_WORK", "resolve_threads", "limit",
-           "available_cores", "team_size", "team_limit", "cpu_model"]
+           "available_cores", "blas_threads", "team_size", "team_limit", "cpu_model"]
 
 ENV_VAR = "FASTDNN_NUM_THREADS"
 #: the largest thread count: BLAS libraries take it as a C int
@@ -94,13 +94,22 @@ def available_cores():
         return os.cpu_count() or 1
 
 
+def blas_threads():
+    """The threads BLAS would use now: the most of the loaded BLAS libraries' counts, as
+    threadpoolctl sees them (so a caller's ``threadpool_limits`` counts); the available
+    cores where no BLAS is found."""
+    counts = [lc.num_threads for lc in _get_controller().lib_controllers
+              if lc.user_api == "blas"]
+    return max(counts) if counts else available_cores()
+
+
 def team_size(threads, step_work):
     """Threads of the training loop's team for steps of ``step_work`` multiply-adds:
-    ``resolve_threads(threads)`` (else the available cores, as BLAS would use) where the
-    build has teams and a step is at least TEAM_MIN_WORK, else 1."""
+    ``resolve_threads(threads)``, else as many as BLAS would use (``blas_threads``), where
+    the build has teams and a step is at least TEAM_MIN_WORK; else 1."""
     n = resolve_threads(threads)
     if n is None:
-        n = available_cores()
+        n = blas_threads()
     if n <= 1 or step_work < TEAM_MIN_WORK:
         return 1
     from fastdnn._core.loop import HAVE_TEAMS

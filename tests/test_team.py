@@ -150,7 +150,13 @@ def test_team_size_rule(monkeypatch):
     assert fthreads.team_size(2, big - 1) == 1
     assert fthreads.team_size(1, 10 * big) == 1
     monkeypatch.delenv(fthreads.ENV_VAR, raising=False)
-    assert fthreads.team_size(None, big) == fthreads.available_cores()
+    # threads=None: as many as BLAS would use, a caller's threadpool_limits included
+    assert fthreads.team_size(None, big) == fthreads.blas_threads()
+    with threadpool_limits(1):
+        assert fthreads.team_size(None, big) == 1
+    with threadpool_limits(2):
+        assert fthreads.blas_threads() >= 1
+        assert fthreads.team_size(None, big) == fthreads.blas_threads()
     monkeypatch.setenv(fthreads.ENV_VAR, "3")
     assert fthreads.team_size(None, big) == 3
 
