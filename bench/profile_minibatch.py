@@ -17,6 +17,11 @@ row is single-threaded):
 and times the loop alone and on a team of 2 (wall time, BLAS single-threaded in both):
 the crossover behind fastdnn.threads.TEAM_MIN_WORK.
 
+--parts splits the workload's epoch at --threads threads (wall time, float32, the primal
+solver): gd on batches read in place (shuffle "none": the products and the elementwise
+passes), the same with the course's shuffle (+ the gather of the batch's columns), Adam in
+both modes (+ Adam's pass), and the products alone on pre-gathered batches.
+
 --spin S trains fastdnn (the workload's configuration) for S seconds without timing, for
 a profiler attached from outside.
 """
@@ -108,6 +113,45 @@ def teams(args):
               f"{times[0] / times[1]:.2f} |", flush=True)
 
 
+def parts(args):
+    from fastdnn.training import Trainer, TrainingConfig
+
+    T = args.threads
+    w = workload(args.workload, rounds=args.rounds, epochs=args.epochs)
+    dt = np.dtype(args.dtype)
+    X = w.Xr.astype(dt).T
+    Y = w.y.reshape(1, -1) if w.output == "softmax" else w.y.reshape(1, -1).astype(dt)
+    P = {k: v.astype(dt) for k, v in w.init.items()}
+    print(f"# {w.dims}, batch {w.mb}, {args.dtype}, {T} thread(s), wall ms/epoch (best of "
+          f"{args.rounds} rounds of {args.epochs} epochs)")
+    print()
+    print("| optimizer | batches | ms/epoch |")
+    print("|---|---|---:|")
+    for opt, shuffle in (("gd", "none"), ("gd", "course"), ("adam", "none"),
+                         ("adam", "course")):
+        cfg = TrainingConfig(learning_rate=w.lr, hidden_activation="relu", output=w.output,
+                             optimizer=opt, mini_batch_size=w.mb, shuffle=shuffle, seed=10,
+                             dtype=args.dtype, threads=T, solver="primal")
+        tr = Trainer(X, Y, P, cfg)
+        tr.run(1, record_every=0)
+        best = float("inf")
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            tr.run(args.epochs, record_every=0)
+            best = min(best, time.perf_counter() - t0)
+        what = "in place" if shuffle == "none" else "gathered (course shuffle)"
+        print(f"| {opt} | {what} | {1e3 * best / args.epochs:.3f} |", flush=True)
+    with threadpoolctl.threadpool_limits(T):
+        p = bm.Products(w, args.dtype)
+        p.setup()
+        best = float("inf")
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            p.run(args.epochs)
+            best = min(best, time.perf_counter() - t0)
+    print(f"| products alone (numpy) | pre-gathered | {1e3 * best / args.epochs:.3f} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", default="digits", choices=sorted(bm.WORKLOADS))
@@ -117,9 +161,13 @@ def main():
     ap.add_argument("--batches", default="16,32,64,128,256,512")
     ap.add_argument("--spin", type=float, default=0.0)
     ap.add_argument("--teams", action="store_true")
+    ap.add_argument("--parts", action="store_true")
+    ap.add_argument("--threads", type=int, default=2, help="for --parts")
     args = ap.parse_args()
     if args.teams:
         return teams(args)
+    if args.parts:
+        return parts(args)
     threadpoolctl.threadpool_limits(1)
     if args.spin:
         w = workload(args.workload, rounds=1, epochs=1)

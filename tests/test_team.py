@@ -218,3 +218,21 @@ def test_forked_child_after_a_team_does_not_hang():
             proc.kill()
     assert proc.exitcode == 0
     assert_close(P_parent, np.zeros(1), P_child, np.zeros(1), TOL["float64"], "forked child")
+
+
+def test_teams_from_several_python_threads():
+    """Python threads that each train on a team of 2 at once get the lone runs' numbers
+    (each caller's team is its own)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = []
+    for k, shape in enumerate(("tall", "deep", "tall", "deep")):
+        X, Y, P, dims, mb = problem(shape, "softmax", "float64", seed=k)
+        cfg = TrainingConfig(learning_rate=0.01, output="softmax", optimizer="adam",
+                             mini_batch_size=mb, solver="primal", dtype="float64")
+        jobs.append((X, Y, P, cfg))
+    alone = [train(X, Y, P, cfg, 1) for X, Y, P, cfg in jobs]
+    with ThreadPoolExecutor(len(jobs)) as ex:
+        together = list(ex.map(lambda j: train(*j, 2), jobs))
+    for k, ((P1, c1), (P2, c2)) in enumerate(zip(alone, together)):
+        assert_close(P1, c1, P2, c2, TOL["float64"], f"job {k}")
