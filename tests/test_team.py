@@ -36,6 +36,8 @@ SHAPES = {
     "tall": ([200, 128, 40], 230, 64),
     "wide": ([300, 20, 6], 250, 100),
     "deep": ([100, 150, 120], 150, 64),
+    # over 512 KB of batch inputs: layer 1 gathers them chunk by chunk from X (F order)
+    "cat": ([2100, 12, 5], 150, 64),
 }
 
 
@@ -96,6 +98,12 @@ CASES = [
                                              shuffle="none"), "F", False),
     ("deep", "sigmoid", "relu", "momentum", dict(shuffle="none", mini_batch_size=None),
      "C", False),
+    ("cat", "sigmoid", "relu", "adam", dict(lambd=0.4), "F", False),
+    ("cat", "softmax", "tanh", "sgd", dict(loss_convention="sklearn", keep_prob=0.9), "F",
+     True),
+    ("cat", "identity", "relu", "adam_sklearn", dict(loss_convention="sklearn",
+                                                     shuffle="none"), "F", False),
+    ("cat", "sigmoid", "relu", "momentum", {}, "C", False),
 ]
 
 

@@ -170,6 +170,7 @@ cdef struct Bufs:
     void *Yb
     void *wb
     int64_t *perm           # (m,)
+    int mb                  # batch size
     double *colmax          # (mb,) softmax scratch
     double *colsum
     bitgen_t *bitgen
@@ -189,6 +190,12 @@ cdef struct Bufs:
     # layer 1's gradient a chunk of columns at a time (NULL: G_W1 whole, then the update)
     void *chunk             # (threads, chunk_size) scratch, one block per thread
     Py_ssize_t chunk_size
+    bint chunk_by_rows      # chunks of whole rows (else of columns)
+    # a permuted batch of a wide Fortran-ordered X, never gathered whole: layer 1 reads
+    # it chunk_cols features at a time, each chunk gathered into the thread's scratch
+    # (NULL: the batch is gathered whole into Xb)
+    void *xc                # (threads, chunk_cols * mb)
+    int chunk_cols
 
 
 cdef inline double _sum_sq(const floating *P, Py_ssize_t n) noexcept nogil:
@@ -417,16 +424,44 @@ cdef inline floating *_at(floating *M, Py_ssize_t off) noexcept nogil:
     return NULL if M == NULL else M + off
 
 
+cdef inline void _gather_rows(const floating *X, int64_t n0, const int64_t *idx, int k0,
+                              int k1, int a, int e, floating *out) noexcept nogil:
+    """out (e - a, k1 - k0) column-major = X[a:e, idx[k0:k1]] of a Fortran-ordered X."""
+    cdef int k
+    for k in range(k0, k1):
+        memcpy(out + <Py_ssize_t>(k - k0) * (e - a), X + idx[k] * n0 + a,
+               <size_t>(e - a) * sizeof(floating))
+
+
+cdef void _z1_lazy(Bufs *B, Part p, int ms, const int64_t *idx, int tid,
+                   floating *Z1) noexcept nogil:
+    """Block p of Z_1 = W_1 X_B (before the bias) from the batch's columns of X, a chunk of
+    features at a time (products summed over the chunks)."""
+    cdef int n0 = B.n[0], ck = B.chunk_cols, a = 0, e
+    cdef const floating *X = <const floating *>B.X
+    cdef floating *Xc = <floating *>B.xc + <Py_ssize_t>tid * ck * B.mb
+    cdef floating *W1 = (<floating **>B.W)[1]
+    while a < n0:
+        e = min(a + ck, n0)
+        _gather_rows(X, n0, idx, p.c0, p.c1, a, e, Xc)
+        gemm(p.r1 - p.r0, p.c1 - p.c0, e - a, <floating>1, W1 + <Py_ssize_t>p.r0 * n0 + a, n0,
+             True, Xc, e - a, False, <floating>(0 if a == 0 else 1),
+             Z1 + <Py_ssize_t>p.r0 * ms + p.c0, ms)
+        a = e
+
+
 cdef void _grad_update_1(Spec *sp, Bufs *B, const floating *dZ1, const floating *A0, int ld0,
-                         bint a0_rm, int ms, double N, int tid, int nt) noexcept nogil:
+                         bint a0_rm, int ms, const int64_t *idx, double N, int tid,
+                         int nt) noexcept nogil:
     """Layer 1's gradient a chunk at a time into the thread's scratch, each chunk applied at
     once by the optimiser: no dZ_0 reads the old W_1, so the update need not wait for the
     whole gradient, which then never leaves the cache (a memory-bound pass over n1 n0
     values saved per step: W_1 of the cat model is 1 MB).
 
-    The team splits W_1's rows where the batch's inputs (ms x n0) are small enough to be
+    The team splits W_1's rows where the batch's inputs (mb x n0) are small enough to be
     read again from the cache for every chunk of rows (chunks are then whole rows, one
-    optimiser call each), else its columns (chunks of columns, one call per row)."""
+    optimiser call each), else its columns (chunks of columns, one call per row; with B.xc
+    each chunk's rows of the batch gathered from X first: idx)."""
     cdef int n0 = B.n[0], n1 = B.n[1], r0 = 0, r1 = n1, c0 = 0, c1 = n0, a, e, i, w
     cdef floating *G = <floating *>B.chunk + <Py_ssize_t>tid * B.chunk_size
     cdef floating *W1 = (<floating **>B.W)[1]
@@ -435,7 +470,11 @@ cdef void _grad_update_1(Spec *sp, Bufs *B, const floating *dZ1, const floating 
     cdef const floating *dZ
     cdef Py_ssize_t off
     cdef double l2 = sp.lambd / N
-    cdef bint by_rows = <long>ms * n0 * <long>sizeof(floating) <= CHUNK_INPUT_BYTES
+    cdef bint by_rows = B.chunk_by_rows
+    cdef bint lazy = B.xc != NULL and idx != NULL
+    cdef floating *Xc = <floating *>B.xc + <Py_ssize_t>tid * B.chunk_cols * B.mb
+    cdef const floating *rows_a
+    cdef int ldr
     if nt > 1:
         if by_rows:
             _span(n1, tid, nt, &r0, &r1)
@@ -455,13 +494,18 @@ cdef void _grad_update_1(Spec *sp, Bufs *B, const floating *dZ1, const floating 
                        <Py_ssize_t>(e - a) * n0, l2)
             a = e
     else:
-        w = max(CHUNK_MIN_COLS, CHUNK_ELEMS // (r1 - r0) // 16 * 16)     # columns per chunk
+        w = B.chunk_cols
         dZ = dZ1 + <Py_ssize_t>r0 * ms
         a = c0
         while a < c1:
             e = min(a + w, c1)
+            if lazy:
+                _gather_rows(<const floating *>B.X, n0, idx, 0, ms, a, e, Xc)
+                rows_a, ldr = Xc, e - a              # X_B[a:e, :] column-major
+            else:
+                rows_a, ldr = _rows_of(A0, ld0, a0_rm, a), ld0
             gemm(r1 - r0, e - a, ms, <floating>(1.0 / N), dZ, ms, True,
-                 _rows_of(A0, ld0, a0_rm, a), ld0, not a0_rm, <floating>0, G, e - a)
+                 rows_a, ldr, not (a0_rm and not lazy), <floating>0, G, e - a)
             for i in range(r1 - r0):
                 off = <Py_ssize_t>(r0 + i) * n0 + a
                 opt_update(sp.optimizer, &sp.h, W1 + off, G + <Py_ssize_t>i * (e - a),
@@ -547,6 +591,8 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             pass
         elif l == 1 and sp.gram:
             _gram_z1(B, Z[1], nl, sp.m, ms, first, idx)
+        elif l == 1 and B.xc != NULL and idx != NULL:
+            _z1_lazy(B, p, ms, idx, tid, Z[1])
         elif _whole(p, nl, ms) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
             mm_nn(nl, ms, npv, W[l], prev, Z[l])
         else:
@@ -587,7 +633,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         p = _part(nl, npv, <long>nl * ms * npv, tid, nt)
         fused = l == 1 and B.chunk != NULL
         if fused:
-            _grad_update_1(sp, B, dZ[1], A0, ld0, a0_rm, ms, N, tid, nt)
+            _grad_update_1(sp, B, dZ[1], A0, ld0, a0_rm, ms, idx, N, tid, nt)
         elif (l == 1 and sp.gram) or _empty(p):
             pass                    # the gram representation takes dZ_1 itself
         elif _whole(p, nl, npv) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
@@ -675,8 +721,8 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
         else:
             # gather the batch's columns (the gram solver does not read X); the step
             # starts with a barrier
-            if sp.gram:
-                pass
+            if sp.gram or B.xc != NULL:
+                pass                # layer 1 reads X itself
             elif B.x_rm:
                 _span(n0, tid, nt, &lo, &hi)
                 for i in range(lo, hi):
@@ -807,6 +853,7 @@ cdef class Engine:
     #                                 (G_W1 not kept where layer 1 goes chunk by chunk)
     cdef readonly dict gram         # the gram solver's arrays (None for the primal solver)
     cdef int _chunk_threads         # threads layer 1's chunk scratch is allocated for
+    cdef bint _lazy_x               # layer 1 gathers the batch chunk by chunk (Bufs.xc)
 
     def __cinit__(self):
         self.B.n = NULL
@@ -945,14 +992,22 @@ cdef class Engine:
         if bitgen is not None:
             B.bitgen = <bitgen_t *>PyCapsule_GetPointer(bitgen.capsule, "BitGenerator")
         B.G = B.P0 = B.Q0 = B.KW = B.KV = B.cW = B.cV = B.S = B.GB = B.GK = B.zero2 = NULL
-        B.chunk = NULL
+        B.chunk = B.xc = NULL
         B.chunk_size = 0
+        B.chunk_cols = 0
+        B.mb = mb
         self._chunk_threads = 0
         if (not sp.gram and not sp.no_update
                 and <long long>dims[1] * dims[0] >= FUSE_ELEMS):
-            # a chunk of whole rows holds at least one row; one of columns, at least
-            # CHUNK_MIN_COLS of them in every row
-            B.chunk_size = max(CHUNK_ELEMS, dims[0], CHUNK_MIN_COLS * dims[1])
+            B.chunk_by_rows = <long long>mb * dims[0] * Xa.itemsize <= CHUNK_INPUT_BYTES
+            # columns per chunk: CHUNK_ELEMS gradient values, at least CHUNK_MIN_COLS
+            B.chunk_cols = min(dims[0], max(CHUNK_MIN_COLS, CHUNK_ELEMS // dims[1] // 16 * 16))
+            # a chunk of whole rows holds at least one row; one of columns, chunk_cols of
+            # them in every row
+            B.chunk_size = max(CHUNK_ELEMS, dims[0], B.chunk_cols * dims[1])
+            # FASTDNN_LAZY_GATHER=0 gathers the whole batch first (to compare)
+            self._lazy_x = (not B.chunk_by_rows and not B.x_rm and sp.shuffle != SHUF_NONE
+                            and os.environ.get("FASTDNN_LAZY_GATHER", "1").strip() != "0")
             self._chunks_for(1)
         self.gram = None
         if sp.gram:
@@ -1128,6 +1183,10 @@ cdef class Engine:
             buf = np.zeros(threads * self.B.chunk_size, dtype=self.dtype)
             self.keep.append(buf)
             self.B.chunk = _ptr(buf)
+            if self._lazy_x:
+                xc = np.zeros(threads * self.B.chunk_cols * self.B.mb, dtype=self.dtype)
+                self.keep.append(xc)
+                self.B.xc = _ptr(xc)
             self._chunk_threads = threads
 
     cdef _run(self, Run *r):
