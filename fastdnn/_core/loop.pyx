@@ -18,8 +18,15 @@ with W_l before W_l is updated).  The step's cost, when asked for, is
 
 Batches: the full batch in data order (X read in place, any memory order); or consecutive
 slices of a permutation of the columns, gathered into a buffer allocated once (columns of
-a Fortran-ordered X are contiguous: one memcpy each); or consecutive slices in data order
-(read in place).  Permutations: course 2's (``RandomState(seed + 1 + epoch)``, computed
+a Fortran-ordered X are contiguous: one memcpy each) or, where that buffer would pass 512
+KB (wide inputs, Fortran order), never gathered whole: layer 1 gathers a chunk of features
+of the batch's columns into a small scratch just before each product reads it; or
+consecutive slices in data order (read in place).
+
+Layer 1's gradient (a large W_1) is computed a chunk at a time and each chunk applied by
+the optimiser at once (no dZ_0 reads the old W_1), so G_W1 never leaves the cache.
+
+Threads: a large step runs on a team (see "the team's share of each stage" below).  Permutations: course 2's (``RandomState(seed + 1 + epoch)``, computed
 here by ``fastdnn._core.rng``) or given by the caller (scikit-learn's stream).
 
 Products: BLAS, except below SMALL_WORK multiply-adds with row-major operands, where the
