@@ -178,6 +178,7 @@ cdef struct Bufs:
     void *wb
     int64_t *perm           # (m,)
     int mb                  # batch size
+    double *l2part          # (threads,) each team member's share of the L2 term
     double *colmax          # (mb,) softmax scratch
     double *colsum
     bitgen_t *bitgen
@@ -327,7 +328,7 @@ cdef void _gram_update(Spec *sp, Bufs *B, const floating *dZ1, int n1, int64_t m
 # rounding (tests/test_team.py).
 
 cdef enum:
-    PAR_WORK = 262144       # multiply-adds of a product below which thread 0 does it alone
+    PAR_WORK = 65536        # multiply-adds of a product below which thread 0 does it alone
     PAR_ELEMS = 16384       # elements of an optimiser pass below which thread 0 does it
     FUSE_ELEMS = 16384      # W_1 from this size: its gradient and update chunk by chunk
     CHUNK_ELEMS = 8192      # gradient values per chunk (32 KB in float32: the L1 cache)
@@ -554,7 +555,8 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef floating fkp = <floating>sp.keep_prob
     cdef floating *d
     cdef Part p
-    cdef bint fused
+    cdef bint fused, l2_shared
+    cdef double l2
 
     # dropout masks of this step: u < keep_prob, drawn per hidden layer in order
     if tid == 0 and sp.dropout and not sp.fixed_masks:
@@ -573,7 +575,22 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     else:
         N = ms
 
-    if tid == 0 and want_cost and sp.lambd != 0:
+    # the L2 term: on a team (more than one layer: a barrier comes before thread 0's loss)
+    # each thread sums its share of every large W_l, thread 0 adds the shares up
+    l2_shared = want_cost and sp.lambd != 0 and nt > 1 and L > 1
+    if l2_shared:
+        l2 = 0
+        for l in range(1, L + 1):
+            size = <Py_ssize_t>n[l] * n[l - 1]
+            if size < PAR_ELEMS:
+                if tid == 0:
+                    l2 += _sum_sq(W[l], size)
+            else:
+                _span(<int>size, tid, nt, &lo, &hi)
+                if hi > lo:
+                    l2 += _sum_sq(W[l] + lo, hi - lo)
+        B.l2part[tid] = l2
+    elif tid == 0 and want_cost and sp.lambd != 0:
         for l in range(1, L + 1):
             if l == 1 and sp.gram:
                 cost += 0.5 * sp.lambd * _gram_norm2(B, n[1], sp.m, W[1][0])
@@ -616,6 +633,9 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             out_forward(sp.output, Z[l], b[l], A[l], nl, ms, B.colmax, B.colsum)
 
     if tid == 0:
+        if l2_shared:
+            for i in range(nt):
+                cost += 0.5 * sp.lambd * B.l2part[i]
         if want_cost:
             cost += loss_sum(sp.output, sp.loss_conv, A[L], Yp, ldy, wp, n[L], ms, sp.clip_eps)
             cost /= N
@@ -861,6 +881,7 @@ cdef class Engine:
     cdef readonly dict gram         # the gram solver's arrays (None for the primal solver)
     cdef int _chunk_threads         # threads layer 1's chunk scratch is allocated for
     cdef bint _lazy_x               # layer 1 gathers the batch chunk by chunk (Bufs.xc)
+    cdef object _l2part             # Bufs.l2part's array
 
     def __cinit__(self):
         self.B.n = NULL
@@ -1202,6 +1223,9 @@ cdef class Engine:
         if nt > 1 and _forked_child:
             nt = 1
         self._chunks_for(nt)
+        if self._l2part is None or self._l2part.shape[0] < nt:
+            self._l2part = np.zeros(nt)
+            self.B.l2part = <double *>_ptr(self._l2part)
         if nt > 1:
             _team_used = True
         with nogil:
