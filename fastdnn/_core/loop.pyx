@@ -329,7 +329,7 @@ cdef void _gram_update(Spec *sp, Bufs *B, const floating *dZ1, int n1, int64_t m
 
 cdef enum:
     PAR_WORK = 65536        # multiply-adds of a product below which thread 0 does it alone
-    PAR_ELEMS = 16384       # elements of an optimiser pass below which thread 0 does it
+    PAR_ELEMS = 4096        # elements of an optimiser pass below which thread 0 does it
     FUSE_ELEMS = 16384      # W_1 from this size: its gradient and update chunk by chunk
     CHUNK_ELEMS = 8192      # gradient values per chunk (32 KB in float32: the L1 cache)
     CHUNK_MIN_COLS = 256    # the narrowest chunk of columns (one optimiser call per row)
@@ -340,13 +340,13 @@ cdef struct Part:
     int r0, r1, c0, c1      # rows r0..r1-1, columns c0..c1-1 of a (R x C) block
 
 
-cdef inline void _span(int n, int tid, int nt, int *lo, int *hi) noexcept nogil:
-    """Thread tid's share of 0..n-1 (blocks of 16 where n allows)."""
-    cdef int q = (n + nt - 1) // nt
-    if n >= 16 * nt:
-        q = (q + 15) // 16 * 16
-    lo[0] = min(n, tid * q)
-    hi[0] = min(n, lo[0] + q)
+cdef inline void _span(int n, int tid, int nt, int block, int *lo, int *hi) noexcept nogil:
+    """Thread tid's share of 0..n-1: whole blocks of ``block`` (16 where threads write the
+    same rows side by side: their shares then meet at a cache line's edge), as even as
+    whole blocks allow."""
+    cdef long long nb = (n + block - 1) // block
+    lo[0] = min(n, <int>(nb * tid // nt) * block)
+    hi[0] = min(n, <int>(nb * (tid + 1) // nt) * block)
 
 
 cdef inline Part _part(int R, int C, long work, int tid, int nt) noexcept nogil:
@@ -364,9 +364,9 @@ cdef inline Part _part(int R, int C, long work, int tid, int nt) noexcept nogil:
             p.r1 = 0
         return p
     if R >= C:
-        _span(R, tid, nt, &p.r0, &p.r1)
+        _span(R, tid, nt, 1, &p.r0, &p.r1)
     else:
-        _span(C, tid, nt, &p.c0, &p.c1)
+        _span(C, tid, nt, 16, &p.c0, &p.c1)
     return p
 
 
@@ -485,9 +485,9 @@ cdef void _grad_update_1(Spec *sp, Bufs *B, const floating *dZ1, const floating 
     cdef int ldr
     if nt > 1:
         if by_rows:
-            _span(n1, tid, nt, &r0, &r1)
+            _span(n1, tid, nt, 1, &r0, &r1)
         else:
-            _span(n0, tid, nt, &c0, &c1)
+            _span(n0, tid, nt, 16, &c0, &c1)
     if r1 <= r0 or c1 <= c0:
         return
     if by_rows:
@@ -586,7 +586,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                 if tid == 0:
                     l2 += _sum_sq(W[l], size)
             else:
-                _span(<int>size, tid, nt, &lo, &hi)
+                _span(<int>size, tid, nt, 16, &lo, &hi)
                 if hi > lo:
                     l2 += _sum_sq(W[l] + lo, hi - lo)
         B.l2part[tid] = l2
@@ -671,7 +671,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                  dZ[l] + <Py_ssize_t>p.r0 * ms, ms, True,
                  _rows_of(prev, ldp, prm, p.c0), ldp, not prm,
                  <floating>0, GW[l] + <Py_ssize_t>p.r0 * npv + p.c0, npv)
-        _span(nl, tid, nt, &lo, &hi)
+        _span(nl, tid, nt, 1, &lo, &hi)
         if hi > lo:
             _row_means(dZ[l] + <Py_ssize_t>lo * ms, Gb[l] + lo, hi - lo, ms, N)
         if l > 1:
@@ -701,7 +701,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                 lo = 0
                 hi = <int>size if tid == 0 else 0
             else:
-                _span(<int>size, tid, nt, &lo, &hi)
+                _span(<int>size, tid, nt, 16, &lo, &hi)
             if hi > lo:
                 opt_update(sp.optimizer, &sp.h, W[l] + lo, GW[l] + lo, _at(VW[l], lo),
                            _at(SW[l], lo), hi - lo, sp.lambd / N)
@@ -751,12 +751,12 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
             if sp.gram or B.xc != NULL:
                 pass                # layer 1 reads X itself
             elif B.x_rm:
-                _span(n0, tid, nt, &lo, &hi)
+                _span(n0, tid, nt, 1, &lo, &hi)
                 for i in range(lo, hi):
                     for k in range(ms):
                         Xb[i * ms + k] = X[i * m + perm[start + k]]
             else:
-                _span(ms, tid, nt, &lo, &hi)
+                _span(ms, tid, nt, 1, &lo, &hi)
                 for k in range(lo, hi):
                     memcpy(Xb + k * n0, X + perm[start + k] * n0, n0 * sizeof(floating))
             if tid == 0:
