@@ -36,8 +36,9 @@ SHAPES = {
     "tall": ([200, 128, 40], 230, 64),
     "wide": ([300, 20, 6], 250, 100),
     "deep": ([100, 150, 120], 150, 64),
-    # over 512 KB of batch inputs: layer 1 gathers them chunk by chunk from X (F order)
-    "cat": ([2100, 12, 5], 150, 64),
+    # over 2 MB of batch inputs (in float32 too): layer 1 gathers them chunk by chunk from
+    # X (F order)
+    "cat": ([8400, 12, 5], 150, 64),
 }
 
 

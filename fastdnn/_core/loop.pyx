@@ -18,8 +18,8 @@ with W_l before W_l is updated).  The step's cost, when asked for, is
 
 Batches: the full batch in data order (X read in place, any memory order); or consecutive
 slices of a permutation of the columns, gathered into a buffer allocated once (columns of
-a Fortran-ordered X are contiguous: one memcpy each) or, where that buffer would pass 512
-KB (wide inputs, Fortran order), never gathered whole: layer 1 gathers a chunk of features
+a Fortran-ordered X are contiguous: one memcpy each) or, where that buffer would pass 2
+MB (wide inputs, Fortran order), never gathered whole: layer 1 gathers a chunk of features
 of the batch's columns into a small scratch just before each product reads it; or
 consecutive slices in data order (read in place).
 
@@ -334,6 +334,7 @@ cdef enum:
     CHUNK_ELEMS = 8192      # gradient values per chunk (32 KB in float32: the L1 cache)
     CHUNK_MIN_COLS = 256    # the narrowest chunk of columns (one optimiser call per row)
     CHUNK_INPUT_BYTES = 524288   # batch inputs up to this size: chunks of whole rows
+    LAZY_INPUT_BYTES = 2097152   # batch inputs over this size: gathered chunk by chunk
 
 
 cdef struct Part:
@@ -1035,6 +1036,7 @@ cdef class Engine:
             B.chunk_size = max(CHUNK_ELEMS, dims[0], B.chunk_cols * dims[1])
             # FASTDNN_LAZY_GATHER=0 gathers the whole batch first (to compare)
             self._lazy_x = (not B.chunk_by_rows and not B.x_rm and sp.shuffle != SHUF_NONE
+                            and <long long>mb * dims[0] * Xa.itemsize > LAZY_INPUT_BYTES
                             and os.environ.get("FASTDNN_LAZY_GATHER", "1").strip() != "0")
             self._chunks_for(1)
         self.gram = None
