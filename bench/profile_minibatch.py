@@ -117,7 +117,7 @@ def parts(args):
     from fastdnn.training import Trainer, TrainingConfig
 
     T = args.threads
-    w = workload(args.workload, rounds=args.rounds, epochs=args.epochs)
+    w = workload(args.workload, mb=args.mb, rounds=args.rounds, epochs=args.epochs)
     dt = np.dtype(args.dtype)
     X = w.Xr.astype(dt).T
     Y = w.y.reshape(1, -1) if w.output == "softmax" else w.y.reshape(1, -1).astype(dt)
@@ -163,6 +163,8 @@ def main():
     ap.add_argument("--teams", action="store_true")
     ap.add_argument("--parts", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="for --parts")
+    ap.add_argument("--mb", type=int, default=None, help="for --parts: the batch size "
+                    "(default: the workload's)")
     args = ap.parse_args()
     if args.teams:
         return teams(args)
