@@ -335,6 +335,7 @@ cdef enum:
     CHUNK_MIN_COLS = 256    # the narrowest chunk of columns (one optimiser call per row)
     CHUNK_INPUT_BYTES = 524288   # batch inputs up to this size: chunks of whole rows
     LAZY_INPUT_BYTES = 2097152   # batch inputs over this size: gathered chunk by chunk
+    CHUNK_GATHER_ELEMS = 1048576 # the most values of a chunk gathered from the batch
 
 
 cdef struct Part:
@@ -1004,7 +1005,6 @@ cdef class Engine:
                     B.D[l] = _ptr(self._scratch((dims[l], mb)))
             else:
                 B.Ad[l] = B.A[l]
-        B.Xb = _ptr(self._scratch((dims[0] * mb,)))
         B.Yb = _ptr(self._scratch((dims[L] * mb,)))
         B.wb = _ptr(self._scratch((mb,)))
         perm = np.zeros(m, dtype=np.int64)
@@ -1029,8 +1029,10 @@ cdef class Engine:
         if (not sp.gram and not sp.no_update
                 and <long long>dims[1] * dims[0] >= FUSE_ELEMS):
             B.chunk_by_rows = <long long>mb * dims[0] * Xa.itemsize <= CHUNK_INPUT_BYTES
-            # columns per chunk: CHUNK_ELEMS gradient values, at least CHUNK_MIN_COLS
-            B.chunk_cols = min(dims[0], max(CHUNK_MIN_COLS, CHUNK_ELEMS // dims[1] // 16 * 16))
+            # columns per chunk: CHUNK_ELEMS gradient values, at least CHUNK_MIN_COLS, and a
+            # gathered chunk of the batch (chunk_cols x mb) of at most CHUNK_GATHER_ELEMS
+            B.chunk_cols = min(dims[0], max(CHUNK_MIN_COLS, CHUNK_ELEMS // dims[1] // 16 * 16),
+                               max(16, CHUNK_GATHER_ELEMS // mb // 16 * 16))
             # a chunk of whole rows holds at least one row; one of columns, chunk_cols of
             # them in every row
             B.chunk_size = max(CHUNK_ELEMS, dims[0], B.chunk_cols * dims[1])
@@ -1039,6 +1041,8 @@ cdef class Engine:
                             and <long long>mb * dims[0] * Xa.itemsize > LAZY_INPUT_BYTES
                             and os.environ.get("FASTDNN_LAZY_GATHER", "1").strip() != "0")
             self._chunks_for(1)
+        # the whole batch's buffer, unless layer 1 gathers it chunk by chunk
+        B.Xb = _ptr(self._scratch((1 if self._lazy_x else dims[0] * mb,)))
         self.gram = None
         if sp.gram:
             self._gram_setup(Xa, Ws[0], VWs[0] if has_v else None)
