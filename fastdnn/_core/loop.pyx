@@ -493,7 +493,10 @@ cdef void _grad_update_1(Spec *sp, Bufs *B, const floating *dZ1, const floating 
     if r1 <= r0 or c1 <= c0:
         return
     if by_rows:
-        w = max(1, CHUNK_ELEMS // n0)           # rows per chunk
+        # rows per chunk: CHUNK_ELEMS values, in multiples of 16 rows (BLAS's kernels
+        # work on blocks of 8-24 rows: 10 rows would waste a third of each)
+        w = CHUNK_ELEMS // n0
+        w = w // 16 * 16 if w >= 16 else 16
         a = r0
         while a < r1:
             e = min(a + w, r1)
@@ -1033,9 +1036,9 @@ cdef class Engine:
             # gathered chunk of the batch (chunk_cols x mb) of at most CHUNK_GATHER_ELEMS
             B.chunk_cols = min(dims[0], max(CHUNK_MIN_COLS, CHUNK_ELEMS // dims[1] // 16 * 16),
                                max(16, CHUNK_GATHER_ELEMS // mb // 16 * 16))
-            # a chunk of whole rows holds at least one row; one of columns, chunk_cols of
+            # a chunk of whole rows holds at least 16 rows; one of columns, chunk_cols of
             # them in every row
-            B.chunk_size = max(CHUNK_ELEMS, dims[0], B.chunk_cols * dims[1])
+            B.chunk_size = max(CHUNK_ELEMS, 16 * dims[0], B.chunk_cols * dims[1])
             # FASTDNN_LAZY_GATHER=0 gathers the whole batch first (to compare)
             self._lazy_x = (not B.chunk_by_rows and not B.x_rm and sp.shuffle != SHUF_NONE
                             and <long long>mb * dims[0] * Xa.itemsize > LAZY_INPUT_BYTES
