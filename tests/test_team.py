@@ -245,3 +245,21 @@ def test_teams_from_several_python_threads():
         together = list(ex.map(lambda j: train(*j, 2), jobs))
     for k, ((P1, c1), (P2, c2)) in enumerate(zip(alone, together)):
         assert_close(P1, c1, P2, c2, TOL["float64"], f"job {k}")
+
+
+@pytest.mark.parametrize("order,output,n_out", [("F", "sigmoid", 1), ("F", "softmax", 3),
+                                                ("C", "identity", 2)])
+def test_single_wide_layer(order, output, n_out):
+    """One layer (layer 1 is the output layer: its gradient chunk by chunk, and in F order
+    its batch gathered chunk by chunk): alone and on a team, the numpy reference."""
+    n0 = 9000
+    X, Y, _ = r2.make_problem(output, n_x=n0, m=150, n_out=n_out)
+    X = np.asarray(X, order=order)
+    P = {"W1": np.random.RandomState(1).randn(n_out, n0) * 0.01, "b1": np.zeros((n_out, 1))}
+    kw = dict(learning_rate=0.01, optimizer="adam", mini_batch_size=64, lambd=0.3, seed=4,
+              output=output)
+    ref_p, ref_c = r2.train_v2(X, Y, [n0, n_out], parameters=P, num_iterations=EPOCHS,
+                               record_every=1, **kw)
+    for team in (1, 2):
+        P2, c2 = train(X, Y, P, TrainingConfig(dtype="float64", solver="primal", **kw), team)
+        assert_close(ref_p, np.array(ref_c), P2, c2, 1e-9, f"team of {team}")

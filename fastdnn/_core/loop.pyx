@@ -1254,7 +1254,9 @@ cdef class Engine:
 
     @property
     def step_work(self):
-        """Multiply-adds of one full-size step's products (what a team shares)."""
+        """3 n_l n_(l-1) mb summed over the layers: the multiply-adds of a full-size step's
+        forward, gradient and back-propagated products (layer 1's last is not computed);
+        the measure fastdnn.threads.TEAM_MIN_WORK is calibrated on."""
         cdef long long s = 0
         cdef int l
         for l in range(1, self.sp.L + 1):

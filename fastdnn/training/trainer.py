@@ -271,9 +271,8 @@ class Trainer:
         self._team_work = 0 if gram else self._engine.step_work
 
     def _team(self):
-        """(team size, BLAS limit context) for the next run of the engine."""
-        team = (_threads.team_size(self.threads, self._team_work)
-                if self._team_work >= _threads.TEAM_MIN_WORK else 1)
+        """Sets the engine's team for its next run; returns the BLAS limit to run it in."""
+        team = _threads.team_size(self.threads, self._team_work)
         self._engine.workers = team
         return _threads.team_limit(self.threads, team)
 
