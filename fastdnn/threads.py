@@ -81,8 +81,9 @@ def limit(threads=None):
     return _get_controller().limit(limits=n, user_api="blas")
 
 
-#: multiply-adds of one step's products from which the training loop runs on a team
-#: (bench/profile_minibatch.py --teams measures the crossover)
+#: multiply-adds of one step's products from which the training loop runs on a team of
+#: two (bench/profile_minibatch.py --teams measures the crossover); a larger team needs
+#: half as much per member
 TEAM_MIN_WORK = 2_000_000
 
 
@@ -105,12 +106,15 @@ def blas_threads():
 
 def team_size(threads, step_work):
     """Threads of the training loop's team for steps of ``step_work`` multiply-adds:
-    ``resolve_threads(threads)``, else as many as BLAS would use (``blas_threads``), where
-    the build has teams and a step is at least TEAM_MIN_WORK; else 1."""
+    ``resolve_threads(threads)``, else as many as BLAS would use (``blas_threads``), but no
+    more than leaves each member TEAM_MIN_WORK / 2 (so a step under TEAM_MIN_WORK runs
+    alone, and a many-core machine does not split a small step 64 ways); 1 where the build
+    has no teams."""
     n = resolve_threads(threads)
     if n is None:
         n = blas_threads()
-    if n <= 1 or step_work < TEAM_MIN_WORK:
+    n = min(n, step_work // max(1, TEAM_MIN_WORK // 2))
+    if n <= 1:
         return 1
     from fastdnn._core.loop import HAVE_TEAMS
     return n if HAVE_TEAMS else 1

@@ -151,23 +151,27 @@ def test_team_external_shuffle():
 
 
 def test_team_size_rule(monkeypatch):
-    """threads (else the cores) for steps of at least TEAM_MIN_WORK multiply-adds."""
+    """threads (else BLAS's count), at most one per TEAM_MIN_WORK / 2 multiply-adds of a
+    step (none below TEAM_MIN_WORK)."""
     monkeypatch.undo()
     big = fthreads.TEAM_MIN_WORK
     assert fthreads.team_size(2, big) == 2
-    assert fthreads.team_size(4, big) == 4
+    assert fthreads.team_size(4, big) == 2          # TEAM_MIN_WORK / 2 per member
+    assert fthreads.team_size(4, 2 * big) == 4
+    assert fthreads.team_size(64, 3 * big) == 6
     assert fthreads.team_size(2, big - 1) == 1
     assert fthreads.team_size(1, 10 * big) == 1
     monkeypatch.delenv(fthreads.ENV_VAR, raising=False)
     # threads=None: as many as BLAS would use, a caller's threadpool_limits included
-    assert fthreads.team_size(None, big) == fthreads.blas_threads()
+    huge = 100 * big
+    assert fthreads.team_size(None, huge) == fthreads.blas_threads()
     with threadpool_limits(1):
-        assert fthreads.team_size(None, big) == 1
+        assert fthreads.team_size(None, huge) == 1
     with threadpool_limits(2):
         assert fthreads.blas_threads() >= 1
-        assert fthreads.team_size(None, big) == fthreads.blas_threads()
+        assert fthreads.team_size(None, huge) == fthreads.blas_threads()
     monkeypatch.setenv(fthreads.ENV_VAR, "3")
-    assert fthreads.team_size(None, big) == 3
+    assert fthreads.team_size(None, huge) == 3
 
 
 def test_trainer_picks_the_team(monkeypatch):
