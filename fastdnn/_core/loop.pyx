@@ -177,7 +177,6 @@ cdef struct Bufs:
     void *Yb
     void *wb
     int64_t *perm           # (m,)
-    int mb                  # batch size
     double *l2part          # (threads,) each team member's share of the L2 term
     double *colmax          # (mb,) softmax scratch
     double *colsum
@@ -202,7 +201,8 @@ cdef struct Bufs:
     # a permuted batch of a wide Fortran-ordered X, never gathered whole: layer 1 reads
     # it chunk_cols features at a time, each chunk gathered into the thread's scratch
     # (NULL: the batch is gathered whole into Xb)
-    void *xc                # (threads, chunk_cols * mb)
+    void *xc                # (threads, xc_size)
+    Py_ssize_t xc_size      # chunk_cols * mb
     int chunk_cols
 
 
@@ -449,7 +449,7 @@ cdef void _z1_lazy(Bufs *B, Part p, int ms, const int64_t *idx, int tid,
     features at a time (products summed over the chunks)."""
     cdef int n0 = B.n[0], ck = B.chunk_cols, a = 0, e
     cdef const floating *X = <const floating *>B.X
-    cdef floating *Xc = <floating *>B.xc + <Py_ssize_t>tid * ck * B.mb
+    cdef floating *Xc = <floating *>B.xc + tid * B.xc_size
     cdef floating *W1 = (<floating **>B.W)[1]
     while a < n0:
         e = min(a + ck, n0)
@@ -482,7 +482,7 @@ cdef void _grad_update_1(Spec *sp, Bufs *B, const floating *dZ1, const floating 
     cdef double l2 = sp.lambd / N
     cdef bint by_rows = B.chunk_by_rows
     cdef bint lazy = B.xc != NULL and idx != NULL
-    cdef floating *Xc = <floating *>B.xc + <Py_ssize_t>tid * B.chunk_cols * B.mb
+    cdef floating *Xc = <floating *>B.xc + tid * B.xc_size if lazy else NULL
     cdef const floating *rows_a
     cdef int ldr
     if nt > 1:
@@ -762,8 +762,7 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
                         Xb[i * ms + k] = X[i * m + perm[start + k]]
             else:
                 _span(ms, tid, nt, 1, &lo, &hi)
-                for k in range(lo, hi):
-                    memcpy(Xb + k * n0, X + perm[start + k] * n0, n0 * sizeof(floating))
+                _gather_rows(X, n0, perm + start, lo, hi, 0, n0, Xb + <Py_ssize_t>lo * n0)
             if tid == 0:
                 for i in range(nL):
                     for k in range(ms):
@@ -1025,9 +1024,8 @@ cdef class Engine:
             B.bitgen = <bitgen_t *>PyCapsule_GetPointer(bitgen.capsule, "BitGenerator")
         B.G = B.P0 = B.Q0 = B.KW = B.KV = B.cW = B.cV = B.S = B.GB = B.GK = B.zero2 = NULL
         B.chunk = B.xc = NULL
-        B.chunk_size = 0
+        B.chunk_size = B.xc_size = 0
         B.chunk_cols = 0
-        B.mb = mb
         self._chunk_threads = 0
         if (not sp.gram and not sp.no_update
                 and <long long>dims[1] * dims[0] >= FUSE_ELEMS):
@@ -1039,6 +1037,7 @@ cdef class Engine:
             # a chunk of whole rows holds at least 16 rows; one of columns, chunk_cols of
             # them in every row
             B.chunk_size = max(CHUNK_ELEMS, 16 * dims[0], B.chunk_cols * dims[1])
+            B.xc_size = <Py_ssize_t>B.chunk_cols * mb
             # FASTDNN_LAZY_GATHER=0 gathers the whole batch first (to compare)
             self._lazy_x = (not B.chunk_by_rows and not B.x_rm and sp.shuffle != SHUF_NONE
                             and <long long>mb * dims[0] * Xa.itemsize > LAZY_INPUT_BYTES
@@ -1221,7 +1220,7 @@ cdef class Engine:
             self.keep.append(buf)
             self.B.chunk = _ptr(buf)
             if self._lazy_x:
-                xc = np.zeros(threads * self.B.chunk_cols * self.B.mb, dtype=self.dtype)
+                xc = np.zeros(threads * self.B.xc_size, dtype=self.dtype)
                 self.keep.append(xc)
                 self.B.xc = _ptr(xc)
             self._chunk_threads = threads
