@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 __all__ = ["ENV_VAR", "MAX_THREADS", "TEAM_MIN_WORK", "resolve_threads", "limit",
            "available_cores", "blas_threads", "team_size", "team_limit", "cpu_model"]
@@ -70,15 +71,49 @@ def _get_controller():
     return _controller
 
 
+# BLAS's thread count is one setting for the whole process, while fastdnn may be called
+# from several threads at once (Dask's threaded workers, a user's thread pool).  Limits
+# that each saved the count on entry and put it back on exit would, interleaved, leave
+# the process with another thread's limit (A saves 2 and sets 1, B saves 1, A restores 2,
+# B restores 1: BLAS stays on one thread).  So the limits are counted: the first to enter
+# saves the counts, the last to leave restores them; overlapping limits share the setting
+# (the latest one's count).
+_lock = threading.Lock()
+_active = 0
+_saved = None
+
+
+@contextlib.contextmanager
+def _blas_limited(n):
+    global _active, _saved
+    with _lock:
+        if _active == 0:
+            _saved = [(lc, lc.num_threads) for lc in _get_controller().lib_controllers
+                      if lc.user_api == "blas"]
+        _active += 1
+        for lc, _ in _saved:
+            lc.set_num_threads(n)
+    try:
+        yield
+    finally:
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                for lc, count in _saved:
+                    lc.set_num_threads(count)
+                _saved = None
+
+
 def limit(threads=None):
-    """Context manager: BLAS (numpy's and scipy's) limited to ``resolve_threads(threads)``.
+    """Context manager: BLAS (numpy's and scipy's) limited to ``resolve_threads(threads)``,
+    the previous counts restored when the last of the limits active at once ends.
 
     A no-op when neither the argument nor the environment variable is set.
     """
     n = resolve_threads(threads)
     if n is None:
         return contextlib.nullcontext()
-    return _get_controller().limit(limits=n, user_api="blas")
+    return _blas_limited(n)
 
 
 #: multiply-adds of one step's products from which the training loop runs on a team of

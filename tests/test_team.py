@@ -245,10 +245,13 @@ def test_teams_from_several_python_threads():
                              mini_batch_size=mb, solver="primal", dtype="float64")
         jobs.append((X, Y, P, cfg))
     alone = [train(X, Y, P, cfg, 1) for X, Y, P, cfg in jobs]
+    before = fthreads.blas_threads()
     with ThreadPoolExecutor(len(jobs)) as ex:
         together = list(ex.map(lambda j: train(*j, 2), jobs))
     for k, ((P1, c1), (P2, c2)) in enumerate(zip(alone, together)):
         assert_close(P1, c1, P2, c2, TOL["float64"], f"job {k}")
+    # their overlapping BLAS limits leave the process's count as it was
+    assert fthreads.blas_threads() == before
 
 
 @pytest.mark.parametrize("order,output,n_out", [("F", "sigmoid", 1), ("F", "softmax", 3),

@@ -13,6 +13,7 @@ task's single-threaded result (to 1e-12 relative for float64, 1e-5 for
 float32: BLAS may split a product between its own threads differently when
 several callers are active) and tests/reference.py's.
 """
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -190,3 +191,42 @@ def test_initialisers_in_threads_draw_the_seeds_values():
     finally:
         sys.setswitchinterval(old)
     assert wrong == 0, f"{wrong} of {250 * N_THREADS} initialisations got another thread's draws"
+
+
+def test_overlapping_limits_from_many_threads_restore_the_counts():
+    """BLAS's thread count is one setting per process: limits entered and left in any
+    interleaving by many threads leave it as it was (a caller's own threadpool_limits
+    included), and inside any of them BLAS runs on one of the counts asked for."""
+    import random
+    from threadpoolctl import threadpool_limits
+    from fastdnn import threads
+
+    def counts():
+        return [lc.num_threads for lc in threads._get_controller().lib_controllers
+                if lc.user_api == "blas"]
+
+    start = threading.Barrier(8)
+    seen = []
+
+    def worker(seed):
+        rng = random.Random(seed)
+        start.wait()
+        for _ in range(50):
+            n = rng.choice((1, 2))
+            with threads.limit(n):
+                seen.extend(counts())
+                if rng.random() < 0.5:
+                    with threads.limit(3 - n):          # nested, the other count
+                        seen.extend(counts())
+
+    for outer in (None, 1):
+        ctx = threadpool_limits(outer) if outer else contextlib.nullcontext()
+        with ctx:
+            before = counts()
+            ts = [threading.Thread(target=worker, args=(s,)) for s in range(8)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            assert counts() == before
+    assert set(seen) <= {1, 2}
