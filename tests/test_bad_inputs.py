@@ -684,6 +684,28 @@ def matrix_runner(script, build, case_timeout=CASE_TIMEOUT):
     return run_matrix, case_id
 
 
+def matrix_fixture(run_matrix):
+    """A module-scoped pytest fixture: {index: result} of the whole matrix, run once (the
+    worker process never calls this, so it needs no pytest)."""
+    import pytest
+
+    results = {}
+
+    @pytest.fixture(scope="module")
+    def matrix():
+        if not results:
+            results.update(run_matrix())
+        return results
+
+    return matrix
+
+
+def repeated_ids(cases):
+    """The case ids that occur more than once (sorted)."""
+    ids = [c.id for c in cases]
+    return sorted({i for i in ids if ids.count(i) > 1})
+
+
 run_matrix, _case_id = matrix_runner(__file__, build_cases)
 
 
@@ -695,19 +717,11 @@ if __name__ == "__main__" and len(sys.argv) >= 4 and sys.argv[1] == "--worker":
 import pytest  # noqa: E402  (the worker does not need pytest)
 
 CASES = build_cases()
-_RESULTS = {}
-
-
-@pytest.fixture(scope="module")
-def matrix():
-    if not _RESULTS:
-        _RESULTS.update(run_matrix())
-    return _RESULTS
+matrix = matrix_fixture(run_matrix)
 
 
 def test_case_ids_are_unique():
-    ids = [c.id for c in CASES]
-    assert len(ids) == len(set(ids)), [i for i in ids if ids.count(i) > 1]
+    assert not repeated_ids(CASES)
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[c.id for c in CASES])

@@ -48,7 +48,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from tests.test_bad_inputs import _names_in, matrix_runner, serve  # noqa: E402
+from tests.test_bad_inputs import (_names_in, matrix_fixture, matrix_runner,  # noqa: E402
+                                   repeated_ids, serve)
 
 
 class Case:
@@ -1029,19 +1030,11 @@ if __name__ == "__main__" and len(sys.argv) >= 4 and sys.argv[1] == "--worker":
 import pytest  # noqa: E402
 
 CASES = build_cases()
-_RESULTS = {}
-
-
-@pytest.fixture(scope="module")
-def matrix():
-    if not _RESULTS:
-        _RESULTS.update(run_matrix())
-    return _RESULTS
+matrix = matrix_fixture(run_matrix)
 
 
 def test_case_ids_are_unique():
-    ids = [c.id for c in CASES]
-    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+    assert not repeated_ids(CASES)
 
 
 def test_every_config_field_is_covered():
