@@ -36,7 +36,8 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 from tests.conftest import make_params  # noqa: E402
-from tests.test_bad_inputs import CRASH_SELFTEST, run_isolated, serve  # noqa: E402
+from tests.test_bad_inputs import (CRASH_SELFTEST, matrix_fixture, run_isolated,  # noqa: E402
+                                   serve)
 
 DIMS = (12, 5, 3, 1)          # make_params' default layer sizes
 
@@ -432,14 +433,7 @@ def test_a_save_killed_at_every_step_and_at_random_moments_leaves_a_readable_fil
 # ----------------------------------------------------------- the file matrix
 import pytest  # noqa: E402
 
-_RESULTS = {}
-
-
-@pytest.fixture(scope="module")
-def file_matrix():
-    if not _RESULTS:
-        _RESULTS.update(run_file_matrix())
-    return _RESULTS
+file_matrix = matrix_fixture(run_file_matrix)
 
 
 FAMILIES = ("empty", "missing", "directory", "truncated", "appended", "flipped",
