@@ -388,6 +388,53 @@ def test_gradient_check_nd_fixture_with_and_without_bugs(capsys):
     assert capsys.readouterr().out.startswith("\033[92mYour backward propagation works")
 
 
+def _course_gradient_check_n(parameters, gradients, X, Y, epsilon, dims):
+    """The notebook's loop: one perturbed network at a time through forward_propagation_n."""
+    theta, _ = gc.dictionary_to_vector(parameters)
+    grad = gc.gradients_to_vector(gradients)
+    n = theta.shape[0]
+    J_plus, J_minus, gradapprox = np.zeros((n, 1)), np.zeros((n, 1)), np.zeros((n, 1))
+    for i in range(n):
+        t = np.copy(theta)
+        t[i] = t[i] + epsilon
+        J_plus[i], _ = gc.forward_propagation_n(X, Y, gc.vector_to_dictionary(t, dims))
+        t = np.copy(theta)
+        t[i] = t[i] - epsilon
+        J_minus[i], _ = gc.forward_propagation_n(X, Y, gc.vector_to_dictionary(t, dims))
+        gradapprox[i] = (J_plus[i] - J_minus[i]) / (2 * epsilon)
+    numerator = np.linalg.norm(grad - gradapprox)
+    return float(numerator / (np.linalg.norm(grad) + np.linalg.norm(gradapprox)))
+
+
+@pytest.mark.parametrize("block", [None, 7, 1])
+def test_gradient_check_n_is_the_notebooks_loop_bit_for_bit(monkeypatch, block):
+    # gradient_check_n evaluates the perturbed networks a block at a time; with
+    # epsilon = 1e-7 any other rounding of J would show in the difference
+    if block is not None:
+        monkeypatch.setattr(gc, "_BLOCK_VALUES", block)
+    rng = np.random.RandomState(7)
+    x, y, p = tc.gradient_check_n_test_case()
+    cases = [(x, y, p, [4, 5, 3, 1])]
+    for _ in range(12):
+        dims = [int(rng.randint(1, 7))] + [int(rng.randint(1, 7))
+                                           for _ in range(rng.randint(1, 4))] + [1]
+        m = int(rng.randint(1, 60))
+        X = rng.randn(dims[0], m)
+        Y = (rng.rand(1, m) > 0.5).astype(float)
+        q = {}
+        for l in range(1, len(dims)):
+            q["W%d" % l] = rng.randn(dims[l], dims[l - 1]) * 0.5
+            q["b%d" % l] = rng.randn(dims[l], 1) * 0.1
+        cases.append((X, Y, q, dims))
+    for X, Y, q, dims in cases:
+        _, cache = gc.forward_propagation_n(X, Y, q)
+        for buggy in (False, True):
+            g = gc.backward_propagation_n(X, Y, cache, buggy=buggy)
+            for eps in (1e-7, 1e-4):
+                assert gc.gradient_check_n(q, g, X, Y, eps) == \
+                    _course_gradient_check_n(q, g, X, Y, eps, dims)
+
+
 def test_vectors_round_trip_any_depth():
     x, y, p = tc.gradient_check_n_test_case()
     theta, keys = gc.dictionary_to_vector(p)
