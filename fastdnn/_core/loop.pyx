@@ -172,6 +172,7 @@ cdef struct Bufs:
     const void *X           # (n0, m), C or F order
     bint x_rm
     const void *Y           # (n_L, m) C order
+    const void *Yt          # (m, n_L) C order: Y's transpose for the batch gathers (n_L > 1), or NULL
     const void *w           # (m,) or NULL
     void *Xb                # gather buffers: (n0, mb) in X's order, (n_L, mb), (mb,)
     void *Yb
@@ -724,6 +725,8 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
     cdef double total = 0, c
     cdef const floating *X = <const floating *>B.X
     cdef const floating *Y = <const floating *>B.Y
+    cdef const floating *Yt = <const floating *>B.Yt
+    cdef const floating *yk
     cdef const floating *w = <const floating *>B.w
     cdef floating *Xb = <floating *>B.Xb
     cdef floating *Yb = <floating *>B.Yb
@@ -764,9 +767,17 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
                 _span(ms, tid, nt, 1, &lo, &hi)
                 _gather_rows(X, n0, perm + start, lo, hi, 0, n0, Xb + <Py_ssize_t>lo * n0)
             if tid == 0:
-                for i in range(nL):
+                if Yt != NULL:
+                    # an example's n_L targets are contiguous in Yt: one line read per
+                    # example instead of n_L scattered reads
                     for k in range(ms):
-                        Yb[i * ms + k] = Y[i * m + perm[start + k]]
+                        yk = Yt + perm[start + k] * nL
+                        for i in range(nL):
+                            Yb[i * ms + k] = yk[i]
+                else:
+                    for i in range(nL):
+                        for k in range(ms):
+                            Yb[i * ms + k] = Y[i * m + perm[start + k]]
                 if w != NULL:
                     for k in range(ms):
                         wb[k] = w[perm[start + k]]
@@ -975,7 +986,13 @@ cdef class Engine:
         Xa = _need(X, "X", (dims[0], m), dtype, True)
         B.X = _ptr(Xa)
         B.x_rm = cnp.PyArray_IS_C_CONTIGUOUS(Xa)
-        B.Y = _ptr(_need(Y, "Y", (dims[L], m), dtype))
+        Ya = _need(Y, "Y", (dims[L], m), dtype)
+        B.Y = _ptr(Ya)
+        B.Yt = NULL
+        if sp.shuffle != SHUF_NONE and dims[L] > 1:
+            Yt = np.ascontiguousarray(Ya.T)
+            keep.append(Yt)
+            B.Yt = _ptr(Yt)
         B.w = NULL if w is None else _ptr(_need(w, "w", (m,), dtype))
         has_v = opt_has_v(sp.optimizer)
         has_s = opt_has_s(sp.optimizer)
@@ -1274,3 +1291,4 @@ def legacy_permutation_of(unsigned long long seed, Py_ssize_t m):
     if m:
         legacy_permutation(&mt, <uint32_t>seed, &o[0], m)
     return out
+
