@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastdnn
-from fastdnn._core.loop import legacy_permutation_of
+from fastdnn._core.loop import lanes_permutations_of, legacy_permutation_of
 from fastdnn.model_io import load_model, save_model
 from fastdnn.training import Trainer, TrainingConfig, initialize_parameters, registry
 from tests.test_cli import N_X, run, write_small_dataset
@@ -113,6 +113,19 @@ def test_initialize_parameters_deep_takes_layer_dims_or_layers_dims():
 def test_permutations_are_numpys_legacy_ones(seed, m):
     np.testing.assert_array_equal(legacy_permutation_of(seed, m),
                                   np.random.RandomState(seed).permutation(m))
+
+
+@pytest.mark.parametrize("m", [1, 2, 300, 5000])
+def test_course_shuffle_seeds_in_lanes_are_numpys_legacy_ones(m):
+    # the course shuffle seeds 16 consecutive generators at once and keeps them: runs of
+    # consecutive seeds, jumps back and forward, a restart inside a batch, the wrap at 2**32
+    seeds = (list(range(11, 60)) + [5, 4, 3, 100, 101, 116, 117, 50]
+             + [2**32 - 3, 2**32 - 2, 2**32 - 1, 0, 1, 2**32 - 20])
+    got = lanes_permutations_of(seeds, m)
+    for s, p in zip(seeds, got):
+        np.testing.assert_array_equal(p, np.random.RandomState(s).permutation(m))
+    with pytest.raises(ValueError, match="seeds must be"):
+        lanes_permutations_of([2**32], 3)
 
 
 def test_dropout_masks_are_the_generators_stream():

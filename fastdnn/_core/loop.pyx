@@ -73,7 +73,8 @@ from fastdnn._core.activations cimport act_forward, act_backward
 from fastdnn._core.losses cimport out_forward, loss_sum, output_delta
 from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s,
                                        opt_is_linear, OPT_ADAM, OPT_ADAM_SKLEARN)
-from fastdnn._core.rng cimport MT19937, legacy_permutation, next_double
+from fastdnn._core.rng cimport (MT19937, MTLanes, MT_LANES, lanes_permutation,
+                                legacy_permutation, next_double)
 
 cnp.import_array()
 
@@ -178,6 +179,7 @@ cdef struct Bufs:
     void *Yb
     void *wb
     int64_t *perm           # (m,)
+    MTLanes lanes           # course shuffle: the generators of the next epochs' seeds
     double *l2part          # (threads,) each team member's share of the L2 term
     double *colmax          # (mb,) softmax scratch
     double *colsum
@@ -739,7 +741,7 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
                      want_cost, 0, NULL, tid, nt)
     if sp.shuffle == SHUF_COURSE:
         if tid == 0:
-            legacy_permutation(&mt, <uint32_t>(sp.seed + 1 + epoch), perm, m)
+            lanes_permutation(&B.lanes, &mt, <uint32_t>(sp.seed + 1 + epoch), perm, m)
         _sync(nt)
     start = 0
     while start < m:
@@ -1030,6 +1032,11 @@ cdef class Engine:
         keep.append(perm)
         B.perm = <int64_t *>_ptr(perm)
         self._perm = perm
+        lanes = np.zeros(624 * MT_LANES, dtype=np.uint32)
+        keep.append(lanes)
+        B.lanes.key = <uint32_t *>_ptr(lanes)
+        B.lanes.base = 0
+        B.lanes.valid = False
         cm = np.zeros(mb, dtype=np.float64)
         cs = np.zeros(mb, dtype=np.float64)
         keep += [cm, cs]
@@ -1292,3 +1299,25 @@ def legacy_permutation_of(unsigned long long seed, Py_ssize_t m):
         legacy_permutation(&mt, <uint32_t>seed, &o[0], m)
     return out
 
+
+def lanes_permutations_of(seeds, Py_ssize_t m):
+    """[np.random.RandomState(s).permutation(m) for s in seeds], each computed as the
+    engine's course shuffle computes it (generators seeded MT_LANES consecutive seeds at a
+    time, kept across calls): a test hook for fastdnn._core.rng."""
+    cdef MTLanes ls
+    cdef MT19937 mt
+    cdef int64_t[::1] o
+    key = np.zeros(624 * MT_LANES, dtype=np.uint32)
+    ls.key = <uint32_t *>_ptr(key)
+    ls.base = 0
+    ls.valid = False
+    outs = []
+    for seed in seeds:
+        if not 0 <= seed <= 0xFFFFFFFF or m < 0:
+            raise ValueError(f"seeds must be in [0, 2**32 - 1] and m >= 0, got {seed}, {m}")
+        out = np.empty(m, dtype=np.int64)
+        o = out
+        if m:
+            lanes_permutation(&ls, &mt, <uint32_t>seed, &o[0], m)
+        outs.append(out)
+    return outs

@@ -11,6 +11,49 @@
 from libc.stdint cimport uint32_t, int64_t
 from numpy.random cimport bitgen_t
 
+# The seeding and first twist of MT_LANES generators of consecutive seeds at once, lane l
+# holding seed s0 + l: the seeding is a chain of 623 dependent multiplications, which one
+# generator cannot overlap, and course 2's shuffle seeds a new generator every epoch (a
+# third of an epoch of its [2, 5, 2, 1] network).  Word i of lane l is k[i * MT_LANES + l],
+# so the loops over the lanes vectorise (AVX-512, AVX2 or baseline x86-64, picked at load
+# time as in fastdnn._kernels).  The formulas are mt_seed's and _mt_twist's below.
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #  define FD_MT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #  define FD_MT_CLONES
+    #endif
+    #define FD_MT_LANES 16
+    #define FD_MT_TWIST(a, b, c) ((c) ^ ((((a) & 0x80000000U) | ((b) & 0x7fffffffU)) >> 1) \
+                                 ^ ((0U - ((b) & 1U)) & 0x9908b0dfU))
+    FD_MT_CLONES static void fd_mt_seed_twist_lanes(uint32_t s0, uint32_t *restrict k) {
+        int i, l;
+        for (l = 0; l < FD_MT_LANES; l++) k[l] = s0 + (uint32_t)l;
+        for (i = 1; i < 624; i++) {
+            const uint32_t *p = k + (i - 1) * FD_MT_LANES;
+            uint32_t *q = k + i * FD_MT_LANES;
+            for (l = 0; l < FD_MT_LANES; l++)
+                q[l] = 1812433253U * (p[l] ^ (p[l] >> 30)) + (uint32_t)i;
+        }
+        for (i = 0; i < 624 - 397; i++)
+            for (l = 0; l < FD_MT_LANES; l++)
+                k[i * FD_MT_LANES + l] = FD_MT_TWIST(k[i * FD_MT_LANES + l],
+                                                     k[(i + 1) * FD_MT_LANES + l],
+                                                     k[(i + 397) * FD_MT_LANES + l]);
+        for (i = 624 - 397; i < 623; i++)
+            for (l = 0; l < FD_MT_LANES; l++)
+                k[i * FD_MT_LANES + l] = FD_MT_TWIST(k[i * FD_MT_LANES + l],
+                                                     k[(i + 1) * FD_MT_LANES + l],
+                                                     k[(i + 397 - 624) * FD_MT_LANES + l]);
+        for (l = 0; l < FD_MT_LANES; l++)
+            k[623 * FD_MT_LANES + l] = FD_MT_TWIST(k[623 * FD_MT_LANES + l], k[l],
+                                                   k[396 * FD_MT_LANES + l]);
+    }
+    """
+    enum: MT_LANES "FD_MT_LANES"
+    void fd_mt_seed_twist_lanes(uint32_t s0, uint32_t *k) noexcept nogil
+
 
 cdef struct MT19937:
     uint32_t key[624]
@@ -68,11 +111,9 @@ cdef inline uint32_t mt_interval(MT19937 *st, uint32_t mx) noexcept nogil:
     return v
 
 
-cdef inline void legacy_permutation(MT19937 *st, uint32_t seed, int64_t *out,
-                                    int64_t m) noexcept nogil:
-    """out = np.random.RandomState(seed).permutation(m)."""
+cdef inline void _fisher_yates(MT19937 *st, int64_t *out, int64_t m) noexcept nogil:
+    """out = a permutation of 0..m-1 as RandomState.permutation draws it from st."""
     cdef int64_t i, j, tmp
-    mt_seed(st, seed)
     for i in range(m):
         out[i] = i
     i = m - 1
@@ -82,6 +123,37 @@ cdef inline void legacy_permutation(MT19937 *st, uint32_t seed, int64_t *out,
         out[i] = out[j]
         out[j] = tmp
         i -= 1
+
+
+cdef inline void legacy_permutation(MT19937 *st, uint32_t seed, int64_t *out,
+                                    int64_t m) noexcept nogil:
+    """out = np.random.RandomState(seed).permutation(m)."""
+    mt_seed(st, seed)
+    _fisher_yates(st, out, m)
+
+
+cdef struct MTLanes:
+    uint32_t *key           # (624 * MT_LANES): the twisted states of seeds base .. base + 15
+    uint32_t base
+    bint valid
+
+
+cdef inline void lanes_permutation(MTLanes *ls, MT19937 *st, uint32_t seed, int64_t *out,
+                                   int64_t m) noexcept nogil:
+    """legacy_permutation, the generator taken from ls (seeded with the next MT_LANES
+    seeds first when seed is not among its lanes): for consecutive seeds, one seeding
+    every MT_LANES calls."""
+    cdef uint32_t lane = seed - ls.base
+    cdef int i
+    if not ls.valid or lane >= MT_LANES:
+        fd_mt_seed_twist_lanes(seed, ls.key)
+        ls.base = seed
+        ls.valid = True
+        lane = 0
+    for i in range(624):
+        st.key[i] = ls.key[i * MT_LANES + lane]
+    st.pos = 0
+    _fisher_yates(st, out, m)
 
 
 cdef inline double next_double(bitgen_t *bg) noexcept nogil:
