@@ -729,6 +729,8 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
     cdef const floating *Y = <const floating *>B.Y
     cdef const floating *Yt = <const floating *>B.Yt
     cdef const floating *yk
+    cdef const floating *xk
+    cdef bint xb_rm
     cdef const floating *w = <const floating *>B.w
     cdef floating *Xb = <floating *>B.Xb
     cdef floating *Yb = <floating *>B.Yb
@@ -758,6 +760,8 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
         else:
             # gather the batch's columns (the gram solver does not read X); the step
             # starts with a barrier
+            xb_rm = B.x_rm or (not sp.gram and B.xc == NULL
+                               and <long>B.n[1] * ms * n0 <= SMALL_WORK)
             if sp.gram or B.xc != NULL:
                 pass                # layer 1 reads X itself
             elif B.x_rm:
@@ -765,6 +769,14 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
                 for i in range(lo, hi):
                     for k in range(ms):
                         Xb[i * ms + k] = X[i * m + perm[start + k]]
+            elif xb_rm:
+                # a small first layer multiplies by loops, which take row-major operands
+                # only: the batch of a Fortran-ordered X is gathered transposed
+                _span(ms, tid, nt, 1, &lo, &hi)
+                for k in range(lo, hi):
+                    xk = X + perm[start + k] * n0
+                    for i in range(n0):
+                        Xb[i * ms + k] = xk[i]
             else:
                 _span(ms, tid, nt, 1, &lo, &hi)
                 _gather_rows(X, n0, perm + start, lo, hi, 0, n0, Xb + <Py_ssize_t>lo * n0)
@@ -783,7 +795,7 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
                 if w != NULL:
                     for k in range(ms):
                         wb[k] = w[perm[start + k]]
-            c = _step(sp, B, Xb, ms if B.x_rm else n0, B.x_rm, Yb, ms,
+            c = _step(sp, B, Xb, ms if xb_rm else n0, xb_rm, Yb, ms,
                       NULL if w == NULL else wb, ms, want_cost, 0, perm + start, tid, nt)
         total += c * ms
         start += ms
