@@ -300,3 +300,31 @@ def test_flush_denormals_can_be_switched_off(monkeypatch):
         runs.append(tr.parameters())
     for k in runs[0]:
         np.testing.assert_array_equal(runs[0][k], runs[1][k])
+
+
+# ------------------------------------------------------------------ small products
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_small_product_loops_equal_numpy(dtype):
+    # every blocking remainder of the loops: rows % 4, columns % 16 and % 8, inner sizes,
+    # pairs of D A^T's columns
+    from fastdnn._core.loop import small_products
+    rng = np.random.RandomState(3)
+    tol = 1e-13 if dtype == np.float64 else 2e-5
+    for n in (1, 2, 3, 4, 5, 7, 8, 9, 13):
+        for k in (1, 2, 3, 5, 10):
+            for m in (1, 3, 7, 8, 9, 15, 16, 17, 24, 31, 33, 64, 300):
+                W, A = rng.randn(n, k).astype(dtype), rng.randn(k, m).astype(dtype)
+                D, G = rng.randn(n, m).astype(dtype), rng.randn(n, k).astype(dtype)
+                Z, T, G2 = small_products(W, A, D, G, -0.37)
+                W64, A64, D64, G64 = (x.astype(np.float64) for x in (W, A, D, G))
+                for got, want, scale in ((Z, W64 @ A64, np.abs(W64) @ np.abs(A64)),
+                                         (T, W64.T @ D64, np.abs(W64).T @ np.abs(D64)),
+                                         (G2, G64 - 0.37 * D64 @ A64.T,
+                                          np.abs(G64) + 0.37 * np.abs(D64) @ np.abs(A64).T)):
+                    assert got.dtype == dtype
+                    assert np.all(np.abs(got - want) <= tol * scale), (n, k, m)
+    with pytest.raises(ValueError, match="do not chain"):
+        small_products(np.ones((2, 3)), np.ones((2, 4)), np.ones((2, 4)), np.ones((2, 3)), 1.0)
+    with pytest.raises(TypeError, match="one dtype"):
+        small_products(np.ones((2, 3)), np.ones((3, 4), np.float32), np.ones((2, 4)),
+                       np.ones((2, 3)), 1.0)

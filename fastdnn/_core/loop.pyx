@@ -1333,3 +1333,35 @@ def lanes_permutations_of(seeds, Py_ssize_t m):
             lanes_permutation(&ls, &mt, <uint32_t>seed, &o[0], m)
         outs.append(out)
     return outs
+
+
+def small_products(W, A, D, G, double alpha):
+    """The small-product loops of fastdnn._core.small on numpy arrays (a test hook):
+    returns (W @ A, W.T @ D, G + alpha * D @ A.T) computed by mm_nn, mm_tn and mm_nt_acc.
+    W (n, k), A (k, m), D (n, m), G (n, k): C-contiguous, one float dtype."""
+    arrays = [np.ascontiguousarray(x) for x in (W, A, D, G)]
+    dtype = arrays[0].dtype
+    if dtype != np.float64 and dtype != np.float32:
+        raise TypeError(f"W must be float32 or float64, got {dtype}")
+    if any(x.dtype != dtype or x.ndim != 2 for x in arrays):
+        raise TypeError("W, A, D, G must be 2-D arrays of one dtype")
+    W, A, D, G = arrays
+    n, k = W.shape
+    m = A.shape[1]
+    if A.shape != (k, m) or D.shape != (n, m) or G.shape != (n, k) or 0 in (n, k, m):
+        raise ValueError(f"shapes W {W.shape}, A {A.shape}, D {D.shape}, G {G.shape} do not "
+                         f"chain (W (n, k), A (k, m), D (n, m), G (n, k), none empty)")
+    Z = np.empty((n, m), dtype)
+    T = np.empty((k, m), dtype)
+    G = G.copy()
+    if dtype == np.float64:
+        mm_nn[double](n, m, k, <double *>_ptr(W), <double *>_ptr(A), <double *>_ptr(Z))
+        mm_tn[double](k, m, n, <double *>_ptr(W), <double *>_ptr(D), <double *>_ptr(T))
+        mm_nt_acc[double](n, k, m, alpha, <double *>_ptr(D), <double *>_ptr(A),
+                          <double *>_ptr(G))
+    else:
+        mm_nn[float](n, m, k, <float *>_ptr(W), <float *>_ptr(A), <float *>_ptr(Z))
+        mm_tn[float](k, m, n, <float *>_ptr(W), <float *>_ptr(D), <float *>_ptr(T))
+        mm_nt_acc[float](n, k, m, <float>alpha, <float *>_ptr(D), <float *>_ptr(A),
+                         <float *>_ptr(G))
+    return Z, T, G
