@@ -97,6 +97,11 @@ def runs(quick):
            lambda: ref.run_app(tx, ty, ref.init_app_deep(dims), 0.0075, 2500))
 
 
+def _ms(ms):
+    """Milliseconds to about three significant digits (runs take 0.1 ms to 13 s)."""
+    return "%.0f" % ms if ms >= 100 else "%.1f" % ms if ms >= 10 else "%.3g" % ms
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the 2500-iteration cat runs")
@@ -111,7 +116,7 @@ def main(argv=None):
         for name, ours, theirs in runs(args.quick):
             t_ours = timed(ours, args.repeat)
             t_ref = timed(theirs, 1)
-            print("%-40s %12.1f %12.1f %8.1f" % (name, t_ref, t_ours, t_ref / t_ours))
+            print("%-40s %12s %12s %8.1f" % (name, _ms(t_ref), _ms(t_ours), t_ref / t_ours))
             sys.stdout.flush()
 
 
