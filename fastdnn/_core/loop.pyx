@@ -67,8 +67,9 @@ from numpy.random cimport bitgen_t
 
 from fastdnn._blas cimport floating, gemm
 from fastdnn._validation cimport need_buffer as _need
-from fastdnn._kernels cimport row_sum_f64
+from fastdnn._kernels cimport row_sum_f64, sigmoid_ptr
 from fastdnn._core.small cimport SMALL_WORK, mm_nn, mm_nt_acc, mm_tn
+from fastdnn._core.thin cimport THIN_MAX, fd_thin_forward_d, fd_thin_backward_d
 from fastdnn._core.activations cimport act_forward, act_backward
 from fastdnn._core.losses cimport out_forward, loss_sum, output_delta
 from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s,
@@ -151,6 +152,8 @@ cdef struct Spec:
     bint gram               # layer 1 through the gram representation (see above)
     bint ftz                # denormals flushed to zero while the loop runs
     int workers             # threads of the team that runs the epochs (see _step)
+    bint thin               # float64 relu -> sigmoid net of at most THIN_MAX units a layer:
+                            # a step alone runs fastdnn/_core/thin.pxd's passes
     Hyper h
     long long t             # optimiser steps done
 
@@ -563,7 +566,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef floating fkp = <floating>sp.keep_prob
     cdef floating *d
     cdef Part p
-    cdef bint fused, l2_shared
+    cdef bint fused, l2_shared, thin
     cdef double l2
 
     # dropout masks of this step: u < keep_prob, drawn per hidden layer in order
@@ -605,8 +608,15 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             else:
                 cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
 
-    # ---- forward
-    for l in range(1, L + 1):
+    # ---- forward (a thin net alone: one pass over blocks of examples, then the sigmoid)
+    thin = floating is double and sp.thin and nt == 1 and a0_rm and ld0 == ms
+    if thin:
+        fd_thin_forward_d(L, n, ms, <const double *>A0, <double **>W, <double **>b,
+                          <double **>Z, <double **>A, <double **>Ad,
+                          <double **>D if sp.dropout else NULL, kp)
+        for i in range(n[L]):
+            sigmoid_ptr(Z[L] + <Py_ssize_t>i * ms, A[L] + <Py_ssize_t>i * ms, ms)
+    for l in range(1, 0 if thin else L + 1):
         nl = n[l]
         npv = n[l - 1]
         if l == 1:
@@ -653,7 +663,12 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             # Adam: bias corrections of step t
             sp.h.c1 = 1 - pow(sp.h.beta1, <double>sp.t)
             sp.h.c2 = 1 - pow(sp.h.beta2, <double>sp.t)
-        output_delta(dZ[L], A[L], Yp, ldy, wp, n[L], ms)
+        if thin:
+            fd_thin_backward_d(L, n, ms, <double **>W, <double **>A,
+                               <double **>D if sp.dropout else NULL, kp,
+                               <const double *>Yp, ldy, <const double *>wp, <double **>dZ)
+        else:
+            output_delta(dZ[L], A[L], Yp, ldy, wp, n[L], ms)
     _sync(nt)
 
     # ---- backward
@@ -671,7 +686,8 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             _grad_update_1(sp, B, dZ[1], A0, ld0, a0_rm, ms, idx, N, tid, nt)
         elif (l == 1 and sp.gram) or _empty(p):
             pass                    # the gram representation takes dZ_1 itself
-        elif _whole(p, nl, npv) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
+        elif _whole(p, nl, npv) and prm and ldp == ms and (
+                thin or <long>nl * ms * npv <= SMALL_WORK):
             memset(GW[l], 0, <size_t>nl * npv * sizeof(floating))
             mm_nt_acc(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, GW[l])
         else:
@@ -682,7 +698,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         _span(nl, tid, nt, 1, &lo, &hi)
         if hi > lo:
             _row_means(dZ[l] + <Py_ssize_t>lo * ms, Gb[l] + lo, hi - lo, ms, N)
-        if l > 1:
+        if l > 1 and not thin:
             # dZ_{l-1} = W_l^T dZ_l with the old W_l
             p = _part(npv, ms, <long>nl * ms * npv, tid, nt)
             if _empty(p):
@@ -1000,6 +1016,17 @@ cdef class Engine:
         Xa = _need(X, "X", (dims[0], m), dtype, True)
         B.X = _ptr(Xa)
         B.x_rm = cnp.PyArray_IS_C_CONTIGUOUS(Xa)
+        # a thin net's steps run fastdnn/_core/thin.pxd's passes (FASTDNN_THIN=0: the layer
+        # by layer path, to compare), which read X row-major: a copy (at most THIN_MAX rows)
+        # where it is not
+        sp.thin = (self.is_double and sp.hidden == ACT_RELU and sp.output == OUT_SIGMOID
+                   and not sp.gram and all(d <= THIN_MAX for d in dims)
+                   and os.environ.get("FASTDNN_THIN", "1").strip() != "0")
+        if sp.thin and not B.x_rm:
+            Xa = np.ascontiguousarray(Xa)
+            keep.append(Xa)
+            B.X = _ptr(Xa)
+            B.x_rm = True
         Ya = _need(Y, "Y", (dims[L], m), dtype)
         B.Y = _ptr(Ya)
         B.Yt = NULL
@@ -1274,6 +1301,11 @@ cdef class Engine:
             _team_used = True
         with nogil:
             fd_team(nt, _epochs, r)
+
+    @property
+    def thin(self):
+        """Whether a step alone runs the thin-network passes (fastdnn/_core/thin.pxd)."""
+        return bool(self.sp.thin)
 
     @property
     def workers(self):
