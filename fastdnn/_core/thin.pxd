@@ -27,15 +27,36 @@ cdef extern from *:
     #define FD_THIN_MAX 64
     typedef double fd_tv8d __attribute__((vector_size(64)));
     typedef long fd_tv8l __attribute__((vector_size(64)));   /* what comparisons give */
+    /* a partial vector element by element (a switch, not a loop, which GCC would turn
+       into a call of memcpy: that call cost more than the whole block when every load and
+       store of the last block made one) */
     static inline fd_tv8d fd_tld(const double *p, int cnt) {
         fd_tv8d v = {0};
-        if (cnt == 8) memcpy(&v, p, sizeof v);
-        else if (cnt > 0) memcpy(&v, p, (size_t)cnt * sizeof(double));
+        if (cnt == 8) { memcpy(&v, p, sizeof v); return v; }
+        switch (cnt) {
+        case 7: v[6] = p[6]; /* fall through */
+        case 6: v[5] = p[5]; /* fall through */
+        case 5: v[4] = p[4]; /* fall through */
+        case 4: v[3] = p[3]; /* fall through */
+        case 3: v[2] = p[2]; /* fall through */
+        case 2: v[1] = p[1]; /* fall through */
+        case 1: v[0] = p[0]; /* fall through */
+        default: break;
+        }
         return v;
     }
     static inline void fd_tst(double *p, fd_tv8d v, int cnt) {
-        if (cnt == 8) memcpy(p, &v, sizeof v);
-        else if (cnt > 0) memcpy(p, &v, (size_t)cnt * sizeof(double));
+        if (cnt == 8) { memcpy(p, &v, sizeof v); return; }
+        switch (cnt) {
+        case 7: p[6] = v[6]; /* fall through */
+        case 6: p[5] = v[5]; /* fall through */
+        case 5: p[4] = v[4]; /* fall through */
+        case 4: p[3] = v[3]; /* fall through */
+        case 3: p[2] = v[2]; /* fall through */
+        case 2: p[1] = v[1]; /* fall through */
+        case 1: p[0] = v[0]; /* fall through */
+        default: break;
+        }
     }
 
     /* the examples go 32 at a time: four vectors of 8, so that four independent sums run
