@@ -15,15 +15,30 @@ from fastdnn._blas cimport floating
 cdef extern from *:
     """
     #include <string.h>
+    /* always inlined, also at -O0 (the debug build): a 64-byte vector passed to or
+       returned from a function compiled for baseline x86-64 goes in memory, from one
+       compiled for AVX-512 in a register, so a call between the clones and these helpers
+       would not agree on where the vector is */
+    #ifndef FD_INLINE
+    #  if defined(__GNUC__)
+    #    define FD_INLINE __attribute__((always_inline))
+    #  else
+    #    define FD_INLINE
+    #  endif
+    #endif
+    /* hence GCC's note that such a vector changes the ABI concerns no call */
+    #if defined(__GNUC__) && !defined(__clang__)
+    #  pragma GCC diagnostic ignored "-Wpsabi"
+    #endif
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
     #  define FD_SMALL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
     #else
     #  define FD_SMALL_CLONES
     #endif
     typedef double fd_v8d __attribute__((vector_size(64)));
-    static inline fd_v8d fd_ld8(const double *p) { fd_v8d v; memcpy(&v, p, sizeof v); return v; }
-    static inline void fd_st8(double *p, fd_v8d v) { memcpy(p, &v, sizeof v); }
-    static inline double fd_hsum8(fd_v8d v) {
+    static inline FD_INLINE fd_v8d fd_ld8(const double *p) { fd_v8d v; memcpy(&v, p, sizeof v); return v; }
+    static inline FD_INLINE void fd_st8(double *p, fd_v8d v) { memcpy(p, &v, sizeof v); }
+    static inline FD_INLINE double fd_hsum8(fd_v8d v) {
         return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
     }
 

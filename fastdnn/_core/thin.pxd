@@ -19,6 +19,18 @@
 cdef extern from *:
     """
     #include <string.h>
+    /* always inlined, also at -O0: see small.pxd */
+    #ifndef FD_INLINE
+    #  if defined(__GNUC__)
+    #    define FD_INLINE __attribute__((always_inline))
+    #  else
+    #    define FD_INLINE
+    #  endif
+    #endif
+    /* (and GCC's note on the ABI of such vectors concerns no call) */
+    #if defined(__GNUC__) && !defined(__clang__)
+    #  pragma GCC diagnostic ignored "-Wpsabi"
+    #endif
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
     #  define FD_THIN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
     #else
@@ -30,7 +42,7 @@ cdef extern from *:
     /* a partial vector element by element (a switch, not a loop, which GCC would turn
        into a call of memcpy: that call cost more than the whole block when every load and
        store of the last block made one) */
-    static inline fd_tv8d fd_tld(const double *p, int cnt) {
+    static inline FD_INLINE fd_tv8d fd_tld(const double *p, int cnt) {
         fd_tv8d v = {0};
         if (cnt == 8) { memcpy(&v, p, sizeof v); return v; }
         switch (cnt) {
@@ -45,7 +57,7 @@ cdef extern from *:
         }
         return v;
     }
-    static inline void fd_tst(double *p, fd_tv8d v, int cnt) {
+    static inline FD_INLINE void fd_tst(double *p, fd_tv8d v, int cnt) {
         if (cnt == 8) { memcpy(p, &v, sizeof v); return; }
         switch (cnt) {
         case 7: p[6] = v[6]; /* fall through */
@@ -63,7 +75,7 @@ cdef extern from *:
        side by side (each sum's steps wait on each other); the last block's vectors hold
        cnt[k] = 0..8 examples, the rest zeros, stored back in part */
     #define FD_THIN_V 4
-    static inline void fd_thin_counts(int m, int j0, int *cnt) {
+    static inline FD_INLINE void fd_thin_counts(int m, int j0, int *cnt) {
         for (int k = 0; k < FD_THIN_V; k++) {
             int c = m - j0 - 8 * k;
             cnt[k] = c < 0 ? 0 : c > 8 ? 8 : c;
