@@ -42,7 +42,9 @@ extensions = [
     Extension(
         f"fastdnn.{name}",
         [f"fastdnn/{name.replace('.', '/')}.pyx"],
-        include_dirs=[np.get_include()],
+        # the project's root, for fastdnn/_simd.h
+        include_dirs=[np.get_include(), os.path.dirname(os.path.abspath(__file__))],
+        depends=["fastdnn/_simd.h"],
         define_macros=macros,
         extra_compile_args=compile_args + (OPENMP if name in TEAM_MODULES else []),
         extra_link_args=(["-fsanitize=address"] if ASAN else [])

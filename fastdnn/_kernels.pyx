@@ -47,12 +47,7 @@ from fastdnn._blas cimport floating, gemm
 cdef extern from *:
     """
     #include <stdint.h>
-    #include <string.h>
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #  define FD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-    #else
-    #  define FD_CLONES
-    #endif
+    #include "fastdnn/_simd.h"
 
     /* no-trapping-math lets GCC if-convert the clamps (so the loops
        vectorise); fp-contract=off keeps every clone free of FMA, hence

@@ -16,18 +16,14 @@ from numpy.random cimport bitgen_t
 # generator cannot overlap, and course 2's shuffle seeds a new generator every epoch (a
 # third of an epoch of its [2, 5, 2, 1] network).  Word i of lane l is k[i * MT_LANES + l],
 # so the loops over the lanes vectorise (AVX-512, AVX2 or baseline x86-64, picked at load
-# time as in fastdnn._kernels).  The formulas are mt_seed's and _mt_twist's below.
+# time: fastdnn/_simd.h).  The formulas are mt_seed's and _mt_twist's below.
 cdef extern from *:
     """
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #  define FD_MT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-    #else
-    #  define FD_MT_CLONES
-    #endif
+    #include "fastdnn/_simd.h"
     #define FD_MT_LANES 16
     #define FD_MT_TWIST(a, b, c) ((c) ^ ((((a) & 0x80000000U) | ((b) & 0x7fffffffU)) >> 1) \
                                  ^ ((0U - ((b) & 1U)) & 0x9908b0dfU))
-    FD_MT_CLONES static void fd_mt_seed_twist_lanes(uint32_t s0, uint32_t *restrict k) {
+    FD_CLONES static void fd_mt_seed_twist_lanes(uint32_t s0, uint32_t *restrict k) {
         int i, l;
         for (l = 0; l < FD_MT_LANES; l++) k[l] = s0 + (uint32_t)l;
         for (i = 1; i < 624; i++) {

@@ -5,7 +5,7 @@
 # (fastdnn._engine) and the general one (fastdnn._core.loop).
 #
 # In float64 the loops are C (below), compiled for AVX-512, AVX2 and baseline x86-64 and
-# picked at load time (target_clones, as fastdnn._kernels), and blocked in registers: a
+# picked at load time (fastdnn/_simd.h), and blocked in registers: a
 # block of 4 output rows x 16 columns (8 vectors of 8 doubles) per pass over the inner
 # index, the sums of D A^T 4 x 2 at a time in vectors over the examples.  Each output
 # element is summed over the inner index in order; the clones with FMA fuse its steps
@@ -14,27 +14,7 @@ from fastdnn._blas cimport floating
 
 cdef extern from *:
     """
-    #include <string.h>
-    /* always inlined, also at -O0 (the debug build): a 64-byte vector passed to or
-       returned from a function compiled for baseline x86-64 goes in memory, from one
-       compiled for AVX-512 in a register, so a call between the clones and these helpers
-       would not agree on where the vector is */
-    #ifndef FD_INLINE
-    #  if defined(__GNUC__)
-    #    define FD_INLINE __attribute__((always_inline))
-    #  else
-    #    define FD_INLINE
-    #  endif
-    #endif
-    /* hence GCC's note that such a vector changes the ABI concerns no call */
-    #if defined(__GNUC__) && !defined(__clang__)
-    #  pragma GCC diagnostic ignored "-Wpsabi"
-    #endif
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #  define FD_SMALL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-    #else
-    #  define FD_SMALL_CLONES
-    #endif
+    #include "fastdnn/_simd.h"
     typedef double fd_v8d __attribute__((vector_size(64)));
     static inline FD_INLINE fd_v8d fd_ld8(const double *p) { fd_v8d v; memcpy(&v, p, sizeof v); return v; }
     static inline FD_INLINE void fd_st8(double *p, fd_v8d v) { memcpy(p, &v, sizeof v); }
@@ -44,7 +24,7 @@ cdef extern from *:
 
     /* Z (rows x m) = Wt A, Wt[r][s] = W[r * wr + s * ws] (rows x inner), A (inner x m)
        and Z row-major, leading dimension m */
-    FD_SMALL_CLONES static void fd_small_mm_d(int rows, int m, int inner, const double *W,
+    FD_CLONES static void fd_small_mm_d(int rows, int m, int inner, const double *W,
                                               int wr, int ws, const double *A, double *Z) {
         int r = 0, j, s;
         for (; r + 4 <= rows; r += 4) {
@@ -115,7 +95,7 @@ cdef extern from *:
     /* G (n x k) += alpha * D A^T, D (n x m), A (k x m) row-major: each sum over the m
        columns in 8 lanes (column j in lane j % 8, the last m % 8 columns apart), the lanes
        added pairwise, then the rest */
-    FD_SMALL_CLONES static void fd_small_nt_acc_d(int n, int k, int m, double alpha,
+    FD_CLONES static void fd_small_nt_acc_d(int n, int k, int m, double alpha,
                                                   const double *D, const double *A, double *G) {
         int i, p, j, q;
         int m8 = m - m % 8;

@@ -18,24 +18,7 @@
 # clones with FMA fuse the sums' steps as those loops' clones do).
 cdef extern from *:
     """
-    #include <string.h>
-    /* always inlined, also at -O0: see small.pxd */
-    #ifndef FD_INLINE
-    #  if defined(__GNUC__)
-    #    define FD_INLINE __attribute__((always_inline))
-    #  else
-    #    define FD_INLINE
-    #  endif
-    #endif
-    /* (and GCC's note on the ABI of such vectors concerns no call) */
-    #if defined(__GNUC__) && !defined(__clang__)
-    #  pragma GCC diagnostic ignored "-Wpsabi"
-    #endif
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #  define FD_THIN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-    #else
-    #  define FD_THIN_CLONES
-    #endif
+    #include "fastdnn/_simd.h"
     #define FD_THIN_MAX 64
     typedef double fd_tv8d __attribute__((vector_size(64)));
     typedef long fd_tv8l __attribute__((vector_size(64)));   /* what comparisons give */
@@ -82,7 +65,7 @@ cdef extern from *:
         }
     }
 
-    FD_THIN_CLONES static void fd_thin_forward_d(int L, const int *n, int m, const double *X,
+    FD_CLONES static void fd_thin_forward_d(int L, const int *n, int m, const double *X,
             double *const *W, double *const *b, double *const *Z, double *const *A,
             double *const *Ad, double *const *D, double kp) {
         fd_tv8d bufa[FD_THIN_MAX][FD_THIN_V], bufb[FD_THIN_MAX][FD_THIN_V];
@@ -131,7 +114,7 @@ cdef extern from *:
         }
     }
 
-    FD_THIN_CLONES static void fd_thin_backward_d(int L, const int *n, int m,
+    FD_CLONES static void fd_thin_backward_d(int L, const int *n, int m,
             double *const *W, double *const *A, double *const *D, double kp,
             const double *Y, int ldy, const double *w, double *const *dZ) {
         fd_tv8d bufa[FD_THIN_MAX][FD_THIN_V], bufb[FD_THIN_MAX][FD_THIN_V];

@@ -1,0 +1,28 @@
+/* How fastdnn's hand-vectorised C loops are compiled (fastdnn/_kernels.pyx and the
+   kernels of fastdnn/_core/*.pxd include this):
+
+   FD_CLONES   the function is compiled for AVX-512, AVX2 and baseline x86-64 and the
+               loader picks the best the processor has (GCC's target_clones, on x86-64
+               Linux; plain C elsewhere);
+   FD_INLINE   a helper is inlined even at -O0 (the debug build): a 64-byte vector passed
+               to or returned from a function compiled for baseline x86-64 goes in memory,
+               from one compiled for AVX-512 in a register, so a call between a clone and
+               such a helper would not agree on where the vector is (and GCC's -Wpsabi
+               note about it then concerns no call). */
+#ifndef FASTDNN_SIMD_H
+#define FASTDNN_SIMD_H
+#include <string.h>
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#  define FD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#  define FD_CLONES
+#endif
+#if defined(__GNUC__)
+#  define FD_INLINE __attribute__((always_inline))
+#else
+#  define FD_INLINE
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#  pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+#endif
