@@ -22,7 +22,8 @@ CASES = [
 
 def run(dims, m, optimizer, mb, keep_prob, lambd, weights, order, thin, monkeypatch,
         masks=None):
-    monkeypatch.setenv("FASTDNN_THIN", "1" if thin else "0")
+    # "force": the passes whatever the layers' weights (up to THIN_MAX units a layer)
+    monkeypatch.setenv("FASTDNN_THIN", "force" if thin else "0")
     rng = np.random.RandomState(sum(dims) + m)
     X = rng.randn(dims[0], m)
     X = np.asfortranarray(X) if order == "F" else np.ascontiguousarray(X)
@@ -62,17 +63,20 @@ def test_thin_fixed_masks_equal_the_layer_by_layer_path(monkeypatch):
 
 def test_thin_only_where_it_applies(monkeypatch):
     monkeypatch.delenv("FASTDNN_THIN", raising=False)
-    X = np.random.RandomState(0).randn(3, 20)
-    Y = (X[:1] > 0).astype(np.float64)
+    rng = np.random.RandomState(0)
 
     def thin(dims, **kw):
+        X = rng.randn(dims[0], 20)
+        Y = (X[:1] > 0).astype(np.float64)
         p0 = r2.initialize_parameters_v2(dims, "he", seed=3)
         tr = Trainer(X, Y, p0, TrainingConfig(learning_rate=0.01, optimizer="adam", **kw))
         return tr._engine.thin
 
-    assert thin([3, 5, 1])
-    assert thin([3, 64, 1]) and not thin([3, 65, 1])
+    assert thin([3, 5, 1]) and thin([2, 20, 3, 1]) and thin([2, 32, 1])
+    assert not thin([3, 22, 1]) and not thin([9, 8, 1])         # 66 and 72 weights
     assert not thin([3, 5, 1], hidden_activation="tanh")
     assert not thin([3, 5, 1], dtype="float32")
+    monkeypatch.setenv("FASTDNN_THIN", "force")
+    assert thin([3, 22, 1]) and thin([3, 64, 1]) and not thin([3, 65, 1])
     monkeypatch.setenv("FASTDNN_THIN", "0")
     assert not thin([3, 5, 1])

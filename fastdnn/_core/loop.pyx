@@ -69,7 +69,8 @@ from fastdnn._blas cimport floating, gemm
 from fastdnn._validation cimport need_buffer as _need
 from fastdnn._kernels cimport row_sum_f64, sigmoid_ptr
 from fastdnn._core.small cimport SMALL_WORK, mm_nn, mm_nt_acc, mm_tn
-from fastdnn._core.thin cimport THIN_MAX, fd_thin_forward_d, fd_thin_backward_d
+from fastdnn._core.thin cimport (THIN_MAX, THIN_WEIGHTS, fd_thin_forward_d,
+                                 fd_thin_backward_d)
 from fastdnn._core.activations cimport act_forward, act_backward
 from fastdnn._core.losses cimport out_forward, loss_sum, output_delta
 from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s,
@@ -1016,12 +1017,14 @@ cdef class Engine:
         Xa = _need(X, "X", (dims[0], m), dtype, True)
         B.X = _ptr(Xa)
         B.x_rm = cnp.PyArray_IS_C_CONTIGUOUS(Xa)
-        # a thin net's steps run fastdnn/_core/thin.pxd's passes (FASTDNN_THIN=0: the layer
-        # by layer path, to compare), which read X row-major: a copy (at most THIN_MAX rows)
-        # where it is not
+        # a thin net's steps run fastdnn/_core/thin.pxd's passes, which read X row-major: a
+        # copy (at most THIN_MAX rows) where it is not.  FASTDNN_THIN=0: never (the layer by
+        # layer path, to compare); =force: whatever the layers' weights (bench/bench_thin.py)
+        thin_env = os.environ.get("FASTDNN_THIN", "1").strip()
         sp.thin = (self.is_double and sp.hidden == ACT_RELU and sp.output == OUT_SIGMOID
-                   and not sp.gram and all(d <= THIN_MAX for d in dims)
-                   and os.environ.get("FASTDNN_THIN", "1").strip() != "0")
+                   and not sp.gram and all(d <= THIN_MAX for d in dims) and thin_env != "0"
+                   and (thin_env == "force"
+                        or all(dims[l] * dims[l - 1] <= THIN_WEIGHTS for l in range(1, L + 1))))
         if sp.thin and not B.x_rm:
             Xa = np.ascontiguousarray(Xa)
             keep.append(Xa)

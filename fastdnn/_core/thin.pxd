@@ -167,3 +167,11 @@ cdef extern from *:
     void fd_thin_backward_d(int L, const int *n, int m, double **W, double **A, double **D,
                             double kp, const double *Y, int ldy, const double *w,
                             double **dZ) noexcept nogil
+
+# The passes win where the products are tiny and the elementwise passes they save are most
+# of a step; from about 128 weights a layer the layer-by-layer path's products (BLAS, or the
+# small loops' register blocks) are faster (bench/bench_thin.py: [2, 20, 3, 1] full batch
+# 0.83x the time, [16, 8, 1] about even, [64, 32, 1] batch 32 1.7x).  A net is thin where
+# every layer has at most THIN_MAX units and THIN_WEIGHTS weights.
+cdef enum:
+    THIN_WEIGHTS = 64
