@@ -67,7 +67,7 @@ from numpy.random cimport bitgen_t
 
 from fastdnn._blas cimport floating, gemm
 from fastdnn._validation cimport need_buffer as _need
-from fastdnn._kernels cimport row_sum_f64, sigmoid_ptr
+from fastdnn._kernels cimport row_sum_f64
 from fastdnn._core.small cimport SMALL_WORK, mm_nn, mm_nt_acc, mm_tn
 from fastdnn._core.thin cimport (THIN_MAX, THIN_WEIGHTS, fd_thin_forward_d,
                                  fd_thin_backward_d)
@@ -153,8 +153,7 @@ cdef struct Spec:
     bint gram               # layer 1 through the gram representation (see above)
     bint ftz                # denormals flushed to zero while the loop runs
     int workers             # threads of the team that runs the epochs (see _step)
-    bint thin               # float64 relu -> sigmoid net of at most THIN_MAX units a layer:
-                            # a step alone runs fastdnn/_core/thin.pxd's passes
+    bint thin               # a thin net (fastdnn/_core/thin.pxd): a step alone runs its passes
     Hyper h
     long long t             # optimiser steps done
 
@@ -609,14 +608,14 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             else:
                 cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
 
-    # ---- forward (a thin net alone: one pass over blocks of examples, then the sigmoid)
+    # ---- forward (a thin net alone: one pass over blocks of examples up to Z_L, then the
+    # output layer as below)
     thin = floating is double and sp.thin and nt == 1 and a0_rm and ld0 == ms
     if thin:
         fd_thin_forward_d(L, n, ms, <const double *>A0, <double **>W, <double **>b,
                           <double **>Z, <double **>A, <double **>Ad,
                           <double **>D if sp.dropout else NULL, kp)
-        for i in range(n[L]):
-            sigmoid_ptr(Z[L] + <Py_ssize_t>i * ms, A[L] + <Py_ssize_t>i * ms, ms)
+        out_forward(sp.output, Z[L], b[L], A[L], n[L], ms, B.colmax, B.colsum)
     for l in range(1, 0 if thin else L + 1):
         nl = n[l]
         npv = n[l - 1]

@@ -1,57 +1,39 @@
-# One pass over the examples for thin networks (every layer at most THIN_MAX units, relu
-# hidden layers, float64): course 2's [2, 10, 5, 1] and [2, 20, 3, 1] nets, whose products
-# are a few thousand multiply-adds each.  Layer by layer, each elementwise stage was its own
-# pass over (n_l x m) buffers; here a block of 8 examples goes through every layer with its
+# One pass over the examples for thin networks (float64, relu hidden layers, a sigmoid
+# output, every layer at most THIN_MAX units and THIN_WEIGHTS weights: see the end): course
+# 2's [2, 10, 5, 1], [2, 20, 3, 1] and [2, 5, 2, 1] nets, whose products are a few thousand
+# multiply-adds each.  Layer by layer, each elementwise stage was its own pass over
+# (n_l x m) buffers; here a block of 32 examples goes through every layer with its
 # activations in a small scratch:
 #
 #   fd_thin_forward_d    A_l = relu(W_l A_{l-1} + b_l), Ad_l = A_l * D_l / keep_prob (dropout)
-#                        for the hidden layers, Z_L = W_L Ad_{L-1} + b_L (the output's
-#                        activation is the caller's: the engine's vectorised sigmoid)
+#                        for the hidden layers, Z_L = W_L Ad_{L-1} (the output layer's bias
+#                        and activation are the engine's out_forward, as on the layer by
+#                        layer path)
 #   fd_thin_backward_d   dZ_L = (A_L - Y) * w, then dZ_{l-1} = W_l^T dZ_l (* D / keep_prob)
 #                        where A_{l-1} > 0, else 0
 #
 # with the formulas, and the order of every sum, of the engine's layer-by-layer path with
 # the small-product loops (fastdnn/_core/small.pxd: each product summed over the inner index
-# in order from 0): the same numbers, fewer passes.  The last block of fewer than 8 examples
-# goes through the same vector code on a zero-padded copy, stored back in part.  Compiled
-# for AVX-512, AVX2 and baseline x86-64, picked at load time, as small.pxd's loops (the
-# clones with FMA fuse the sums' steps as those loops' clones do).
+# in order from 0): the same numbers, fewer passes.  The vectors of the last block that
+# hold fewer than 8 examples go through the same vector code zero-padded, stored back in
+# part.  Compiled as small.pxd's loops (fastdnn/_simd.h; the clones with FMA fuse the sums'
+# steps as those loops' clones do).
 cdef extern from *:
     """
     #include "fastdnn/_simd.h"
     #define FD_THIN_MAX 64
     typedef double fd_tv8d __attribute__((vector_size(64)));
     typedef long fd_tv8l __attribute__((vector_size(64)));   /* what comparisons give */
-    /* a partial vector element by element (a switch, not a loop, which GCC would turn
-       into a call of memcpy: that call cost more than the whole block when every load and
-       store of the last block made one) */
+    /* a vector of cnt (0..8) consecutive values, zero-padded; stored back in part */
     static inline FD_INLINE fd_tv8d fd_tld(const double *p, int cnt) {
         fd_tv8d v = {0};
-        if (cnt == 8) { memcpy(&v, p, sizeof v); return v; }
-        switch (cnt) {
-        case 7: v[6] = p[6]; /* fall through */
-        case 6: v[5] = p[5]; /* fall through */
-        case 5: v[4] = p[4]; /* fall through */
-        case 4: v[3] = p[3]; /* fall through */
-        case 3: v[2] = p[2]; /* fall through */
-        case 2: v[1] = p[1]; /* fall through */
-        case 1: v[0] = p[0]; /* fall through */
-        default: break;
-        }
+        if (cnt == 8) memcpy(&v, p, sizeof v);
+        else if (cnt > 0) memcpy(&v, p, (size_t)cnt * sizeof(double));
         return v;
     }
     static inline FD_INLINE void fd_tst(double *p, fd_tv8d v, int cnt) {
-        if (cnt == 8) { memcpy(p, &v, sizeof v); return; }
-        switch (cnt) {
-        case 7: p[6] = v[6]; /* fall through */
-        case 6: p[5] = v[5]; /* fall through */
-        case 5: p[4] = v[4]; /* fall through */
-        case 4: p[3] = v[3]; /* fall through */
-        case 3: p[2] = v[2]; /* fall through */
-        case 2: p[1] = v[1]; /* fall through */
-        case 1: p[0] = v[0]; /* fall through */
-        default: break;
-        }
+        if (cnt == 8) memcpy(p, &v, sizeof v);
+        else if (cnt > 0) memcpy(p, &v, (size_t)cnt * sizeof(double));
     }
 
     /* the examples go 32 at a time: four vectors of 8, so that four independent sums run
@@ -92,11 +74,12 @@ cdef extern from *:
                         c0 += x * prev[s][0]; c1 += x * prev[s][1];
                         c2 += x * prev[s][2]; c3 += x * prev[s][3];
                     }
-                    fd_tv8d c[FD_THIN_V] = {c0 + bl[i], c1 + bl[i], c2 + bl[i], c3 + bl[i]};
-                    if (last) {
-                        for (k = 0; k < FD_THIN_V; k++) fd_tst(Zl + o + 8 * k, c[k], cnt[k]);
+                    if (last) {             /* the product alone: out_forward does the rest */
+                        fd_tv8d z[FD_THIN_V] = {c0, c1, c2, c3};
+                        for (k = 0; k < FD_THIN_V; k++) fd_tst(Zl + o + 8 * k, z[k], cnt[k]);
                         continue;
                     }
+                    fd_tv8d c[FD_THIN_V] = {c0 + bl[i], c1 + bl[i], c2 + bl[i], c3 + bl[i]};
                     for (k = 0; k < FD_THIN_V; k++) {
                         /* relu: z where z > 0 or z is NaN (where not z <= 0), else +0 */
                         c[k] = (fd_tv8d)((fd_tv8l)c[k] & ~(c[k] <= 0));
