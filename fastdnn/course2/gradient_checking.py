@@ -167,7 +167,7 @@ def _costs(X, Y, thetas, dims):
 def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False):
     """The relative difference between ``gradients`` and the two-sided
     differences of ``forward_propagation_n``'s cost, one parameter at a time."""
-    _common.check_network(parameters, X)
+    _, X = _common.check_network(parameters, X)
     _common.check_like(gradients, parameters, "gradients")
     parameters_values, _ = dictionary_to_vector(parameters)
     grad = gradients_to_vector(gradients)
@@ -180,7 +180,6 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)
     num_parameters = parameters_values.shape[0]
     J_plus = np.zeros((num_parameters, 1))
     J_minus = np.zeros((num_parameters, 1))
-    X = _common.as_float_array(X, "X")
     Y = _common.as_labels(Y)
     _common.check_labels(Y, X.shape[1])
     theta = parameters_values[:, 0]
