@@ -13,8 +13,8 @@ row is single-threaded):
 * batch sizes: fastdnn's epoch, the products-alone floor on the same batches
   (bench_minibatch.Products), and their difference per step.
 
---teams sweeps the size of a step ([n_x, h, 10], batch 64, Adam, float32, synthetic data)
-and times the loop alone and on a team of 2 (wall time, BLAS single-threaded in both):
+--teams sweeps the size of a step ([n_x, h, 10], batch --mb (64), Adam, --dtype, synthetic
+data) and times the loop alone and on a team of 2 (wall time, BLAS single-threaded in both):
 the crossover behind fastdnn.threads.TEAM_MIN_WORK.
 
 --parts splits the workload's epoch at --threads threads (wall time, float32, the primal
@@ -75,8 +75,10 @@ def teams(args):
     from fastdnn.training import Trainer, TrainingConfig
 
     min_work = fthreads.TEAM_MIN_WORK       # lowered to 1 while timing: a team for any step
+    dt = np.dtype(args.dtype)
+    mb = args.mb or 64
     print(f"# one thread vs a team of 2 (wall ms/epoch, best of {args.rounds} rounds of "
-          f"{args.epochs} epochs; m = 2048, batch 64, Adam, float32); TEAM_MIN_WORK = "
+          f"{args.epochs} epochs; m = 2048, batch {mb}, Adam, {dt.name}); TEAM_MIN_WORK = "
           f"{min_work:,}")
     print()
     print("| dims | multiply-adds per step | alone | team of 2 | alone / team |")
@@ -85,14 +87,14 @@ def teams(args):
     m = 2048
     for n_x, h in ((32, 16), (64, 32), (64, 64), (128, 64), (128, 128), (256, 128),
                    (256, 256), (512, 256), (784, 128), (784, 512)):
-        X = np.asfortranarray(rs.rand(n_x, m).astype(np.float32))
+        X = np.asfortranarray(rs.rand(n_x, m).astype(dt))
         Y = (np.arange(m) % 10).reshape(1, -1)
-        P = {"W1": (rs.randn(h, n_x) * 0.1).astype(np.float32),
-             "b1": np.zeros((h, 1), np.float32),
-             "W2": (rs.randn(10, h) * 0.1).astype(np.float32),
-             "b2": np.zeros((10, 1), np.float32)}
+        P = {"W1": (rs.randn(h, n_x) * 0.1).astype(dt),
+             "b1": np.zeros((h, 1), dt),
+             "W2": (rs.randn(10, h) * 0.1).astype(dt),
+             "b2": np.zeros((10, 1), dt)}
         cfg = TrainingConfig(learning_rate=1e-3, output="softmax", optimizer="adam",
-                             mini_batch_size=64, dtype="float32", solver="primal")
+                             mini_batch_size=mb, dtype=dt.name, solver="primal")
         times = []
         for workers in (1, 2):
             tr = Trainer(X, Y, P, cfg.replace(threads=workers))
@@ -162,8 +164,8 @@ def main():
     ap.add_argument("--teams", action="store_true")
     ap.add_argument("--parts", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="for --parts")
-    ap.add_argument("--mb", type=int, default=None, help="for --parts: the batch size "
-                    "(default: the workload's)")
+    ap.add_argument("--mb", type=int, default=None, help="the batch size (--parts: default "
+                    "the workload's; --teams: default 64)")
     args = ap.parse_args()
     if args.teams:
         return teams(args)

@@ -28,7 +28,8 @@ import os
 import threading
 
 __all__ = ["ENV_VAR", "MAX_THREADS", "TEAM_MIN_WORK", "resolve_threads", "limit",
-           "available_cores", "blas_threads", "team_size", "team_limit", "cpu_model"]
+           "available_cores", "blas_threads", "team_min_work", "team_size", "team_limit",
+           "cpu_model", "TEAM_BATCH"]
 
 ENV_VAR = "FASTDNN_NUM_THREADS"
 #: the largest thread count: BLAS libraries take it as a C int
@@ -120,6 +121,22 @@ def limit(threads=None):
 #: two (bench/profile_minibatch.py --teams measures the crossover); a larger team needs
 #: half as much per member
 TEAM_MIN_WORK = 2_000_000
+#: the batch size TEAM_MIN_WORK was measured at.  A larger batch needs proportionally more:
+#: what the members exchange (each other's halves of the activations and deltas) grows with
+#: the batch as the work does, so a team pays only from TEAM_MIN_WORK / TEAM_BATCH (about
+#: 31,000) multiply-adds per example, about 10,000 weights.  Measured (profile_minibatch.py
+#: --teams --dtype D --mb B, [n_x, h, 10], Adam): the crossover per example was about 31,000
+#: (float64) and 39,000 (float32) at batch 64, 23,000 and 60,000 at batch 200; scikit-learn's
+#: digits net (7,400 weights, 22,000 per example) ran 10% slower on a team of 2.
+TEAM_BATCH = 64
+
+
+def team_min_work(batch=None):
+    """The multiply-adds a step of ``batch`` examples needs for a team (TEAM_MIN_WORK, times
+    batch / TEAM_BATCH above TEAM_BATCH examples)."""
+    if batch is None or batch <= TEAM_BATCH:
+        return TEAM_MIN_WORK
+    return TEAM_MIN_WORK * batch // TEAM_BATCH
 
 
 def available_cores():
@@ -139,16 +156,16 @@ def blas_threads():
     return max(counts) if counts else available_cores()
 
 
-def team_size(threads, step_work):
-    """Threads of the training loop's team for steps of ``step_work`` multiply-adds:
-    ``resolve_threads(threads)``, else as many as BLAS would use (``blas_threads``), but no
-    more than leaves each member TEAM_MIN_WORK / 2 (so a step under TEAM_MIN_WORK runs
-    alone, and a many-core machine does not split a small step 64 ways); 1 where the build
-    has no teams."""
+def team_size(threads, step_work, batch=None):
+    """Threads of the training loop's team for steps of ``step_work`` multiply-adds over
+    ``batch`` examples: ``resolve_threads(threads)``, else as many as BLAS would use
+    (``blas_threads``), but no more than leaves each member half of ``team_min_work(batch)``
+    (so a smaller step runs alone, and a many-core machine does not split a small step 64
+    ways); 1 where the build has no teams."""
     n = resolve_threads(threads)
     if n is None:
         n = blas_threads()
-    n = min(n, step_work // max(1, TEAM_MIN_WORK // 2))
+    n = min(n, step_work // max(1, team_min_work(batch) // 2))
     if n <= 1:
         return 1
     from fastdnn._core.loop import HAVE_TEAMS

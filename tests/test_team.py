@@ -174,6 +174,26 @@ def test_team_size_rule(monkeypatch):
     assert fthreads.team_size(None, huge) == 3
 
 
+def test_team_needs_work_per_example_above_the_calibration_batch(monkeypatch):
+    """Above TEAM_BATCH examples a step needs TEAM_MIN_WORK / TEAM_BATCH multiply-adds per
+    example: scikit-learn's digits net ([64, 100, 10], batch 200: 4.4 million multiply-adds a
+    step, 22,200 an example) runs alone, a net of 3 times its weights on a team; batches
+    of at most TEAM_BATCH keep the plain rule."""
+    monkeypatch.undo()
+    big, nb = fthreads.TEAM_MIN_WORK, fthreads.TEAM_BATCH
+    digits = 3 * 200 * (64 * 100 + 100 * 10)
+    assert digits > big
+    assert fthreads.team_size(2, digits, 200) == 1
+    assert fthreads.team_size(2, 3 * digits, 200) == 2
+    assert fthreads.team_min_work(200) == big * 200 // nb
+    for batch in (None, 1, 32, nb):
+        assert fthreads.team_min_work(batch) == big
+        assert fthreads.team_size(2, big, batch) == 2
+        assert fthreads.team_size(2, big - 1, batch) == 1
+    assert fthreads.team_size(2, big * 4, 4 * nb) == 2
+    assert fthreads.team_size(2, big * 4 - 1, 4 * nb) == 1
+
+
 def test_trainer_picks_the_team(monkeypatch):
     """A large step runs on the team (BLAS single-threaded meanwhile); a small one, the
     gram solver and threads=1 run alone."""

@@ -818,6 +818,18 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
     return total / m
 
 
+cdef bint _is_permutation(const int64_t *p, int64_t m, unsigned char *seen) noexcept nogil:
+    """Whether p[0..m-1] holds each of 0..m-1 once (seen: m bytes of scratch)."""
+    cdef int64_t k, v
+    memset(seen, 0, <size_t>m)
+    for k in range(m):
+        v = p[k]
+        if v < 0 or v >= m or seen[v]:
+            return False
+        seen[v] = 1
+    return True
+
+
 cdef struct Run:
     Spec *sp
     Bufs *B
@@ -921,6 +933,7 @@ cdef class Engine:
     cdef object bitgen_owner
     cdef object dtype
     cdef readonly object _perm
+    cdef object _seen               # (m,) uint8 scratch: run_epoch's permutation check
     cdef readonly list grads        # [G_W1, G_b1, ..., G_WL, G_bL]: the last step's gradients
     #                                 (G_W1 not kept where layer 1 goes chunk by chunk)
     cdef readonly dict gram         # the gram solver's arrays (None for the primal solver)
@@ -1256,13 +1269,24 @@ cdef class Engine:
         self._run(&r)
 
     def run_epoch(self, long long epoch, perm, bint want_cost):
-        """One epoch at the current rate; perm: (m,) int array for the external shuffle."""
+        """One epoch at the current rate; perm: (m,) int array for the external shuffle
+        (ValueError unless it is a permutation of 0..m-1; the engine's copy is then left
+        as it was)."""
         cdef double c
         cdef int64_t[::1] p
+        cdef bint ok
+        cdef unsigned char *seen
         if self.sp.shuffle == SHUF_EXTERNAL:
             p = np.ascontiguousarray(perm, dtype=np.int64)
             if p.shape[0] != self.sp.m:
                 raise ValueError(f"perm must hold {self.sp.m} indices, got {p.shape[0]}")
+            if self._seen is None:
+                self._seen = np.empty(self.sp.m, dtype=np.uint8)
+            seen = <unsigned char *>_ptr(self._seen)
+            with nogil:
+                ok = _is_permutation(&p[0], self.sp.m, seen)
+            if not ok:
+                raise ValueError("perm must be a permutation of 0..m-1")
             self._perm[:] = p
         cdef double lr = self.sp.h.lr
         cdef unsigned char w = want_cost
