@@ -39,6 +39,12 @@ cdef void matmul(const floating[:, :] L, bint l_rowmajor,
 # the vectorised sigmoid and exp over n contiguous elements (raw pointers, for the engine)
 cdef void sigmoid_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil
 cdef void exp_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil
+# vectorised loops for the training loop: row sums as row_sum_f64's, relu forward with a
+# bias, relu's derivative
+cdef void row_sums_ptr(const floating *M, Py_ssize_t rows, Py_ssize_t m,
+                       double *out) noexcept nogil
+cdef void relu_bias_ptr(const floating *z, floating b, floating *a, Py_ssize_t n) noexcept nogil
+cdef void relu_back_ptr(floating *d, const floating *a, Py_ssize_t n) noexcept nogil
 cdef void add_bias(floating[:, ::1] Z, const floating[:, :] b) noexcept nogil
 cdef void add_bias_relu(floating[:, ::1] Z, const floating[:, :] b,
                         floating[:, ::1] A) noexcept nogil

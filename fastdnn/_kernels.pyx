@@ -123,6 +123,60 @@ cdef extern from *:
     FD_CLONES static void fd_exp_f(const float *restrict z, float *restrict a, Py_ssize_t n) {
         for (Py_ssize_t j = 0; j < n; j++) a[j] = (float)fd_exp((double)z[j]);
     }
+
+    /* Row sums in float64 of an (rows x m) row-major block, each row's exactly as
+       row_sum_f64 (_kernels.pxd) sums it: four partial sums s_k over j = k mod 4 in order,
+       the last m mod 4 elements added to s0, then (s0 + s1) + (s2 + s3).  A row's four
+       partial sums are one vector of four lanes, and 8 rows go side by side (8 independent
+       chains of additions instead of 4 dependent ones): the same additions in the same
+       order, so the same sums.  out[i] = sum of row i. */
+    typedef double fd_rs4d __attribute__((vector_size(32)));
+    typedef float fd_rs4f __attribute__((vector_size(16)));
+    #define FD_ROW_SUMS(NAME, T, LOAD4)                                                   \
+    FD_CLONES static void NAME(const T *restrict M, Py_ssize_t rows, Py_ssize_t m,        \
+                               double *restrict out) {                                    \
+        Py_ssize_t m4 = m - m % 4;                                                        \
+        for (Py_ssize_t i0 = 0; i0 < rows; i0 += 8) {                                     \
+            int nr = rows - i0 < 8 ? (int)(rows - i0) : 8;                                \
+            fd_rs4d acc[8] = {{0}};                                                       \
+            for (Py_ssize_t j = 0; j < m4; j += 4)                                        \
+                for (int r = 0; r < nr; r++)                                              \
+                    acc[r] += LOAD4(M + (i0 + r) * m + j);                                \
+            for (int r = 0; r < nr; r++) {                                                \
+                const T *row = M + (i0 + r) * m;                                          \
+                double s0 = acc[r][0];                                                    \
+                for (Py_ssize_t j = m4; j < m; j++) s0 += (double)row[j];                 \
+                out[i0 + r] = (s0 + acc[r][1]) + (acc[r][2] + acc[r][3]);                 \
+            }                                                                             \
+        }                                                                                 \
+    }
+    static inline FD_INLINE fd_rs4d fd_load4d(const double *p) {
+        fd_rs4d v; memcpy(&v, p, sizeof v); return v;
+    }
+    static inline FD_INLINE fd_rs4d fd_load4f(const float *p) {
+        fd_rs4f v; memcpy(&v, p, sizeof v); return __builtin_convertvector(v, fd_rs4d);
+    }
+    FD_ROW_SUMS(fd_row_sums_d, double, fd_load4d)
+    FD_ROW_SUMS(fd_row_sums_f, float, fd_load4f)
+
+    /* relu, as _relu (_kernels.pxd): a = z + b where z + b > 0 or is NaN, else +0; and its
+       derivative from the output: d = 0 where a <= 0 */
+    FD_CLONES static void fd_relu_bias_d(const double *restrict z, double b,
+                                         double *restrict a, Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) { double v = z[j] + b; a[j] = v <= 0 ? 0.0 : v; }
+    }
+    FD_CLONES static void fd_relu_bias_f(const float *restrict z, float b,
+                                         float *restrict a, Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) { float v = z[j] + b; a[j] = v <= 0 ? 0.0f : v; }
+    }
+    FD_CLONES static void fd_relu_back_d(double *restrict d, const double *restrict a,
+                                         Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) d[j] = a[j] <= 0 ? 0.0 : d[j];
+    }
+    FD_CLONES static void fd_relu_back_f(float *restrict d, const float *restrict a,
+                                         Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) d[j] = a[j] <= 0 ? 0.0f : d[j];
+    }
     #if defined(__GNUC__) && !defined(__clang__)
     #  pragma GCC pop_options
     #endif
@@ -137,6 +191,14 @@ cdef extern from *:
                                Py_ssize_t n) noexcept nogil
     void fd_exp_d(const double *z, double *a, Py_ssize_t n) noexcept nogil
     void fd_exp_f(const float *z, float *a, Py_ssize_t n) noexcept nogil
+    void fd_row_sums_d(const double *M, Py_ssize_t rows, Py_ssize_t m,
+                       double *out) noexcept nogil
+    void fd_row_sums_f(const float *M, Py_ssize_t rows, Py_ssize_t m,
+                       double *out) noexcept nogil
+    void fd_relu_bias_d(const double *z, double b, double *a, Py_ssize_t n) noexcept nogil
+    void fd_relu_bias_f(const float *z, float b, float *a, Py_ssize_t n) noexcept nogil
+    void fd_relu_back_d(double *d, const double *a, Py_ssize_t n) noexcept nogil
+    void fd_relu_back_f(float *d, const float *a, Py_ssize_t n) noexcept nogil
 
 # --------------------------------------------------------------------------
 # 1. point functions
@@ -194,6 +256,33 @@ cdef void exp_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil:
         fd_exp_d(z, a, n)
     else:
         fd_exp_f(z, a, n)
+
+
+cdef void row_sums_ptr(const floating *M, Py_ssize_t rows, Py_ssize_t m,
+                      double *out) noexcept nogil:
+    """out[i] = row_sum_f64(M + i m, m) for the rows of a row-major (rows x m) block: the
+    same sums, rows side by side."""
+    if floating is double:
+        fd_row_sums_d(M, rows, m, out)
+    else:
+        fd_row_sums_f(M, rows, m, out)
+
+
+cdef void relu_bias_ptr(const floating *z, floating b, floating *a,
+                        Py_ssize_t n) noexcept nogil:
+    """a[j] = _relu(z[j] + b) for n contiguous elements (the vectorised loop)."""
+    if floating is double:
+        fd_relu_bias_d(z, b, a, n)
+    else:
+        fd_relu_bias_f(z, b, a, n)
+
+
+cdef void relu_back_ptr(floating *d, const floating *a, Py_ssize_t n) noexcept nogil:
+    """d[j] = 0 where a[j] <= 0 (relu's derivative from its output; NaN keeps d)."""
+    if floating is double:
+        fd_relu_back_d(d, a, n)
+    else:
+        fd_relu_back_f(d, a, n)
 
 
 cdef void add_bias(floating[:, ::1] Z, const floating[:, :] b) noexcept nogil:

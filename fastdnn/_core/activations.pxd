@@ -9,7 +9,7 @@
 # The values of the enum are the ones of fastdnn.training.registry.HIDDEN_ACTIVATIONS.
 from libc.math cimport tanh
 from fastdnn._blas cimport floating
-from fastdnn._kernels cimport _relu, sigmoid_ptr
+from fastdnn._kernels cimport relu_back_ptr, relu_bias_ptr, sigmoid_ptr
 
 cdef enum Activation:
     ACT_IDENTITY = 0
@@ -32,8 +32,7 @@ cdef inline void act_forward(int act, floating *Z, const floating *b, floating *
         z = Z + i * m
         a = A + i * m
         if act == ACT_RELU:
-            for j in range(m):
-                a[j] = _relu(z[j] + bi)
+            relu_bias_ptr(z, bi, a, m)          # _relu(z + b), vectorised
         elif act == ACT_TANH:
             for j in range(m):
                 a[j] = <floating>tanh(<double>(z[j] + bi))
@@ -51,8 +50,7 @@ cdef inline void act_backward(int act, floating *dA, const floating *A,
     """dA *= g'(Z), computed from A = g(Z) (before any dropout mask)."""
     cdef Py_ssize_t i
     if act == ACT_RELU:
-        for i in range(size):
-            dA[i] = 0 if A[i] <= 0 else dA[i]
+        relu_back_ptr(dA, A, size)              # 0 where A <= 0, vectorised
     elif act == ACT_TANH:
         for i in range(size):
             dA[i] = dA[i] * (1 - A[i] * A[i])

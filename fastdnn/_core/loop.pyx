@@ -67,7 +67,7 @@ from numpy.random cimport bitgen_t
 
 from fastdnn._blas cimport floating, gemm
 from fastdnn._validation cimport need_buffer as _need
-from fastdnn._kernels cimport row_sum_f64
+from fastdnn._kernels cimport row_sums_ptr
 from fastdnn._core.small cimport SMALL_WORK, mm_nn, mm_nt_acc, mm_tn
 from fastdnn._core.thin cimport (THIN_MAX, THIN_WEIGHTS, fd_thin_forward_d,
                                  fd_thin_backward_d)
@@ -232,10 +232,15 @@ cdef inline double _sum_sq(const floating *P, Py_ssize_t n) noexcept nogil:
 
 cdef inline void _row_means(const floating *dZ, floating *g, int rows, int m,
                             double N) noexcept nogil:
-    """g_i = sum_j dZ_ij / N, summed in float64."""
-    cdef Py_ssize_t i
-    for i in range(rows):
-        g[i] = <floating>(row_sum_f64(dZ + i * m, m) / N)
+    """g_i = sum_j dZ_ij / N, summed in float64 (row_sum_f64's sums, 64 rows at a time by
+    the vectorised loop)."""
+    cdef double sums[64]
+    cdef int i0, i, nr
+    for i0 in range(0, rows, 64):
+        nr = min(64, rows - i0)
+        row_sums_ptr(dZ + <Py_ssize_t>i0 * m, nr, m, sums)
+        for i in range(nr):
+            g[i0 + i] = <floating>(sums[i] / N)
 
 
 cdef inline double _dot(const floating *x, const floating *y, Py_ssize_t n) noexcept nogil:
@@ -1423,3 +1428,25 @@ def small_products(W, A, D, G, double alpha):
         mm_nt_acc[float](n, k, m, <float>alpha, <float *>_ptr(D), <float *>_ptr(A),
                          <float *>_ptr(G))
     return Z, T, G
+
+
+def row_means(D, double N):
+    """The bias gradients' row means of fastdnn._core.loop on a numpy array (a test hook):
+    sum_j D_ij / N for each row of a 2-D float32 or float64 array (C-contiguous copy)."""
+    D = np.ascontiguousarray(D)
+    if D.dtype != np.float64 and D.dtype != np.float32:
+        raise TypeError(f"D must be float32 or float64, got {D.dtype}")
+    if D.ndim != 2:
+        raise ValueError(f"D must be 2-D, got shape {D.shape}")
+    rows, m = D.shape
+    if rows > 2 ** 31 - 1 or m > 2 ** 31 - 1:
+        raise ValueError(f"D is too large for the engine's int sizes, got shape {D.shape}")
+    g = np.empty(rows, D.dtype)
+    if rows and m:
+        if D.dtype == np.float64:
+            _row_means[double](<double *>_ptr(D), <double *>_ptr(g), <int>rows, <int>m, N)
+        else:
+            _row_means[float](<float *>_ptr(D), <float *>_ptr(g), <int>rows, <int>m, N)
+    elif rows:
+        g[:] = 0
+    return g
