@@ -359,3 +359,49 @@ def test_row_means_sum_as_four_sequential_partial_sums():
     assert row_means(np.zeros((3, 0)), 1.0).tolist() == [0.0, 0.0, 0.0]
     with pytest.raises(TypeError, match="float32 or float64"):
         row_means(np.zeros((2, 2), np.int64), 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_loop_is_the_formula_exactly(dtype):
+    """The engine's Adam loop (on AVX-512 its division by Newton-Raphson, elsewhere the
+    divider) against the formula in numpy, exactly (==): g = G + lam P, V = b1 V + omb1 g,
+    S = b2 S + omb2 g^2, P -= (c V) / (sqrt(S k) + eps), over values from 1e-30 to 1e30,
+    zeros, lengths that leave a tail of every size, and vectors with a value outside the
+    Newton path's range (NaN, infinities, 1e-200, subnormal a) that must divide as numpy."""
+    from fastdnn._core.loop import adam_update
+
+    rs = np.random.RandomState(3)
+    t = np.dtype(dtype).type
+    big = 30 if dtype == np.float64 else 15
+    for n in list(range(0, 40)) + [1000, 4099]:
+        P = (rs.randn(n) * 10.0 ** rs.randint(-big, big, n)).astype(dtype)
+        G = (rs.randn(n) * 10.0 ** rs.randint(-big, big, n)).astype(dtype)
+        V = (rs.randn(n) * 10.0 ** rs.randint(-big, big, n)).astype(dtype)
+        S = np.abs(rs.randn(n) * 10.0 ** rs.randint(-big, big, n)).astype(dtype)
+        G[rs.rand(n) < 0.1] = 0
+        V[rs.rand(n) < 0.1] = 0
+        if n > 16:
+            special = [np.nan, np.inf, -np.inf, 1e-200 if dtype == np.float64 else 1e-30,
+                       np.finfo(dtype).tiny / 4]
+            where = rs.choice(n, size=min(5, n // 8), replace=False)
+            for w, val in zip(where, special):
+                G[w] = val
+        for lam, b1, b2, c, k, eps in [(1e-4, 0.9, 0.999, 1e-3, 1.0, 1e-8),
+                                        (0.0, 0.8, 0.99, 0.37, 1.7, 1e-7),
+                                        (2.5, 0.0, 0.0, 1.0, 1.0, 1e-3)]:
+            lam, b1, b2, c, k, eps = (t(x) for x in (lam, b1, b2, c, k, eps))
+            omb1, omb2 = t(1) - b1, t(1) - b2
+            with np.errstate(all="ignore"):
+                g = G + lam * P
+                Vw = b1 * V + omb1 * g
+                Sw = b2 * S + omb2 * (g * g)
+                Pw = P - (c * Vw) / (np.sqrt(Sw * k) + eps)
+            for divider in (False, True):
+                P2, V2, S2 = P.copy(), V.copy(), S.copy()
+                adam_update(P2, G, V2, S2, lam, b1, omb1, b2, omb2, c, k, eps, divider=divider)
+                for got, want, name in ((V2, Vw, "V"), (S2, Sw, "S"), (P2, Pw, "P")):
+                    np.testing.assert_array_equal(got, want, err_msg=f"{name} n={n} {dtype} "
+                                                  f"divider={divider}")
+    with pytest.raises(ValueError, match="C-contiguous 1-D"):
+        adam_update(np.zeros(3), np.zeros(4), np.zeros(3), np.zeros(3),
+                    0, 0, 1, 0, 1, 1, 1, 1e-8)

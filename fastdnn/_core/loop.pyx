@@ -74,7 +74,8 @@ from fastdnn._core.thin cimport (THIN_MAX, THIN_WEIGHTS, fd_thin_forward_d,
 from fastdnn._core.activations cimport act_forward, act_backward
 from fastdnn._core.losses cimport out_forward, loss_sum, output_delta
 from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s,
-                                       opt_is_linear, OPT_ADAM, OPT_ADAM_SKLEARN)
+                                       opt_is_linear, OPT_ADAM, OPT_ADAM_SKLEARN, _adam,
+                                       fd_adam_div_d, fd_adam_div_f)
 from fastdnn._core.rng cimport (MT19937, MTLanes, MT_LANES, lanes_permutation,
                                 legacy_permutation, next_double)
 
@@ -1450,3 +1451,53 @@ def row_means(D, double N):
     elif rows:
         g[:] = 0
     return g
+
+
+def adam_update(P, G, V, S, double lam, double b1, double omb1, double b2, double omb2,
+                double c, double k, double eps, bint divider=False, Py_ssize_t repeat=1):
+    """The engine's Adam loop on numpy arrays (a test hook for fastdnn/_core/optimizers.pxd):
+    g = G + lam P, V = b1 V + omb1 g, S = b2 S + omb2 g^2, P -= (c V) / (sqrt(S k) + eps),
+    in place on P, V, S (1-D, C-contiguous, one float dtype; G read only).  ``divider``:
+    the plain loop's division instead of the one the processor's build picks (Newton-Raphson
+    on AVX-512); ``repeat``: that many updates in a row (for timing, bench/adam_division.py)."""
+    arrays = (P, G, V, S)
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    if any(not isinstance(x, np.ndarray) for x in arrays):
+        raise TypeError("P, G, V, S must be numpy arrays")
+    dtype = P.dtype
+    if dtype != np.float64 and dtype != np.float32:
+        raise TypeError(f"P must be float32 or float64, got {dtype}")
+    for name, x in zip("PGVS", arrays):
+        if x.dtype != dtype or x.ndim != 1 or not x.flags.c_contiguous or x.shape != P.shape:
+            raise ValueError(f"{name} must be a C-contiguous 1-D {dtype} array of P's "
+                             f"shape {P.shape}, got {x.dtype} {x.shape}")
+        if name != "G" and not x.flags.writeable:
+            raise ValueError(f"{name} must be writeable")
+    cdef Py_ssize_t n = P.shape[0], r
+    if n == 0:
+        return
+    cdef void *p = _ptr(P)
+    cdef void *g = _ptr(G)
+    cdef void *v = _ptr(V)
+    cdef void *sq = _ptr(S)
+    if dtype == np.float64:
+        with nogil:
+            for r in range(repeat):
+                if divider:
+                    fd_adam_div_d(<double *>p, <double *>g, <double *>v, <double *>sq, n,
+                                  lam, b1, omb1, b2, omb2, c, k, eps)
+                else:
+                    _adam[double](<double *>p, <double *>g, <double *>v, <double *>sq, n,
+                                  lam, b1, omb1, b2, omb2, c, k, eps)
+    else:
+        with nogil:
+            for r in range(repeat):
+                if divider:
+                    fd_adam_div_f(<float *>p, <float *>g, <float *>v, <float *>sq, n,
+                                  <float>lam, <float>b1, <float>omb1, <float>b2, <float>omb2,
+                                  <float>c, <float>k, <float>eps)
+                else:
+                    _adam[float](<float *>p, <float *>g, <float *>v, <float *>sq, n,
+                                 <float>lam, <float>b1, <float>omb1, <float>b2, <float>omb2,
+                                 <float>c, <float>k, <float>eps)
