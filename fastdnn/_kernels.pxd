@@ -41,7 +41,7 @@ cdef void sigmoid_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nog
 cdef void exp_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil
 # vectorised loops for the training loop: row sums as row_sum_f64's, relu forward with a
 # bias, relu's derivative
-cdef void row_sums_ptr(const floating *M, Py_ssize_t rows, Py_ssize_t m,
+cdef void row_sums_ptr(const floating *M, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
                        double *out) noexcept nogil
 cdef void relu_bias_ptr(const floating *z, floating b, floating *a, Py_ssize_t n) noexcept nogil
 cdef void relu_back_ptr(floating *d, const floating *a, Py_ssize_t n) noexcept nogil

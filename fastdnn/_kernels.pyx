@@ -134,16 +134,16 @@ cdef extern from *:
     typedef float fd_rs4f __attribute__((vector_size(16)));
     #define FD_ROW_SUMS(NAME, T, LOAD4)                                                   \
     FD_CLONES static void NAME(const T *restrict M, Py_ssize_t rows, Py_ssize_t m,        \
-                               double *restrict out) {                                    \
+                               Py_ssize_t ld, double *restrict out) {                     \
         Py_ssize_t m4 = m - m % 4;                                                        \
         for (Py_ssize_t i0 = 0; i0 < rows; i0 += 8) {                                     \
             int nr = rows - i0 < 8 ? (int)(rows - i0) : 8;                                \
             fd_rs4d acc[8] = {{0}};                                                       \
             for (Py_ssize_t j = 0; j < m4; j += 4)                                        \
                 for (int r = 0; r < nr; r++)                                              \
-                    acc[r] += LOAD4(M + (i0 + r) * m + j);                                \
+                    acc[r] += LOAD4(M + (i0 + r) * ld + j);                                \
             for (int r = 0; r < nr; r++) {                                                \
-                const T *row = M + (i0 + r) * m;                                          \
+                const T *row = M + (i0 + r) * ld;                                          \
                 double s0 = acc[r][0];                                                    \
                 for (Py_ssize_t j = m4; j < m; j++) s0 += (double)row[j];                 \
                 out[i0 + r] = (s0 + acc[r][1]) + (acc[r][2] + acc[r][3]);                 \
@@ -191,9 +191,9 @@ cdef extern from *:
                                Py_ssize_t n) noexcept nogil
     void fd_exp_d(const double *z, double *a, Py_ssize_t n) noexcept nogil
     void fd_exp_f(const float *z, float *a, Py_ssize_t n) noexcept nogil
-    void fd_row_sums_d(const double *M, Py_ssize_t rows, Py_ssize_t m,
+    void fd_row_sums_d(const double *M, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
                        double *out) noexcept nogil
-    void fd_row_sums_f(const float *M, Py_ssize_t rows, Py_ssize_t m,
+    void fd_row_sums_f(const float *M, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
                        double *out) noexcept nogil
     void fd_relu_bias_d(const double *z, double b, double *a, Py_ssize_t n) noexcept nogil
     void fd_relu_bias_f(const float *z, float b, float *a, Py_ssize_t n) noexcept nogil
@@ -258,14 +258,14 @@ cdef void exp_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil:
         fd_exp_f(z, a, n)
 
 
-cdef void row_sums_ptr(const floating *M, Py_ssize_t rows, Py_ssize_t m,
+cdef void row_sums_ptr(const floating *M, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
                       double *out) noexcept nogil:
     """out[i] = row_sum_f64(M + i m, m) for the rows of a row-major (rows x m) block: the
     same sums, rows side by side."""
     if floating is double:
-        fd_row_sums_d(M, rows, m, out)
+        fd_row_sums_d(M, rows, m, ld, out)
     else:
-        fd_row_sums_f(M, rows, m, out)
+        fd_row_sums_f(M, rows, m, ld, out)
 
 
 cdef void relu_bias_ptr(const floating *z, floating b, floating *a,

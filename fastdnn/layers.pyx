@@ -339,7 +339,7 @@ cdef cnp.ndarray _apply(int code, bint is_output, cnp.ndarray Z):
     if t == F32:
         if is_output:
             out_forward[float](code, <float *>cnp.PyArray_DATA(z), <float *>cnp.PyArray_DATA(zero),
-                               <float *>cnp.PyArray_DATA(A), rows, m, cm, cm + m)
+                               <float *>cnp.PyArray_DATA(A), rows, m, cm, cm + m, m)
         else:
             act_forward[float](code, <float *>cnp.PyArray_DATA(z), <float *>cnp.PyArray_DATA(zero),
                                <float *>cnp.PyArray_DATA(A), rows, m)
@@ -347,7 +347,7 @@ cdef cnp.ndarray _apply(int code, bint is_output, cnp.ndarray Z):
         if is_output:
             out_forward[double](code, <double *>cnp.PyArray_DATA(z),
                                 <double *>cnp.PyArray_DATA(zero), <double *>cnp.PyArray_DATA(A),
-                                rows, m, cm, cm + m)
+                                rows, m, cm, cm + m, m)
         else:
             act_forward[double](code, <double *>cnp.PyArray_DATA(z),
                                 <double *>cnp.PyArray_DATA(zero), <double *>cnp.PyArray_DATA(A),
@@ -421,10 +421,10 @@ def _other_cost(AL, Y, output):
     cdef double s
     if al.dtype == np.float32:
         s = loss_sum[float](code, LOSS_COURSE, <float *>cnp.PyArray_DATA(al),
-                            <float *>cnp.PyArray_DATA(y), m, NULL, rows, m, 0.0)
+                            <float *>cnp.PyArray_DATA(y), m, NULL, rows, m, 0.0, m)
     else:
         s = loss_sum[double](code, LOSS_COURSE, <double *>cnp.PyArray_DATA(al),
-                             <double *>cnp.PyArray_DATA(y), m, NULL, rows, m, 0.0)
+                             <double *>cnp.PyArray_DATA(y), m, NULL, rows, m, 0.0, m)
     return np.asarray(s / m, dtype=al.dtype)
 
 

@@ -11,9 +11,11 @@ fastdnn computes on two kinds of threads, never both at once:
 * The general training loop's team (``fastdnn._core.loop``, OpenMP): when a
   step's products are large enough (``team_size``), every thread of the team
   takes a block of each product and of the elementwise work after it, and a
-  slice of each optimiser pass, while BLAS runs single-threaded in each of
-  them (``team_limit``).  Small steps stay on one thread: a barrier costs
-  more than they would gain.
+  slice of each optimiser pass (from batches of TEAM_SPLIT_BATCH examples: a
+  block of the batch's examples through every layer, then a slice of each
+  optimiser pass), while BLAS runs single-threaded in each of them
+  (``team_limit``).  Small steps stay on one thread: a barrier costs more than
+  they would gain.
 
 So at most ``threads`` threads compute at any time.
 
@@ -29,7 +31,7 @@ import threading
 
 __all__ = ["ENV_VAR", "MAX_THREADS", "TEAM_MIN_WORK", "resolve_threads", "limit",
            "available_cores", "blas_threads", "team_min_work", "team_size", "team_limit",
-           "cpu_model", "TEAM_BATCH"]
+           "cpu_model", "TEAM_BATCH", "TEAM_SPLIT_BATCH", "team_splits_batch"]
 
 ENV_VAR = "FASTDNN_NUM_THREADS"
 #: the largest thread count: BLAS libraries take it as a C int
@@ -129,6 +131,19 @@ TEAM_MIN_WORK = 2_000_000
 #: (float64) and 39,000 (float32) at batch 64, 23,000 and 60,000 at batch 200; scikit-learn's
 #: digits net (7,400 weights, 22,000 per example) ran 10% slower on a team of 2.
 TEAM_BATCH = 64
+#: batches from which a team splits each batch's columns among its threads (each takes its
+#: block of examples through every layer, then a slice of every update) instead of each
+#: layer's products.  bench/team_split.py, [n_x, h, 10] nets, m = 2048, Adam, 2 threads
+#: against one: at batch 200 splitting the batch beat splitting the layers on every net
+#: where a team paid (float64 [256, 128, 10] 1.57x against 1.39x, [784, 128, 10] 1.68x
+#: against 1.50x; float32 1.38x against 1.19x and 1.52x against 1.42x); at batch 64 it
+#: lost (float64 [784, 128, 10] 1.22x against 1.63x).
+TEAM_SPLIT_BATCH = 128
+
+
+def team_splits_batch(batch):
+    """Whether a team on steps of ``batch`` examples splits the batch (True) or the layers."""
+    return batch is not None and batch >= TEAM_SPLIT_BATCH
 
 
 def team_min_work(batch=None):

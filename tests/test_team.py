@@ -67,12 +67,25 @@ def train(X, Y, P, cfg, workers, perms=None, sample_weight=None, epochs=EPOCHS):
     else:
         costs = tr.run(epochs, record_every=1)
     assert tr._engine.workers == workers
+    if workers > 1 and fthreads.TEAM_SPLIT_BATCH == 1:
+        assert tr._engine.data_parallel == (cfg.keep_prob == 1
+                                            and not tr._engine.chunk_gathers), \
+            "the batch-splitting team did not run"
     return tr.parameters(), np.array(costs)
 
 
 @pytest.fixture(autouse=True)
 def any_step_on_a_team(monkeypatch):
     monkeypatch.setattr(fthreads, "TEAM_MIN_WORK", 1)
+
+
+@pytest.fixture(params=["layers", "batch"])
+def split(request, monkeypatch):
+    """The team's two ways: each layer's products split (any batch), or each batch's
+    examples (any batch; the engine keeps the layer split where the step needs it:
+    dropout, the chunk-by-chunk gather)."""
+    monkeypatch.setattr(fthreads, "TEAM_SPLIT_BATCH", 10 ** 9 if request.param == "layers" else 1)
+    return request.param
 
 
 def rel(a, b):
@@ -110,7 +123,7 @@ CASES = [
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[2]}-{c[3]}-{c[5]}")
-def test_team_equals_one_thread(case, dtype):
+def test_team_equals_one_thread(case, dtype, split):
     shape, output, hidden, opt, extra, order, weighted = case
     X, Y, P, dims, mb = problem(shape, output, dtype, order)
     kw = dict(learning_rate=0.002, hidden_activation=hidden, output=output, optimizer=opt,
@@ -128,7 +141,7 @@ def test_team_equals_one_thread(case, dtype):
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_team_equals_numpy_reference(shape):
+def test_team_equals_numpy_reference(shape, split):
     """The course's formulas in numpy (Adam, dropout, L2, course 2's shuffles)."""
     X, Y, P, dims, mb = problem(shape, "sigmoid", "float64")
     kw = dict(learning_rate=0.01, optimizer="adam", mini_batch_size=mb, lambd=0.5,
@@ -139,7 +152,7 @@ def test_team_equals_numpy_reference(shape):
     assert_close(ref_p, np.array(ref_c), P2, c2, 1e-9, "reference")
 
 
-def test_team_external_shuffle():
+def test_team_external_shuffle(split):
     X, Y, P, dims, mb = problem("tall", "softmax", "float64")
     cfg = TrainingConfig(learning_rate=0.01, output="softmax", optimizer="adam_sklearn",
                          mini_batch_size=mb, shuffle="external", loss_convention="sklearn",

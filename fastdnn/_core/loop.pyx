@@ -154,6 +154,7 @@ cdef struct Spec:
     bint gram               # layer 1 through the gram representation (see above)
     bint ftz                # denormals flushed to zero while the loop runs
     int workers             # threads of the team that runs the epochs (see _step)
+    bint dp                 # the team splits the batch, not the layers (see _step_dp)
     bint thin               # a thin net (fastdnn/_core/thin.pxd): a step alone runs its passes
     Hyper h
     long long t             # optimiser steps done
@@ -184,7 +185,10 @@ cdef struct Bufs:
     void *wb
     int64_t *perm           # (m,)
     MTLanes lanes           # course shuffle: the generators of the next epochs' seeds
-    double *l2part          # (threads,) each team member's share of the L2 term
+    double *l2part          # (threads,) each team member's share of the L2 term (of the loss
+                            # with a data-parallel team)
+    void *gpart             # data-parallel team: threads 1.. each a block of gpart_size, its
+    Py_ssize_t gpart_size   # shares of every G_W_l then G_b_l, layer by layer
     double *colmax          # (mb,) softmax scratch
     double *colsum
     bitgen_t *bitgen
@@ -239,7 +243,7 @@ cdef inline void _row_means(const floating *dZ, floating *g, int rows, int m,
     cdef int i0, i, nr
     for i0 in range(0, rows, 64):
         nr = min(64, rows - i0)
-        row_sums_ptr(dZ + <Py_ssize_t>i0 * m, nr, m, sums)
+        row_sums_ptr(dZ + <Py_ssize_t>i0 * m, nr, m, m, sums)
         for i in range(nr):
             g[i0 + i] = <floating>(sums[i] / N)
 
@@ -538,6 +542,166 @@ cdef void _grad_update_1(Spec *sp, Bufs *B, const floating *dZ1, const floating 
             a = e
 
 
+cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
+                     const floating *Yp, int ldy, const floating *wp, int ms, bint want_cost,
+                     int tid, int nt) noexcept nogil:
+    """One step of a data-parallel team (Spec.dp, nt > 1; no dropout, gram solver or lazy
+    gather: see Engine.data_parallel).  Every thread takes a block of the batch's columns
+    (16 at a time) through the forward and backward passes, with its own columns of every
+    activation and delta (no other thread's), and computes its share of every gradient
+    (the block's sum) into its own buffer, thread 0's into G_W, G_b; after one barrier each
+    thread adds the shares up over a slice of every layer's parameters and updates that
+    slice.  What a team of layer splits exchanges (each other's halves of the activations
+    and deltas, for every product) is here the gradients' shares and the updated
+    parameters: the cheaper where a layer is small and the batch large.  Each gradient
+    element is the sum of the blocks' sums, thread by thread: a team's run equals the lone
+    thread's to rounding (tests/test_team.py)."""
+    cdef int L = sp.L, l, nl, npv, c0, c1, cols, lo, hi, t, i, i0, nr
+    cdef int *n = B.n
+    cdef floating **W = <floating **>B.W
+    cdef floating **b = <floating **>B.b
+    cdef floating **Z = <floating **>B.Z
+    cdef floating **A = <floating **>B.A
+    cdef floating **dZ = <floating **>B.dZ
+    cdef floating **GW = <floating **>B.GW
+    cdef floating **Gb = <floating **>B.Gb
+    cdef floating **VW = <floating **>B.VW
+    cdef floating **Vb = <floating **>B.Vb
+    cdef floating **SW = <floating **>B.SW
+    cdef floating **Sb = <floating **>B.Sb
+    cdef floating *gp = <floating *>B.gpart
+    cdef floating *gw
+    cdef floating *gb
+    cdef floating *other
+    cdef const floating *prev
+    cdef int ldp
+    cdef bint prm
+    cdef Py_ssize_t k, size, off
+    cdef double N, cost = 0, part = 0
+    cdef double sums[64]
+    cdef Part p
+    cdef Hyper h
+    cdef long long t_next
+
+    _sync(nt)           # the batch and the last step's parameters are complete
+    h = sp.h            # this step's hyperparameters, read by every thread before thread 0
+    t_next = sp.t + 1   # moves sp.t on (after the update phase; the next step's barrier)
+    if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:
+        h.c1 = 1 - pow(h.beta1, <double>t_next)
+        h.c2 = 1 - pow(h.beta2, <double>t_next)
+    if wp != NULL:
+        N = 0
+        for k in range(ms):
+            N += wp[k]
+    else:
+        N = ms
+    _span(ms, tid, nt, 16, &c0, &c1)
+    cols = c1 - c0
+    if tid == 0 and want_cost and sp.lambd != 0:
+        for l in range(1, L + 1):
+            cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
+
+    # ---- forward and the output deltas, on this thread's columns
+    if cols > 0:
+        for l in range(1, L + 1):
+            nl = n[l]
+            npv = n[l - 1]
+            if l == 1:
+                prev, ldp, prm = A0, ld0, a0_rm
+            else:
+                prev, ldp, prm = A[l - 1], ms, True
+            gemm(nl, cols, npv, <floating>1, W[l], npv, True, _cols_of(prev, ldp, prm, c0),
+                 ldp, prm, <floating>0, Z[l] + c0, ms)
+            if l < L:
+                p.r0 = 0
+                p.r1 = nl
+                p.c0 = c0
+                p.c1 = c1
+                _act_part(sp.hidden, Z[l], b[l], A[l], p, ms)
+            else:
+                out_forward(sp.output, Z[l] + c0, b[l], A[l] + c0, nl, cols, B.colmax + c0,
+                            B.colsum + c0, ms)
+        if want_cost:
+            part = loss_sum(sp.output, sp.loss_conv, A[L] + c0, Yp + c0, ldy,
+                            NULL if wp == NULL else wp + c0, n[L], cols, sp.clip_eps, ms)
+        output_delta(dZ[L] + c0, A[L] + c0, Yp + c0, ldy, NULL if wp == NULL else wp + c0,
+                     n[L], cols, ms)
+    B.l2part[tid] = part
+
+    # ---- backward: this thread's share of every gradient, its columns of every delta
+    for l in range(L, 0, -1):
+        nl = n[l]
+        npv = n[l - 1]
+        if l == 1:
+            prev, ldp, prm = A0, ld0, a0_rm
+        else:
+            prev, ldp, prm = A[l - 1], ms, True
+        if tid == 0:
+            gw = GW[l]
+            gb = Gb[l]
+        else:
+            off = (tid - 1) * B.gpart_size
+            for i in range(1, l):
+                off += <Py_ssize_t>n[i] * n[i - 1] + n[i]
+            gw = gp + off
+            gb = gw + <Py_ssize_t>nl * npv
+        if cols == 0:
+            memset(gw, 0, <size_t>nl * npv * sizeof(floating))
+            memset(gb, 0, <size_t>nl * sizeof(floating))
+            continue
+        gemm(nl, npv, cols, <floating>(1.0 / N), dZ[l] + c0, ms, True,
+             _cols_of(prev, ldp, prm, c0), ldp, not prm, <floating>0, gw, npv)
+        for i0 in range(0, nl, 64):
+            nr = min(64, nl - i0)
+            row_sums_ptr(dZ[l] + <Py_ssize_t>i0 * ms + c0, nr, cols, ms, sums)
+            for i in range(nr):
+                gb[i0 + i] = <floating>(sums[i] / N)
+        if l > 1:
+            # dZ_{l-1} = W_l^T dZ_l on these columns, with the old W_l
+            gemm(npv, cols, nl, <floating>1, W[l], npv, False, dZ[l] + c0, ms, True,
+                 <floating>0, dZ[l - 1] + c0, ms)
+            p.r0 = 0
+            p.r1 = npv
+            p.c0 = c0
+            p.c1 = c1
+            _act_back_part(sp.hidden, dZ[l - 1], A[l - 1], p, ms)
+    _sync(nt)           # every share is complete; every W_l has been read
+
+    # ---- the shares added up and the update, a slice of each layer per thread
+    off = 0
+    for l in range(1, L + 1):
+        nl = n[l]
+        npv = n[l - 1]
+        size = <Py_ssize_t>nl * npv
+        _span(<int>size, tid, nt, 16, &lo, &hi)
+        for t in range(1, nt):
+            other = gp + (t - 1) * B.gpart_size + off
+            for k in range(lo, hi):
+                GW[l][k] = GW[l][k] + other[k]
+        if hi > lo and not sp.no_update:
+            opt_update(sp.optimizer, &h, W[l] + lo, GW[l] + lo, _at(VW[l], lo),
+                       _at(SW[l], lo), hi - lo, sp.lambd / N)
+        _span(nl, tid, nt, 16, &lo, &hi)
+        for t in range(1, nt):
+            other = gp + (t - 1) * B.gpart_size + off + size
+            for k in range(lo, hi):
+                Gb[l][k] = Gb[l][k] + other[k]
+        if hi > lo and not sp.no_update:
+            opt_update(sp.optimizer, &h, b[l] + lo, Gb[l] + lo, _at(Vb[l], lo),
+                       _at(Sb[l], lo), hi - lo, 0.0)
+        off += size + nl
+    if tid == 0:
+        if want_cost:
+            for t in range(nt):
+                cost += B.l2part[t]
+            cost /= N
+        if not sp.no_update:
+            sp.t = t_next
+        sp.h.c1 = h.c1
+        sp.h.c2 = h.c2
+    return cost
+
+
 cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                   const floating *Yp, int ldy, const floating *wp, int ms, bint want_cost,
                   int64_t first, const int64_t *idx, int tid, int nt) noexcept nogil:
@@ -575,6 +739,8 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef bint fused, l2_shared, thin
     cdef double l2
 
+    if nt > 1 and sp.dp:
+        return _step_dp(sp, B, A0, ld0, a0_rm, Yp, ldy, wp, ms, want_cost, tid, nt)
     # dropout masks of this step: u < keep_prob, drawn per hidden layer in order
     if tid == 0 and sp.dropout and not sp.fixed_masks:
         for l in range(1, L):
@@ -621,7 +787,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         fd_thin_forward_d(L, n, ms, <const double *>A0, <double **>W, <double **>b,
                           <double **>Z, <double **>A, <double **>Ad,
                           <double **>D if sp.dropout else NULL, kp)
-        out_forward(sp.output, Z[L], b[L], A[L], n[L], ms, B.colmax, B.colsum)
+        out_forward(sp.output, Z[L], b[L], A[L], n[L], ms, B.colmax, B.colsum, ms)
     for l in range(1, 0 if thin else L + 1):
         nl = n[l]
         npv = n[l - 1]
@@ -654,14 +820,15 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                     _mask_part(Ad[l], A[l], D[l], fkp, p, ms)
             _sync(nt)
         else:
-            out_forward(sp.output, Z[l], b[l], A[l], nl, ms, B.colmax, B.colsum)
+            out_forward(sp.output, Z[l], b[l], A[l], nl, ms, B.colmax, B.colsum, ms)
 
     if tid == 0:
         if l2_shared:
             for i in range(nt):
                 cost += 0.5 * sp.lambd * B.l2part[i]
         if want_cost:
-            cost += loss_sum(sp.output, sp.loss_conv, A[L], Yp, ldy, wp, n[L], ms, sp.clip_eps)
+            cost += loss_sum(sp.output, sp.loss_conv, A[L], Yp, ldy, wp, n[L], ms, sp.clip_eps,
+                             ms)
             cost /= N
         if not sp.no_update:
             sp.t += 1
@@ -674,7 +841,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                                <double **>D if sp.dropout else NULL, kp,
                                <const double *>Yp, ldy, <const double *>wp, <double **>dZ)
         else:
-            output_delta(dZ[L], A[L], Yp, ldy, wp, n[L], ms)
+            output_delta(dZ[L], A[L], Yp, ldy, wp, n[L], ms, ms)
     _sync(nt)
 
     # ---- backward
@@ -794,13 +961,14 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
             elif xb_rm:
                 # a small first layer multiplies by loops, which take row-major operands
                 # only: the batch of a Fortran-ordered X is gathered transposed
-                _span(ms, tid, nt, 1, &lo, &hi)
+                _span(ms, tid, nt, 16 if sp.dp else 1, &lo, &hi)
                 for k in range(lo, hi):
                     xk = X + perm[start + k] * n0
                     for i in range(n0):
                         Xb[i * ms + k] = xk[i]
             else:
-                _span(ms, tid, nt, 1, &lo, &hi)
+                # (a data-parallel team: each thread its own columns, those of its step)
+                _span(ms, tid, nt, 16 if sp.dp else 1, &lo, &hi)
                 _gather_rows(X, n0, perm + start, lo, hi, 0, n0, Xb + <Py_ssize_t>lo * n0)
             if tid == 0:
                 if Yt != NULL:
@@ -946,6 +1114,7 @@ cdef class Engine:
     cdef int _chunk_threads         # threads layer 1's chunk scratch is allocated for
     cdef bint _lazy_x               # layer 1 gathers the batch chunk by chunk (Bufs.xc)
     cdef object _l2part             # Bufs.l2part's array
+    cdef int _gpart_threads         # threads Bufs.gpart is allocated for
 
     def __cinit__(self):
         self.B.n = NULL
@@ -988,6 +1157,7 @@ cdef class Engine:
         sp.gram = spec.get("gram", False)
         sp.ftz = os.environ.get("FASTDNN_FLUSH_DENORMALS", "1").strip() != "0"
         sp.workers = 1
+        sp.dp = False
         if sp.gram and (sp.no_update or not opt_is_linear(sp.optimizer)):
             raise ValueError("the gram solver needs a linear optimiser (gd, momentum, sgd) "
                              "and updates")
@@ -1109,6 +1279,11 @@ cdef class Engine:
         B.G = B.P0 = B.Q0 = B.KW = B.KV = B.cW = B.cV = B.S = B.GB = B.GK = B.zero2 = NULL
         B.chunk = B.xc = NULL
         B.chunk_size = B.xc_size = 0
+        B.gpart = NULL
+        B.gpart_size = 0
+        for l in range(1, L + 1):
+            B.gpart_size += <Py_ssize_t>dims[l] * dims[l - 1] + dims[l]
+        self._gpart_threads = 1
         B.chunk_cols = 0
         self._chunk_threads = 0
         if (not sp.gram and not sp.no_update
@@ -1326,6 +1501,11 @@ cdef class Engine:
         if nt > 1 and _forked_child:
             nt = 1
         self._chunks_for(nt)
+        if nt > 1 and self.sp.dp and nt > self._gpart_threads:
+            gpart = np.zeros((nt - 1) * self.B.gpart_size, dtype=self.dtype)
+            self.keep.append(gpart)
+            self.B.gpart = _ptr(gpart)
+            self._gpart_threads = nt
         if self._l2part is None or self._l2part.shape[0] < nt:
             self._l2part = np.zeros(nt)
             self.B.l2part = <double *>_ptr(self._l2part)
@@ -1350,6 +1530,24 @@ cdef class Engine:
         if value < 1:
             raise ValueError(f"workers must be >= 1, got {value}")
         self.sp.workers = value
+
+    @property
+    def chunk_gathers(self):
+        """Whether layer 1 gathers a shuffled batch chunk by chunk of features (Bufs.xc)."""
+        return bool(self._lazy_x)
+
+    @property
+    def data_parallel(self):
+        """Whether a team (workers > 1) splits each batch's columns among its threads
+        (_step_dp) rather than each layer's products (_step).  Set True, it holds where the
+        step allows it: not with dropout, the gram solver, the chunk-by-chunk gather of a
+        wide batch, or gradients alone (loss_and_gradients)."""
+        return bool(self.sp.dp)
+
+    @data_parallel.setter
+    def data_parallel(self, value):
+        self.sp.dp = bool(value) and not (self.sp.dropout or self.sp.gram or self._lazy_x
+                                          or self.sp.no_update)
 
     @property
     def step_work(self):

@@ -30,28 +30,29 @@ cdef enum LossConvention:
 
 
 cdef inline void out_forward(int out, floating *Z, const floating *b, floating *A,
-                             int rows, int m, double *colmax, double *colsum) noexcept nogil:
-    """A = out(Z + b), Z and A (rows x m) row-major and distinct (Z is scratch);
-    colmax, colsum: m doubles of scratch for the softmax."""
+                             int rows, int m, double *colmax, double *colsum,
+                             Py_ssize_t ld) noexcept nogil:
+    """A = out(Z + b), Z and A (rows x m) row-major with leading dimension ld (>= m) and
+    distinct (Z is scratch); colmax, colsum: m doubles of scratch for the softmax."""
     cdef Py_ssize_t i, j
     cdef floating bi
     cdef floating *z
     cdef floating *a
     for i in range(rows):
         bi = b[i]
-        z = Z + i * m
+        z = Z + i * ld
         for j in range(m):
             z[j] = z[j] + bi
     if out == OUT_SIGMOID:
         for i in range(rows):
-            sigmoid_ptr(Z + i * m, A + i * m, m)
+            sigmoid_ptr(Z + i * ld, A + i * ld, m)
     elif out == OUT_EXP:
         for i in range(rows):
-            exp_ptr(Z + i * m, A + i * m, m)
+            exp_ptr(Z + i * ld, A + i * ld, m)
     elif out == OUT_IDENTITY:
         for i in range(rows):
-            z = Z + i * m
-            a = A + i * m
+            z = Z + i * ld
+            a = A + i * ld
             for j in range(m):
                 a[j] = z[j]
     else:
@@ -61,17 +62,17 @@ cdef inline void out_forward(int out, floating *Z, const floating *b, floating *
             colmax[j] = Z[j]
             colsum[j] = 0
         for i in range(1, rows):
-            z = Z + i * m
+            z = Z + i * ld
             for j in range(m):
                 # branch-free (a maximum instruction): the branch mispredicted on every
                 # column of a trained network, a tenth of a small softmax step's own time
                 colmax[j] = z[j] if z[j] > colmax[j] else colmax[j]
         for i in range(rows):
-            z = Z + i * m
+            z = Z + i * ld
             for j in range(m):
                 z[j] = <floating>(z[j] - colmax[j])
-            exp_ptr(z, A + i * m, m)
-            a = A + i * m
+            exp_ptr(z, A + i * ld, m)
+            a = A + i * ld
             for j in range(m):
                 colsum[j] += a[j]
         # one division per column, then products: a division per element was a tenth of a
@@ -79,7 +80,7 @@ cdef inline void out_forward(int out, floating *Z, const floating *b, floating *
         for j in range(m):
             colsum[j] = 1.0 / colsum[j]
         for i in range(rows):
-            a = A + i * m
+            a = A + i * ld
             for j in range(m):
                 a[j] = <floating>(a[j] * colsum[j])
 
@@ -98,7 +99,8 @@ cdef inline double _xlogy(double y, double x) noexcept nogil:
 
 
 cdef inline double loss_sum(int out, int conv, const floating *A, const floating *Y, int ldy,
-                            const floating *w, int rows, int m, double eps) noexcept nogil:
+                            const floating *w, int rows, int m, double eps,
+                            Py_ssize_t lda) noexcept nogil:
     """sum_j w_j l_j over the m columns (w NULL: weights 1), in float64.
     A is (rows x m) row-major; Y (rows x m) row-major with leading dimension ldy; eps is the
     clipping bound of the sklearn convention."""
@@ -107,7 +109,7 @@ cdef inline double loss_sum(int out, int conv, const floating *A, const floating
     for j in range(m):
         col = 0
         for i in range(rows):
-            a = A[i * m + j]
+            a = A[i * lda + j]
             y = Y[i * ldy + j]
             if out == OUT_SIGMOID:
                 if conv == LOSS_SKLEARN:
@@ -132,15 +134,15 @@ cdef inline double loss_sum(int out, int conv, const floating *A, const floating
 
 
 cdef inline void output_delta(floating *dZ, const floating *A, const floating *Y, int ldy,
-                              const floating *w, int rows, int m) noexcept nogil:
+                              const floating *w, int rows, int m, Py_ssize_t ld) noexcept nogil:
     """dZ = (A - Y) * w_j (w NULL: weights 1)."""
     cdef Py_ssize_t i, j
     cdef floating *d
     cdef const floating *a
     cdef const floating *y
     for i in range(rows):
-        d = dZ + i * m
-        a = A + i * m
+        d = dZ + i * ld
+        a = A + i * ld
         y = Y + i * ldy
         if w == NULL:
             for j in range(m):

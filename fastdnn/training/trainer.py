@@ -275,6 +275,7 @@ class Trainer:
         """Sets the engine's team for its next run; returns the BLAS limit to run it in."""
         team = _threads.team_size(self.threads, self._team_work, self._team_batch)
         self._engine.workers = team
+        self._engine.data_parallel = team > 1 and _threads.team_splits_batch(self._team_batch)
         return _threads.team_limit(self.threads, team)
 
     def _gram_wanted(self, n_x, m, no_update):
