@@ -1454,21 +1454,25 @@ cdef class Engine:
         (ValueError unless it is a permutation of 0..m-1; the engine's copy is then left
         as it was)."""
         cdef double c
-        cdef int64_t[::1] p
+        cdef cnp.ndarray pa
+        cdef const int64_t *src
         cdef bint ok
         cdef unsigned char *seen
+        cdef int64_t m = self.sp.m
         if self.sp.shuffle == SHUF_EXTERNAL:
-            p = np.ascontiguousarray(perm, dtype=np.int64)
-            if p.shape[0] != self.sp.m:
-                raise ValueError(f"perm must hold {self.sp.m} indices, got {p.shape[0]}")
+            pa = np.ascontiguousarray(perm, dtype=np.int64)
+            if pa.ndim != 1 or pa.shape[0] != m:
+                raise ValueError(f"perm must hold {m} indices, got shape {np.shape(perm)}")
             if self._seen is None:
-                self._seen = np.empty(self.sp.m, dtype=np.uint8)
+                self._seen = np.empty(m, dtype=np.uint8)
             seen = <unsigned char *>_ptr(self._seen)
+            src = <const int64_t *>cnp.PyArray_DATA(pa)
             with nogil:
-                ok = _is_permutation(&p[0], self.sp.m, seen)
+                ok = _is_permutation(src, m, seen)
+                if ok:
+                    memcpy(self.B.perm, src, <size_t>m * sizeof(int64_t))
             if not ok:
                 raise ValueError("perm must be a permutation of 0..m-1")
-            self._perm[:] = p
         cdef double lr = self.sp.h.lr
         cdef unsigned char w = want_cost
         cdef Run r
