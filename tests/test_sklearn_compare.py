@@ -417,3 +417,30 @@ def test_engine_gets_a_view_of_X_not_a_copy(monkeypatch):
     (XT,) = seen
     assert XT.shape == (X.shape[1], X.shape[0]) and XT.flags.f_contiguous
     assert np.shares_memory(XT, X)
+
+
+@pytest.mark.parametrize("solver", [dict(solver="adam"),
+                                    dict(solver="sgd", learning_rate_init=0.05)],
+                         ids=["adam", "sgd"])
+def test_team_splitting_the_batch_matches(monkeypatch, solver):
+    """A net large enough for a team of 2 threads at scikit-learn's batch of 200 (which
+    splits each batch's examples among its threads: fastdnn.threads.TEAM_SPLIT_BATCH)
+    still gives scikit-learn's numbers; checks that the team ran that way."""
+    from fastdnn._core.loop import HAVE_TEAMS
+    from fastdnn.training import trainer as trainer_module
+
+    if not HAVE_TEAMS:
+        pytest.skip("fastdnn._core.loop was built without OpenMP")
+    seen = []
+    team = trainer_module.Trainer._team
+
+    def spy(self):
+        limit = team(self)
+        seen.append((self._engine.workers, self._engine.data_parallel))
+        return limit
+
+    monkeypatch.setattr(trainer_module.Trainer, "_team", spy)
+    monkeypatch.setenv("FASTDNN_NUM_THREADS", "2")
+    ours, ref, X, _ = _fit_both("digits", hidden_layer_sizes=(256,), batch_size=200, **solver)
+    assert seen and all(s == (2, True) for s in seen), seen[:3]
+    assert_same_model(ours, ref, X)
