@@ -129,7 +129,8 @@ TEAM_MIN_WORK = 2_000_000
 #: 31,000) multiply-adds per example, about 10,000 weights.  Measured (profile_minibatch.py
 #: --teams --dtype D --mb B, [n_x, h, 10], Adam): the crossover per example was about 31,000
 #: (float64) and 39,000 (float32) at batch 64, 23,000 and 60,000 at batch 200; scikit-learn's
-#: digits net (7,400 weights, 22,000 per example) ran 10% slower on a team of 2.
+#: digits net (7,400 weights, 22,200 per example, batch 200) took 7-8% longer on a team of 2
+#: splitting the layers than alone (bench/team_split.py float64 200, [64, 100, 10]).
 TEAM_BATCH = 64
 #: batches from which a team splits each batch's columns among its threads (each takes its
 #: block of examples through every layer, then a slice of every update) instead of each

@@ -500,7 +500,7 @@ class Trainer:
             # unsigned values beyond int64 wrap to negative ones, refused by the engine
             p = np.ascontiguousarray(p.astype(np.int64, casting="unsafe", copy=False))
         # each index in range and once: the engine's run_epoch checks that (in C, before
-        # the epoch: a tenth of a small set's epoch in numpy)
+        # the epoch)
         return p
 
     # -------------------------------------------------------------- divergence
