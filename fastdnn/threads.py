@@ -31,7 +31,8 @@ import threading
 
 __all__ = ["ENV_VAR", "MAX_THREADS", "TEAM_MIN_WORK", "resolve_threads", "limit",
            "available_cores", "blas_threads", "team_min_work", "team_size", "team_limit",
-           "cpu_model", "TEAM_BATCH", "TEAM_SPLIT_BATCH", "team_splits_batch"]
+           "cpu_model", "TEAM_BATCH", "TEAM_SPLIT_BATCH", "TEAM_SPLIT_SHARE_F64",
+           "team_splits_batch"]
 
 ENV_VAR = "FASTDNN_NUM_THREADS"
 #: the largest thread count: BLAS libraries take it as a C int
@@ -147,12 +148,23 @@ def team_splits_batch(batch):
     return batch is not None and batch >= TEAM_SPLIT_BATCH
 
 
-def team_min_work(batch=None):
+#: the share of that work per example a float64 team splitting the batch needs (its step
+#: exchanges the gradients' shares, not the activations): bench/team_split.py float64 200,
+#: three runs, [128, 64, 10] (26,500 multiply-adds an example) 1.16-1.20x one thread, while
+#: [64, 100, 10] (22,200) was even (0.91-1.06x); in float32 the same nets lost (0.84-0.91x)
+TEAM_SPLIT_SHARE_F64 = 0.75
+
+
+def team_min_work(batch=None, dtype=None):
     """The multiply-adds a step of ``batch`` examples needs for a team (TEAM_MIN_WORK, times
-    batch / TEAM_BATCH above TEAM_BATCH examples)."""
+    batch / TEAM_BATCH above TEAM_BATCH examples; for a float64 team splitting the batch,
+    TEAM_SPLIT_SHARE_F64 of that)."""
     if batch is None or batch <= TEAM_BATCH:
         return TEAM_MIN_WORK
-    return TEAM_MIN_WORK * batch // TEAM_BATCH
+    work = TEAM_MIN_WORK * batch // TEAM_BATCH
+    if team_splits_batch(batch) and dtype is not None and str(dtype) == "float64":
+        work = max(TEAM_MIN_WORK, int(work * TEAM_SPLIT_SHARE_F64))
+    return work
 
 
 def available_cores():
@@ -172,16 +184,16 @@ def blas_threads():
     return max(counts) if counts else available_cores()
 
 
-def team_size(threads, step_work, batch=None):
+def team_size(threads, step_work, batch=None, dtype=None):
     """Threads of the training loop's team for steps of ``step_work`` multiply-adds over
-    ``batch`` examples: ``resolve_threads(threads)``, else as many as BLAS would use
-    (``blas_threads``), but no more than leaves each member half of ``team_min_work(batch)``
-    (so a smaller step runs alone, and a many-core machine does not split a small step 64
-    ways); 1 where the build has no teams."""
+    ``batch`` examples of ``dtype``: ``resolve_threads(threads)``, else as many as BLAS
+    would use (``blas_threads``), but no more than leaves each member half of
+    ``team_min_work(batch, dtype)`` (so a smaller step runs alone, and a many-core machine
+    does not split a small step 64 ways); 1 where the build has no teams."""
     n = resolve_threads(threads)
     if n is None:
         n = blas_threads()
-    n = min(n, step_work // max(1, team_min_work(batch) // 2))
+    n = min(n, step_work // max(1, team_min_work(batch, dtype) // 2))
     if n <= 1:
         return 1
     from fastdnn._core.loop import HAVE_TEAMS

@@ -207,6 +207,26 @@ def test_team_needs_work_per_example_above_the_calibration_batch(monkeypatch):
     assert fthreads.team_size(2, big * 4 - 1, 4 * nb) == 1
 
 
+def test_a_float64_team_splitting_the_batch_needs_less_work_per_example(monkeypatch):
+    """From TEAM_SPLIT_BATCH examples a float64 team (splitting the batch) needs
+    TEAM_SPLIT_SHARE_F64 of the work per example: a [128, 64, 10] net at batch 200 (26,500
+    multiply-adds an example) on a team in float64, alone in float32; scikit-learn's digits
+    net (22,200) alone in both."""
+    monkeypatch.undo()
+    net = 3 * 200 * (128 * 64 + 64 * 10)
+    digits = 3 * 200 * (64 * 100 + 100 * 10)
+    assert fthreads.team_size(2, net, 200, "float64") == 2
+    assert fthreads.team_size(2, net, 200, "float32") == 1
+    assert fthreads.team_size(2, net, 200) == 1
+    for dtype in ("float64", "float32"):
+        assert fthreads.team_size(2, digits, 200, dtype) == 1
+    # below TEAM_SPLIT_BATCH the layers are split: the share does not apply
+    batch = fthreads.TEAM_SPLIT_BATCH - 1
+    assert fthreads.team_min_work(batch, "float64") == fthreads.team_min_work(batch)
+    assert fthreads.team_min_work(200, "float64") == int(
+        fthreads.TEAM_MIN_WORK * 200 // fthreads.TEAM_BATCH * fthreads.TEAM_SPLIT_SHARE_F64)
+
+
 def test_trainer_picks_the_team(monkeypatch):
     """A large step runs on the team (BLAS single-threaded meanwhile); a small one, the
     gram solver and threads=1 run alone."""

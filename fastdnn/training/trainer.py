@@ -273,7 +273,8 @@ class Trainer:
 
     def _team(self):
         """Sets the engine's team for its next run; returns the BLAS limit to run it in."""
-        team = _threads.team_size(self.threads, self._team_work, self._team_batch)
+        team = _threads.team_size(self.threads, self._team_work, self._team_batch,
+                                  self.dtype.name)
         self._engine.workers = team
         self._engine.data_parallel = team > 1 and _threads.team_splits_batch(self._team_batch)
         return _threads.team_limit(self.threads, team)
@@ -466,7 +467,7 @@ class Trainer:
         # the thread limit is entered only when a count is set (entering threadpoolctl's
         # limit costs ~10 us, as much as a small set's whole epoch of Python)
         threads = self.threads if self.threads is not None else _threads.resolve_threads()
-        if self._team_work >= _threads.team_min_work(self._team_batch):
+        if self._team_work >= _threads.team_min_work(self._team_batch, self.dtype.name):
             with self._team():
                 c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
         elif threads is None:
