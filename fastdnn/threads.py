@@ -151,7 +151,7 @@ def team_splits_batch(batch):
 #: the share of that work per example a float64 team splitting the batch needs (its step
 #: exchanges the gradients' shares, not the activations): bench/team_split.py float64 200,
 #: three runs, [128, 64, 10] (26,500 multiply-adds an example) 1.16-1.20x one thread, while
-#: [64, 100, 10] (22,200) was even (0.91-1.06x); in float32 the same nets lost (0.84-0.91x)
+#: [64, 100, 10] (22,200) was even (0.91-1.06x); in float32 both nets lost (0.75-0.91x, two runs)
 TEAM_SPLIT_SHARE_F64 = 0.75
 
 
