@@ -542,6 +542,30 @@ cdef void _grad_update_1(Spec *sp, Bufs *B, const floating *dZ1, const floating 
             a = e
 
 
+cdef inline const floating *_layer_input(int l, const floating *A0, int ld0, bint a0_rm,
+                                         floating **Act, int ms, int *ldp,
+                                         bint *prm) noexcept nogil:
+    """Layer l's input: the batch's inputs A0 (leading dimension ld0, row-major where a0_rm)
+    for l = 1, else Act[l - 1] (row-major, leading dimension ms)."""
+    if l == 1:
+        ldp[0] = ld0
+        prm[0] = a0_rm
+        return A0
+    ldp[0] = ms
+    prm[0] = True
+    return Act[l - 1]
+
+
+cdef inline floating *_share(Bufs *B, int l, int t, floating dummy) noexcept nogil:
+    """Thread t's (>= 1) share of G_W_l in Bufs.gpart (n_l x n_(l-1)), its share of G_b_l
+    right after it: thread t's block holds every layer's pair in order."""
+    cdef Py_ssize_t off = (t - 1) * B.gpart_size
+    cdef int i
+    for i in range(1, l):
+        off += <Py_ssize_t>B.n[i] * B.n[i - 1] + B.n[i]
+    return <floating *>B.gpart + off
+
+
 cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                      const floating *Yp, int ldy, const floating *wp, int ms, bint want_cost,
                      int tid, int nt) noexcept nogil:
@@ -569,14 +593,13 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef floating **Vb = <floating **>B.Vb
     cdef floating **SW = <floating **>B.SW
     cdef floating **Sb = <floating **>B.Sb
-    cdef floating *gp = <floating *>B.gpart
     cdef floating *gw
     cdef floating *gb
     cdef floating *other
     cdef const floating *prev
     cdef int ldp
     cdef bint prm
-    cdef Py_ssize_t k, size, off
+    cdef Py_ssize_t k, size
     cdef double N, cost = 0, part = 0
     cdef double sums[64]
     cdef Part p
@@ -606,10 +629,7 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         for l in range(1, L + 1):
             nl = n[l]
             npv = n[l - 1]
-            if l == 1:
-                prev, ldp, prm = A0, ld0, a0_rm
-            else:
-                prev, ldp, prm = A[l - 1], ms, True
+            prev = _layer_input(l, A0, ld0, a0_rm, A, ms, &ldp, &prm)
             gemm(nl, cols, npv, <floating>1, W[l], npv, True, _cols_of(prev, ldp, prm, c0),
                  ldp, prm, <floating>0, Z[l] + c0, ms)
             if l < L:
@@ -632,18 +652,12 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     for l in range(L, 0, -1):
         nl = n[l]
         npv = n[l - 1]
-        if l == 1:
-            prev, ldp, prm = A0, ld0, a0_rm
-        else:
-            prev, ldp, prm = A[l - 1], ms, True
+        prev = _layer_input(l, A0, ld0, a0_rm, A, ms, &ldp, &prm)
         if tid == 0:
             gw = GW[l]
             gb = Gb[l]
         else:
-            off = (tid - 1) * B.gpart_size
-            for i in range(1, l):
-                off += <Py_ssize_t>n[i] * n[i - 1] + n[i]
-            gw = gp + off
+            gw = _share(B, l, tid, W[1][0])
             gb = gw + <Py_ssize_t>nl * npv
         if cols == 0:
             memset(gw, 0, <size_t>nl * npv * sizeof(floating))
@@ -668,14 +682,13 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     _sync(nt)           # every share is complete; every W_l has been read
 
     # ---- the shares added up and the update, a slice of each layer per thread
-    off = 0
     for l in range(1, L + 1):
         nl = n[l]
         npv = n[l - 1]
         size = <Py_ssize_t>nl * npv
         _span(<int>size, tid, nt, 16, &lo, &hi)
         for t in range(1, nt):
-            other = gp + (t - 1) * B.gpart_size + off
+            other = _share(B, l, t, W[1][0])
             for k in range(lo, hi):
                 GW[l][k] = GW[l][k] + other[k]
         if hi > lo and not sp.no_update:
@@ -683,13 +696,12 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                        _at(SW[l], lo), hi - lo, sp.lambd / N)
         _span(nl, tid, nt, 16, &lo, &hi)
         for t in range(1, nt):
-            other = gp + (t - 1) * B.gpart_size + off + size
+            other = _share(B, l, t, W[1][0]) + size
             for k in range(lo, hi):
                 Gb[l][k] = Gb[l][k] + other[k]
         if hi > lo and not sp.no_update:
             opt_update(sp.optimizer, &h, b[l] + lo, Gb[l] + lo, _at(Vb[l], lo),
                        _at(Sb[l], lo), hi - lo, 0.0)
-        off += size + nl
     if tid == 0:
         if want_cost:
             for t in range(nt):
@@ -791,10 +803,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     for l in range(1, 0 if thin else L + 1):
         nl = n[l]
         npv = n[l - 1]
-        if l == 1:
-            prev, ldp, prm = A0, ld0, a0_rm
-        else:
-            prev, ldp, prm = Ad[l - 1], ms, True
+        prev = _layer_input(l, A0, ld0, a0_rm, Ad, ms, &ldp, &prm)
         if l == L:
             if tid != 0:
                 break
@@ -848,10 +857,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     for l in range(L, 0, -1):
         nl = n[l]
         npv = n[l - 1]
-        if l == 1:
-            prev, ldp, prm = A0, ld0, a0_rm
-        else:
-            prev, ldp, prm = Ad[l - 1], ms, True
+        prev = _layer_input(l, A0, ld0, a0_rm, Ad, ms, &ldp, &prm)
         # G_W = (1/N) dZ_l A_{l-1}^T  (A^T: the same memory in the other storage order)
         p = _part(nl, npv, <long>nl * ms * npv, tid, nt)
         fused = l == 1 and B.chunk != NULL
