@@ -170,9 +170,37 @@ cdef extern from *:
         }
         if (j < n) fd_exp_f_loop(z + j, a + j, n - j);
     }
+    /* the sigmoid, 1 / (1 + exp(-z)), with fd_exp8_fused's exp: the last m % 8 values
+       through a masked load and store */
+    __attribute__((target("avx512f"))) static void fd_sigmoid_d_512(const double *z,
+                                                                     double *a, Py_ssize_t n) {
+        const __m512d one = _mm512_set1_pd(1.0);
+        Py_ssize_t j = 0;
+        for (; j + 8 <= n; j += 8) {
+            __m512d e = fd_exp8_fused(_mm512_sub_pd(_mm512_setzero_pd(), _mm512_loadu_pd(z + j)));
+            _mm512_storeu_pd(a + j, _mm512_div_pd(one, _mm512_add_pd(one, e)));
+        }
+        if (j < n) {
+            __mmask8 k = (__mmask8)((1u << (n - j)) - 1);
+            __m512d e = fd_exp8_fused(_mm512_sub_pd(_mm512_setzero_pd(),
+                                                    _mm512_maskz_loadu_pd(k, z + j)));
+            _mm512_mask_storeu_pd(a + j, k, _mm512_div_pd(one, _mm512_add_pd(one, e)));
+        }
+    }
     #else
     #  define FD_EXP_512 0
     #endif
+    /* the training engine's float64 sigmoid: fd_sigmoid_d, or on AVX-512 fd_sigmoid_d_512
+       (the same formula, other last bits: the exp's steps fused) */
+    static void fd_sigmoid_dv(const double *restrict z, double *restrict a, Py_ssize_t n) {
+    #if FD_EXP_512
+        if (__builtin_cpu_supports("avx512f")) {
+            fd_sigmoid_d_512(z, a, n);
+            return;
+        }
+    #endif
+        fd_sigmoid_d(z, a, n);
+    }
     /* exp of float32 values: computed in double by fd_exp, rounded once */
     static void fd_exp_f(const float *restrict z, float *restrict a, Py_ssize_t n) {
     #if FD_EXP_512
@@ -249,6 +277,7 @@ cdef extern from *:
     double fd_sigmoid1(double z) noexcept nogil
     void fd_sigmoid_d(const double *z, double *a, Py_ssize_t n) noexcept nogil
     void fd_sigmoid_f(const float *z, float *a, Py_ssize_t n) noexcept nogil
+    void fd_sigmoid_dv(const double *z, double *a, Py_ssize_t n) noexcept nogil
     void fd_sigmoid_backward_d(const double *da, const double *z, double *dz,
                                Py_ssize_t n) noexcept nogil
     void fd_sigmoid_backward_f(const float *da, const float *z, float *dz,
@@ -308,9 +337,10 @@ cdef void matmul(const floating[:, :] L, bint l_rowmajor,
 
 
 cdef void sigmoid_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil:
-    """a[j] = 1 / (1 + exp(-z[j])) for n contiguous elements (the vectorised loop; a may be z)."""
+    """a[j] = 1 / (1 + exp(-z[j])) for n contiguous elements (the vectorised loop; a may be z).
+    The training engine's (fastdnn._core): in float64 on AVX-512 the exp's steps fused."""
     if floating is double:
-        fd_sigmoid_d(z, a, n)
+        fd_sigmoid_dv(z, a, n)
     else:
         fd_sigmoid_f(z, a, n)
 
