@@ -54,7 +54,7 @@ Everything here trusts ``fastdnn.training.trainer`` to have validated shapes and
 ``Engine`` checks only dtypes, contiguity and the shapes it was told.
 """
 from libc.math cimport pow, sqrt
-from libc.stdint cimport int64_t, uint32_t
+from libc.stdint cimport int64_t, uint32_t, uintptr_t
 from libc.string cimport memcpy, memset
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.pycapsule cimport PyCapsule_GetPointer
@@ -69,8 +69,8 @@ from fastdnn._blas cimport floating, gemm
 from fastdnn._validation cimport need_buffer as _need
 from fastdnn._kernels cimport row_sums_ptr
 from fastdnn._core.small cimport SMALL_WORK, mm_nn, mm_nt_acc, mm_tn
-from fastdnn._core.thin cimport (THIN_MAX, THIN_WEIGHTS, fd_thin_forward_d,
-                                 fd_thin_backward_d)
+from fastdnn._core.thin cimport (THIN_MAX, THIN_V, THIN_WEIGHTS, fd_thin_div_array,
+                                 fd_thin_step_d)
 from fastdnn._core.activations cimport act_forward, act_backward
 from fastdnn._core.losses cimport out_forward, loss_sum, output_delta
 from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s,
@@ -215,6 +215,13 @@ cdef struct Bufs:
     void *xc                # (threads, xc_size)
     Py_ssize_t xc_size      # chunk_cols * mb
     int chunk_cols
+    # a thin net (sp.thin): fd_thin_step_d's scratches (thread 0's; thread t's thin_stride *
+    # t bytes further), of thin_act_size and thin_acc_size bytes
+    void *thin_act
+    void *thin_acc
+    Py_ssize_t thin_act_size
+    Py_ssize_t thin_acc_size
+    Py_ssize_t thin_stride
 
 
 cdef inline double _sum_sq(const floating *P, Py_ssize_t n) noexcept nogil:
@@ -605,8 +612,11 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef Part p
     cdef Hyper h
     cdef long long t_next
+    cdef bint thin, small
 
-    _sync(nt)           # the batch and the last step's parameters are complete
+    if tid == 0:
+        _draw_masks(sp, B, ms, Z[1])
+    _sync(nt)           # the masks, the batch and the last step's parameters are complete
     h = sp.h            # this step's hyperparameters, read by every thread before thread 0
     t_next = sp.t + 1   # moves sp.t on (after the update phase; the next step's barrier)
     if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:
@@ -618,14 +628,32 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             N += wp[k]
     else:
         N = ms
-    _span(ms, tid, nt, 16, &c0, &c1)
+    thin = floating is double and sp.thin and a0_rm
+    _span(ms, tid, nt, THIN_V * 8 if thin else 16, &c0, &c1)
     cols = c1 - c0
     if tid == 0 and want_cost and sp.lambd != 0:
         for l in range(1, L + 1):
             cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
 
+    if thin:
+        # a thin net: fd_thin_step_d on this thread's columns, its share of every gradient
+        # into its own buffer (thread 0's into G_W, G_b)
+        fd_thin_step_d(L, n, cols, ms, <const double *>A0 + c0, ld0, <double **>W,
+                       <double **>b,
+                       <double *>Z[L] + c0, <double *>A[L] + c0,
+                       <double **>B.D if sp.dropout else NULL, c0, sp.keep_prob,
+                       <const double *>Yp + c0, ldy,
+                       NULL if wp == NULL else <const double *>wp + c0,
+                       <char *>B.thin_act + tid * B.thin_stride,
+                       <char *>B.thin_acc + tid * B.thin_stride, <double **>GW, <double **>Gb,
+                       NULL if tid == 0 else <double *>_share(B, 1, tid, W[1][0]),
+                       <double>(<floating>(1.0 / N)), N, _thin_out)
+        if want_cost and cols > 0:
+            part = loss_sum(sp.output, sp.loss_conv, A[L] + c0, Yp + c0, ldy,
+                            NULL if wp == NULL else wp + c0, n[L], cols, sp.clip_eps, ms)
+        B.l2part[tid] = part
     # ---- forward and the output deltas, on this thread's columns
-    if cols > 0:
+    elif cols > 0:
         for l in range(1, L + 1):
             nl = n[l]
             npv = n[l - 1]
@@ -646,47 +674,51 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                             NULL if wp == NULL else wp + c0, n[L], cols, sp.clip_eps, ms)
         output_delta(dZ[L] + c0, A[L] + c0, Yp + c0, ldy, NULL if wp == NULL else wp + c0,
                      n[L], cols, ms)
-    B.l2part[tid] = part
-
-    # ---- backward: this thread's share of every gradient, its columns of every delta
-    for l in range(L, 0, -1):
-        nl = n[l]
-        npv = n[l - 1]
-        prev = _layer_input(l, A0, ld0, a0_rm, A, ms, &ldp, &prm)
-        if tid == 0:
-            gw = GW[l]
-            gb = Gb[l]
-        else:
-            gw = _share(B, l, tid, W[1][0])
-            gb = gw + <Py_ssize_t>nl * npv
-        if cols == 0:
-            memset(gw, 0, <size_t>nl * npv * sizeof(floating))
-            memset(gb, 0, <size_t>nl * sizeof(floating))
-            continue
-        gemm(nl, npv, cols, <floating>(1.0 / N), dZ[l] + c0, ms, True,
-             _cols_of(prev, ldp, prm, c0), ldp, not prm, <floating>0, gw, npv)
-        for i0 in range(0, nl, 64):
-            nr = min(64, nl - i0)
-            row_sums_ptr(dZ[l] + <Py_ssize_t>i0 * ms + c0, nr, cols, ms, sums)
-            for i in range(nr):
-                gb[i0 + i] = <floating>(sums[i] / N)
-        if l > 1:
-            # dZ_{l-1} = W_l^T dZ_l on these columns, with the old W_l
-            gemm(npv, cols, nl, <floating>1, W[l], npv, False, dZ[l] + c0, ms, True,
-                 <floating>0, dZ[l - 1] + c0, ms)
-            p.r0 = 0
-            p.r1 = npv
-            p.c0 = c0
-            p.c1 = c1
-            _act_back_part(sp.hidden, dZ[l - 1], A[l - 1], p, ms)
+    if not thin:
+        B.l2part[tid] = part
+        # ---- backward: this thread's share of every gradient, its columns of every delta
+        for l in range(L, 0, -1):
+            nl = n[l]
+            npv = n[l - 1]
+            prev = _layer_input(l, A0, ld0, a0_rm, A, ms, &ldp, &prm)
+            if tid == 0:
+                gw = GW[l]
+                gb = Gb[l]
+            else:
+                gw = _share(B, l, tid, W[1][0])
+                gb = gw + <Py_ssize_t>nl * npv
+            if cols == 0:
+                memset(gw, 0, <size_t>nl * npv * sizeof(floating))
+                memset(gb, 0, <size_t>nl * sizeof(floating))
+                continue
+            gemm(nl, npv, cols, <floating>(1.0 / N), dZ[l] + c0, ms, True,
+                 _cols_of(prev, ldp, prm, c0), ldp, not prm, <floating>0, gw, npv)
+            for i0 in range(0, nl, 64):
+                nr = min(64, nl - i0)
+                row_sums_ptr(dZ[l] + <Py_ssize_t>i0 * ms + c0, nr, cols, ms, sums)
+                for i in range(nr):
+                    gb[i0 + i] = <floating>(sums[i] / N)
+            if l > 1:
+                # dZ_{l-1} = W_l^T dZ_l on these columns, with the old W_l
+                gemm(npv, cols, nl, <floating>1, W[l], npv, False, dZ[l] + c0, ms, True,
+                     <floating>0, dZ[l - 1] + c0, ms)
+                p.r0 = 0
+                p.r1 = npv
+                p.c0 = c0
+                p.c1 = c1
+                _act_back_part(sp.hidden, dZ[l - 1], A[l - 1], p, ms)
     _sync(nt)           # every share is complete; every W_l has been read
 
-    # ---- the shares added up and the update, a slice of each layer per thread
+    # ---- the shares added up and the update, a slice of each layer per thread (all of
+    # it on thread 0 where the parameters are few: slices of them would share cache lines)
+    small = B.gpart_size < PAR_ELEMS
     for l in range(1, L + 1):
         nl = n[l]
         npv = n[l - 1]
         size = <Py_ssize_t>nl * npv
-        _span(<int>size, tid, nt, 16, &lo, &hi)
+        _span(<int>size, 0 if small else tid, 1 if small else nt, 16, &lo, &hi)
+        if small and tid != 0:
+            hi = lo
         for t in range(1, nt):
             other = _share(B, l, t, W[1][0])
             for k in range(lo, hi):
@@ -694,7 +726,9 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         if hi > lo and not sp.no_update:
             opt_update(sp.optimizer, &h, W[l] + lo, GW[l] + lo, _at(VW[l], lo),
                        _at(SW[l], lo), hi - lo, sp.lambd / N)
-        _span(nl, tid, nt, 16, &lo, &hi)
+        _span(nl, 0 if small else tid, 1 if small else nt, 16, &lo, &hi)
+        if small and tid != 0:
+            hi = lo
         for t in range(1, nt):
             other = _share(B, l, t, W[1][0]) + size
             for k in range(lo, hi):
@@ -712,6 +746,27 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         sp.h.c1 = h.c1
         sp.h.c2 = h.c2
     return cost
+
+
+cdef void _draw_masks(Spec *sp, Bufs *B, int ms, floating *dummy) noexcept nogil:
+    """This step's dropout masks (random dropout only): u < keep_prob, drawn per hidden
+    layer in order."""
+    cdef int l
+    cdef Py_ssize_t k, size
+    cdef floating *d
+    if not sp.dropout or sp.fixed_masks:
+        return
+    for l in range(1, sp.L):
+        size = <Py_ssize_t>B.n[l] * ms
+        d = <floating *>B.D[l]
+        for k in range(size):
+            d[k] = 1 if next_double(B.bitgen) < sp.keep_prob else 0
+
+
+cdef void _thin_out(double *Z, const double *b, double *A, int rows, int cnt,
+                    long ld) noexcept nogil:
+    """The output layer of fd_thin_step_d's blocks: the engine's sigmoid output."""
+    out_forward(OUT_SIGMOID, Z, b, A, rows, cnt, NULL, NULL, ld)
 
 
 cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
@@ -753,13 +808,8 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
 
     if nt > 1 and sp.dp:
         return _step_dp(sp, B, A0, ld0, a0_rm, Yp, ldy, wp, ms, want_cost, tid, nt)
-    # dropout masks of this step: u < keep_prob, drawn per hidden layer in order
-    if tid == 0 and sp.dropout and not sp.fixed_masks:
-        for l in range(1, L):
-            size = <Py_ssize_t>n[l] * ms
-            d = D[l]
-            for k in range(size):
-                d[k] = 1 if next_double(B.bitgen) < kp else 0
+    if tid == 0:
+        _draw_masks(sp, B, ms, D[1])
     _sync(nt)           # the masks, the batch and the last step's parameters are complete
 
     # normaliser
@@ -794,12 +844,13 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
 
     # ---- forward (a thin net alone: one pass over blocks of examples up to Z_L, then the
     # output layer as below)
-    thin = floating is double and sp.thin and nt == 1 and a0_rm and ld0 == ms
+    thin = floating is double and sp.thin and nt == 1 and a0_rm
     if thin:
-        fd_thin_forward_d(L, n, ms, <const double *>A0, <double **>W, <double **>b,
-                          <double **>Z, <double **>A, <double **>Ad,
-                          <double **>D if sp.dropout else NULL, kp)
-        out_forward(sp.output, Z[L], b[L], A[L], n[L], ms, B.colmax, B.colsum, ms)
+        fd_thin_step_d(L, n, ms, ms, <const double *>A0, ld0, <double **>W, <double **>b,
+                       <double *>Z[L], <double *>A[L], <double **>D if sp.dropout else NULL, 0,
+                       kp, <const double *>Yp, ldy, <const double *>wp, B.thin_act,
+                       B.thin_acc, <double **>GW, <double **>Gb, NULL,
+                       <double>(<floating>(1.0 / N)), N, _thin_out)
     for l in range(1, 0 if thin else L + 1):
         nl = n[l]
         npv = n[l - 1]
@@ -845,11 +896,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             # Adam: bias corrections of step t
             sp.h.c1 = 1 - pow(sp.h.beta1, <double>sp.t)
             sp.h.c2 = 1 - pow(sp.h.beta2, <double>sp.t)
-        if thin:
-            fd_thin_backward_d(L, n, ms, <double **>W, <double **>A,
-                               <double **>D if sp.dropout else NULL, kp,
-                               <const double *>Yp, ldy, <const double *>wp, <double **>dZ)
-        else:
+        if not thin:
             output_delta(dZ[L], A[L], Yp, ldy, wp, n[L], ms, ms)
     _sync(nt)
 
@@ -861,12 +908,13 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         # G_W = (1/N) dZ_l A_{l-1}^T  (A^T: the same memory in the other storage order)
         p = _part(nl, npv, <long>nl * ms * npv, tid, nt)
         fused = l == 1 and B.chunk != NULL
-        if fused:
+        if thin:
+            pass                    # G_W_l, G_b_l: fd_thin_step_d
+        elif fused:
             _grad_update_1(sp, B, dZ[1], A0, ld0, a0_rm, ms, idx, N, tid, nt)
         elif (l == 1 and sp.gram) or _empty(p):
             pass                    # the gram representation takes dZ_1 itself
-        elif _whole(p, nl, npv) and prm and ldp == ms and (
-                thin or <long>nl * ms * npv <= SMALL_WORK):
+        elif _whole(p, nl, npv) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
             memset(GW[l], 0, <size_t>nl * npv * sizeof(floating))
             mm_nt_acc(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, GW[l])
         else:
@@ -875,7 +923,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                  _rows_of(prev, ldp, prm, p.c0), ldp, not prm,
                  <floating>0, GW[l] + <Py_ssize_t>p.r0 * npv + p.c0, npv)
         _span(nl, tid, nt, 1, &lo, &hi)
-        if hi > lo:
+        if hi > lo and not thin:
             _row_means(dZ[l] + <Py_ssize_t>lo * ms, Gb[l] + lo, hi - lo, ms, N)
         if l > 1 and not thin:
             # dZ_{l-1} = W_l^T dZ_l with the old W_l
@@ -1031,7 +1079,10 @@ cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
     cdef double c
     cdef unsigned int fp = fd_flush_denormals() if sp.ftz else 0
     for i in range(r.count):
-        _sync(nt)           # the team is past the last epoch's updates (they read lr)
+        if not sp.dp:
+            # the team is past the last epoch's updates (they read lr); a data-parallel
+            # step reads lr only after the barrier that starts it
+            _sync(nt)
         if tid == 0:
             sp.h.lr = r.lrs[i]
         if r.is_double:
@@ -1121,6 +1172,7 @@ cdef class Engine:
     cdef bint _lazy_x               # layer 1 gathers the batch chunk by chunk (Bufs.xc)
     cdef object _l2part             # Bufs.l2part's array
     cdef int _gpart_threads         # threads Bufs.gpart is allocated for
+    cdef int _thin_threads          # threads Bufs.thin_act, thin_acc are allocated for
 
     def __cinit__(self):
         self.B.n = NULL
@@ -1285,6 +1337,16 @@ cdef class Engine:
         B.G = B.P0 = B.Q0 = B.KW = B.KV = B.cW = B.cV = B.S = B.GB = B.GK = B.zero2 = NULL
         B.chunk = B.xc = NULL
         B.chunk_size = B.xc_size = 0
+        B.thin_act = B.thin_acc = NULL
+        B.thin_act_size = B.thin_acc_size = 0
+        self._thin_threads = 0
+        if sp.thin:
+            # fd_thin_step_d's scratches, in vectors of 8 doubles (64 bytes): the block's
+            # input of every layer (and A_l before dropout), the gradients' lanes
+            B.thin_act_size = 64 * THIN_V * (sum(dims[:L])
+                                             + (sum(dims[1:L]) if sp.dropout else 0))
+            B.thin_acc_size = 64 * sum(dims[l] * (dims[l - 1] + 1) for l in range(1, L + 1))
+            self._thin_for(1)
         B.gpart = NULL
         B.gpart_size = 0
         for l in range(1, L + 1):
@@ -1415,6 +1477,24 @@ cdef class Engine:
         self._ptrs.append(t)
         return <void **>cnp.PyArray_DATA(t)
 
+    cdef _thin_for(self, int threads):
+        """fd_thin_step_d's scratches for a team of ``threads``: each thread's on pages of
+        its own.  Where two threads' scratches met inside a pair of cache lines (the
+        processor fetches lines in pairs), a team of two took as long as one thread:
+        bench/bench_thin.py --team."""
+        cdef char *p
+        cdef Py_ssize_t stride
+        if self.sp.thin and threads > self._thin_threads:
+            stride = (self.B.thin_act_size + self.B.thin_acc_size + 4095) // 4096 * 4096
+            a = np.zeros(threads * stride + 4096, dtype=np.uint8)
+            self.keep.append(a)
+            p = <char *>_ptr(a)
+            p += -<uintptr_t>p & 4095
+            self.B.thin_act = p
+            self.B.thin_acc = p + self.B.thin_act_size
+            self.B.thin_stride = stride
+            self._thin_threads = threads
+
     def __dealloc__(self):
         PyMem_Free(self.B.n)
 
@@ -1511,6 +1591,7 @@ cdef class Engine:
         if nt > 1 and _forked_child:
             nt = 1
         self._chunks_for(nt)
+        self._thin_for(nt)
         if nt > 1 and self.sp.dp and nt > self._gpart_threads:
             gpart = np.zeros((nt - 1) * self.B.gpart_size, dtype=self.dtype)
             self.keep.append(gpart)
@@ -1550,13 +1631,14 @@ cdef class Engine:
     def data_parallel(self):
         """Whether a team (workers > 1) splits each batch's columns among its threads
         (_step_dp) rather than each layer's products (_step).  Set True, it holds where the
-        step allows it: not with dropout, the gram solver, the chunk-by-chunk gather of a
-        wide batch, or gradients alone (loss_and_gradients)."""
+        step allows it: not with dropout (but for a thin net), the gram solver, the
+        chunk-by-chunk gather of a wide batch, or gradients alone (loss_and_gradients)."""
         return bool(self.sp.dp)
 
     @data_parallel.setter
     def data_parallel(self, value):
-        self.sp.dp = bool(value) and not (self.sp.dropout or self.sp.gram or self._lazy_x
+        self.sp.dp = bool(value) and not ((self.sp.dropout and not self.sp.thin)
+                                          or self.sp.gram or self._lazy_x
                                           or self.sp.no_update)
 
     @property
@@ -1569,6 +1651,19 @@ cdef class Engine:
         for l in range(1, self.sp.L + 1):
             s += <long long>self.B.n[l] * self.B.n[l - 1] * self.sp.mb
         return 3 * s
+
+
+def thin_divide(const double[::1] x, double keep_prob, Py_ssize_t repeat=1):
+    """x / keep_prob as the thin-network step divides by the keep probability (a test
+    hook, and with ``repeat`` a benchmark's)."""
+    out = np.empty(x.shape[0])
+    cdef double[::1] o = out
+    cdef Py_ssize_t r
+    if x.shape[0]:
+        with nogil:
+            for r in range(repeat):
+                fd_thin_div_array(&x[0], &o[0], x.shape[0], keep_prob)
+    return out
 
 
 def legacy_permutation_of(unsigned long long seed, Py_ssize_t m):

@@ -47,109 +47,215 @@ cdef extern from *:
         }
     }
 
-    FD_CLONES static void fd_thin_forward_d(int L, const int *n, int m, const double *X,
-            double *const *W, double *const *b, double *const *Z, double *const *A,
-            double *const *Ad, double *const *D, double kp) {
-        fd_tv8d bufa[FD_THIN_MAX][FD_THIN_V], bufb[FD_THIN_MAX][FD_THIN_V];
-        int j0, l, i, s, k, cnt[FD_THIN_V];
-        for (j0 = 0; j0 < m; j0 += 8 * FD_THIN_V) {
-            fd_tv8d (*prev)[FD_THIN_V] = bufa, (*cur)[FD_THIN_V] = bufb, (*t)[FD_THIN_V];
-            fd_thin_counts(m, j0, cnt);
-            for (s = 0; s < n[0]; s++)
-                for (k = 0; k < FD_THIN_V; k++)
-                    prev[s][k] = fd_tld(X + (long)s * m + j0 + 8 * k, cnt[k]);
-            for (l = 1; l <= L; l++) {
-                /* local copies: with -fno-strict-aliasing (Python's flags) every store
-                   of a double would otherwise reload the pointer tables */
-                const int nl = n[l], np = n[l - 1], last = l == L;
-                const double *const Wl = W[l], *const bl = b[l];
-                const double *const Dl = D && !last ? D[l] : NULL;
-                double *const Zl = Z[L], *const Al = A[l], *const Adl = Ad[l];
-                for (i = 0; i < nl; i++) {
-                    const double *wi = Wl + (long)i * np;
-                    fd_tv8d c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
-                    long o = (long)i * m + j0;
-                    for (s = 0; s < np; s++) {
-                        double x = wi[s];
-                        c0 += x * prev[s][0]; c1 += x * prev[s][1];
-                        c2 += x * prev[s][2]; c3 += x * prev[s][3];
-                    }
-                    if (last) {             /* the product alone: out_forward does the rest */
-                        fd_tv8d z[FD_THIN_V] = {c0, c1, c2, c3};
-                        for (k = 0; k < FD_THIN_V; k++) fd_tst(Zl + o + 8 * k, z[k], cnt[k]);
-                        continue;
-                    }
-                    fd_tv8d c[FD_THIN_V] = {c0 + bl[i], c1 + bl[i], c2 + bl[i], c3 + bl[i]};
-                    for (k = 0; k < FD_THIN_V; k++) {
-                        /* relu: z where z > 0 or z is NaN (where not z <= 0), else +0 */
-                        c[k] = (fd_tv8d)((fd_tv8l)c[k] & ~(c[k] <= 0));
-                        fd_tst(Al + o + 8 * k, c[k], cnt[k]);
-                    }
-                    if (Dl)
-                        for (k = 0; k < FD_THIN_V; k++) {
-                            c[k] = (c[k] * fd_tld(Dl + o + 8 * k, cnt[k])) / kp;
-                            fd_tst(Adl + o + 8 * k, c[k], cnt[k]);
-                        }
-                    for (k = 0; k < FD_THIN_V; k++) cur[i][k] = c[k];
-                }
-                t = prev; prev = cur; cur = t;
+    static inline FD_INLINE double fd_thsum(fd_tv8d v) {
+        return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+    }
+
+    /* the output layer's bias and activation on a block of cnt columns (leading dimension
+       ld): the engine's out_forward, passed in */
+    typedef void (*fd_thin_out_fn)(double *Z, const double *b, double *A, int rows, int cnt,
+                                   long ld);
+
+    /* x / kp for x = A * D or dZ * D, the divider's quotient without the divider (a
+       vector division takes 16 cycles, and a dropout step divides every hidden value twice):
+       q = x * (1 / kp), then q + (x - q kp) / kp with the remainder from one fused
+       multiply-add, which is x / kp correctly rounded (Markstein's theorem, 1 / kp being
+       correctly rounded) where the processor fuses it (the AVX-512 clone; elsewhere the
+       remainder rounds, and q is within an ulp).  Zeros, NaN, infinities and x outside
+       [2^-960, 2^1000] in magnitude (where q kp could overflow or the remainder underflow)
+       take x * (1 / kp): the same value for the first three, within an ulp for the rest
+       (no branch: a vector's values blended). */
+    typedef unsigned long fd_tv8u __attribute__((vector_size(64)));
+    static inline FD_INLINE fd_tv8d fd_thin_div(fd_tv8d x, double kp, double kr) {
+        /* |x| in [2^-960, 2^1000]: one unsigned comparison of the bits less 2^-960's */
+        const fd_tv8u lo = (fd_tv8u){0} + 0x03f0000000000000UL,
+                      span = (fd_tv8u){0} + (0x7e70000000000000UL - 0x03f0000000000000UL);
+        fd_tv8d q = x * kr, r = x - q * kp, f = q + r * kr;
+        fd_tv8l ok = (fd_tv8l)((((fd_tv8u)x & 0x7fffffffffffffffUL) - lo) <= span);
+        return (fd_tv8d)((ok & (fd_tv8l)f) | (~ok & (fd_tv8l)q));
+    }
+
+    /* fd_thin_div over n values (a test hook's way to it: tests/test_thin.py) */
+    FD_CLONES static void fd_thin_div_array(const double *x, double *out, long n, double kp) {
+        const double kr = 1.0 / kp;
+        long j = 0;
+        for (; j + 8 <= n; j += 8) fd_tst(out + j, fd_thin_div(fd_tld(x + j, 8), kp, kr), 8);
+        if (j < n) fd_tst(out + j, fd_thin_div(fd_tld(x + j, (int)(n - j)), kp, kr), (int)(n - j));
+    }
+
+    /* a hidden unit's sums of a block: + b, relu (z where z > 0 or z is NaN, else +0),
+       kept as the next layer's input (after dropout: A * D / kp, and A itself apart for
+       relu') */
+    static inline FD_INLINE void fd_thin_hidden(fd_tv8d *c, double bi, const double *Drow,
+            double kp, double kr, const int *cnt, fd_tv8d *in, fd_tv8d *pre) {
+        for (int k = 0; k < FD_THIN_V; k++) {
+            fd_tv8d z = c[k] + bi;
+            z = (fd_tv8d)((fd_tv8l)z & ~(z <= 0));
+            if (Drow) {
+                pre[k] = z;
+                z = fd_thin_div(z * fd_tld(Drow + 8 * k, cnt[k]), kp, kr);
             }
+            in[k] = z;
         }
     }
 
-    FD_CLONES static void fd_thin_backward_d(int L, const int *n, int m,
-            double *const *W, double *const *A, double *const *D, double kp,
-            const double *Y, int ldy, const double *w, double *const *dZ) {
-        fd_tv8d bufa[FD_THIN_MAX][FD_THIN_V], bufb[FD_THIN_MAX][FD_THIN_V];
-        int j0, l, i, p, k, cnt[FD_THIN_V];
+    /* One step's passes.  For each block of 32 examples:
+         forward   the input of layer l (X's block, then A_l = relu(W_l in + b_l), after
+                   dropout A_l * D_l / kp) kept in act; Z_L = W_L in stored, then
+                   out(Z_L + b_L) -> A_L (the engine's output layer)
+         deltas    dZ_L = (A_L - Y) * w, dZ_{l-1} = W_l^T dZ_l (* D / kp), 0 where A <= 0
+         sums      of dZ_l in^T and of dZ_l, in 8 lanes each (example j in lane j % 8, the
+                   blocks in order), in acc
+       then G_W_l = alpha * (the lanes added pairwise), G_b_l = (the same) / N, into
+       GW[l], Gb[l], or with share given into share: every G_W_l then G_b_l, layer by layer
+       (a data-parallel team's share, Bufs.gpart's layout).  m columns of Z_L, A_L and the
+       masks D[l] + doff, with leading dimension ld; X's is ldx, Y's ldy.
+       act: sum_{l<L} n_l * 4 vectors, with dropout sum_{0<l<L} n_l * 4 more; acc:
+       sum_l n_l (n_{l-1} + 1) vectors.  Hidden activations and deltas stay in these
+       scratches: only Z_L and A_L are written to the engine's buffers. */
+    FD_CLONES static void fd_thin_step_d(int L, const int *n, int m, long ld,
+            const double *X, long ldx, double *const *W, double *const *b, double *ZL, double *AL,
+            double *const *D, long doff, double kp, const double *Y, int ldy,
+            const double *w, fd_tv8d *act, fd_tv8d *acc, double *const *GW,
+            double *const *Gb, double *share, double alpha, double N, fd_thin_out_fn out) {
+        fd_tv8d bufa[FD_THIN_MAX * FD_THIN_V], bufb[FD_THIN_MAX * FD_THIN_V];
+        long in_off[L + 1], pre_off[L + 1], acc_off[L + 1], o;
+        int j0, l, i, p, s, k, cnt[FD_THIN_V];
+        const double kr = 1.0 / kp;
+        o = 0;
+        for (l = 0; l < L; l++) { in_off[l] = o; o += (long)n[l] * FD_THIN_V; }
+        for (l = 1; l < L; l++) { pre_off[l] = o; if (D) o += (long)n[l] * FD_THIN_V; }
+        o = 0;
+        for (l = 1; l <= L; l++) { acc_off[l] = o; o += (long)n[l] * (n[l - 1] + 1); }
+        memset(acc, 0, (size_t)o * sizeof(fd_tv8d));
         for (j0 = 0; j0 < m; j0 += 8 * FD_THIN_V) {
-            fd_tv8d (*cur)[FD_THIN_V] = bufa, (*nxt)[FD_THIN_V] = bufb, (*t)[FD_THIN_V];
+            int tot = m - j0 < 8 * FD_THIN_V ? m - j0 : 8 * FD_THIN_V;
             fd_thin_counts(m, j0, cnt);
+            fd_tv8d *x = act + in_off[0];
+            for (s = 0; s < n[0]; s++)
+                for (k = 0; k < FD_THIN_V; k++)
+                    x[s * FD_THIN_V + k] = fd_tld(X + (long)s * ldx + j0 + 8 * k, cnt[k]);
+            /* ---- forward: two units at a time (eight independent sums) */
+            for (l = 1; l <= L; l++) {
+                const int nl = n[l], np = n[l - 1], last = l == L;
+                const double *const Wl = W[l], *const bl = b[l];
+                const double *const Dl = D && !last ? D[l] + doff : NULL;
+                const fd_tv8d *const in = act + in_off[l - 1];
+                fd_tv8d *const nx = last ? NULL : act + in_off[l];
+                fd_tv8d *const pre = Dl ? act + pre_off[l] : NULL;
+                for (i = 0; i < nl; i += 2) {
+                    const int two = i + 1 < nl;
+                    const double *w0 = Wl + (long)i * np, *w1 = two ? w0 + np : w0;
+                    fd_tv8d c[FD_THIN_V] = {{0}}, e[FD_THIN_V] = {{0}};
+                    for (s = 0; s < np; s++) {
+                        const fd_tv8d *a = in + s * FD_THIN_V;
+                        double x0 = w0[s], x1 = w1[s];
+                        c[0] += x0 * a[0]; c[1] += x0 * a[1];
+                        c[2] += x0 * a[2]; c[3] += x0 * a[3];
+                        e[0] += x1 * a[0]; e[1] += x1 * a[1];
+                        e[2] += x1 * a[2]; e[3] += x1 * a[3];
+                    }
+                    if (last) {     /* the product alone: out() does the rest */
+                        for (k = 0; k < FD_THIN_V; k++) {
+                            fd_tst(ZL + (long)i * ld + j0 + 8 * k, c[k], cnt[k]);
+                            if (two) fd_tst(ZL + (long)(i + 1) * ld + j0 + 8 * k, e[k], cnt[k]);
+                        }
+                        continue;
+                    }
+                    fd_thin_hidden(c, bl[i], Dl ? Dl + (long)i * ld + j0 : NULL, kp, kr, cnt,
+                                   nx + i * FD_THIN_V, pre ? pre + i * FD_THIN_V : NULL);
+                    if (two)
+                        fd_thin_hidden(e, bl[i + 1], Dl ? Dl + (long)(i + 1) * ld + j0 : NULL,
+                                       kp, kr, cnt, nx + (i + 1) * FD_THIN_V,
+                                       pre ? pre + (i + 1) * FD_THIN_V : NULL);
+                }
+            }
+            out(ZL + j0, b[L], AL + j0, n[L], tot, ld);
+            /* ---- deltas and the gradients' sums */
+            fd_tv8d *cur = bufa, *nxt = bufb, *t;
             for (i = 0; i < n[L]; i++)
                 for (k = 0; k < FD_THIN_V; k++) {
-                    long o = (long)i * m + j0 + 8 * k;
-                    fd_tv8d d = fd_tld(A[L] + o, cnt[k])
+                    fd_tv8d d = fd_tld(AL + (long)i * ld + j0 + 8 * k, cnt[k])
                                 - fd_tld(Y + (long)i * ldy + j0 + 8 * k, cnt[k]);
                     if (w) d = d * fd_tld(w + j0 + 8 * k, cnt[k]);
-                    fd_tst(dZ[L] + o, d, cnt[k]);
-                    cur[i][k] = d;
+                    cur[i * FD_THIN_V + k] = d;     /* zero past the block's examples */
                 }
-            for (l = L; l > 1; l--) {
+            for (l = L; l >= 1; l--) {
                 const int nl = n[l], np = n[l - 1];
-                const double *const Wl = W[l], *const Al = A[l - 1];
-                const double *const Dl = D ? D[l - 1] : NULL;
-                double *const dZl = dZ[l - 1];
-                for (p = 0; p < np; p++) {
-                    fd_tv8d c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
-                    long o = (long)p * m + j0;
-                    for (i = 0; i < nl; i++) {
-                        double x = Wl[(long)i * np + p];
-                        c0 += x * cur[i][0]; c1 += x * cur[i][1];
-                        c2 += x * cur[i][2]; c3 += x * cur[i][3];
+                const double *const Wl = W[l];
+                const fd_tv8d *const in = act + in_off[l - 1];
+                fd_tv8d *const aW = acc + acc_off[l], *const ab = aW + (long)nl * np;
+                /* two units at a time: each input vector loaded once for both */
+                for (i = 0; i < nl; i += 2) {
+                    const int two = i + 1 < nl;
+                    const fd_tv8d *d = cur + i * FD_THIN_V, *f = two ? d + FD_THIN_V : d;
+                    fd_tv8d *g0 = aW + (long)i * np, *g1 = two ? g0 + np : g0;
+                    fd_tv8d g = ab[i], h = ab[i + two];
+                    for (k = 0; k < FD_THIN_V; k++) { g += d[k]; h += f[k]; }
+                    ab[i] = g;
+                    if (two) ab[i + 1] = h;
+                    for (p = 0; p < np; p++) {
+                        const fd_tv8d *a = in + p * FD_THIN_V;
+                        g = g0[p];
+                        h = g1[p];
+                        for (k = 0; k < FD_THIN_V; k++) { g += d[k] * a[k]; h += f[k] * a[k]; }
+                        g0[p] = g;
+                        if (two) g1[p] = h;
                     }
-                    fd_tv8d c[FD_THIN_V] = {c0, c1, c2, c3};
-                    if (Dl)
-                        for (k = 0; k < FD_THIN_V; k++)
-                            c[k] = (c[k] * fd_tld(Dl + o + 8 * k, cnt[k])) / kp;
+                }
+                if (l == 1)
+                    break;
+                const double *const Dl = D ? D[l - 1] + doff : NULL;
+                const fd_tv8d *const Al = Dl ? act + pre_off[l - 1] : in;
+                for (p = 0; p < np; p += 2) {
+                    const int two = p + 1 < np, q = two ? p + 1 : p;
+                    fd_tv8d c[FD_THIN_V] = {{0}}, e[FD_THIN_V] = {{0}};
+                    for (i = 0; i < nl; i++) {
+                        const fd_tv8d *d = cur + i * FD_THIN_V;
+                        double x0 = Wl[(long)i * np + p], x1 = Wl[(long)i * np + q];
+                        c[0] += x0 * d[0]; c[1] += x0 * d[1];
+                        c[2] += x0 * d[2]; c[3] += x0 * d[3];
+                        e[0] += x1 * d[0]; e[1] += x1 * d[1];
+                        e[2] += x1 * d[2]; e[3] += x1 * d[3];
+                    }
                     for (k = 0; k < FD_THIN_V; k++) {
+                        if (Dl) {
+                            c[k] = fd_thin_div(c[k] * fd_tld(Dl + (long)p * ld + j0 + 8 * k,
+                                                             cnt[k]), kp, kr);
+                            e[k] = fd_thin_div(e[k] * fd_tld(Dl + (long)q * ld + j0 + 8 * k,
+                                                             cnt[k]), kp, kr);
+                        }
                         /* relu': 0 where A <= 0 */
-                        c[k] = (fd_tv8d)((fd_tv8l)c[k] & ~(fd_tld(Al + o + 8 * k, cnt[k]) <= 0));
-                        fd_tst(dZl + o + 8 * k, c[k], cnt[k]);
-                        nxt[p][k] = c[k];
+                        nxt[p * FD_THIN_V + k] = (fd_tv8d)((fd_tv8l)c[k]
+                                                  & ~(Al[p * FD_THIN_V + k] <= 0));
+                        if (two)
+                            nxt[q * FD_THIN_V + k] = (fd_tv8d)((fd_tv8l)e[k]
+                                                      & ~(Al[q * FD_THIN_V + k] <= 0));
                     }
                 }
                 t = cur; cur = nxt; nxt = t;
             }
         }
+        for (l = 1; l <= L; l++) {
+            const long nw = (long)n[l] * n[l - 1];
+            const fd_tv8d *aW = acc + acc_off[l];
+            double *gw = share ? share + acc_off[l] : GW[l], *gb = share ? gw + nw : Gb[l];
+            for (o = 0; o < nw; o++) gw[o] = alpha * fd_thsum(aW[o]);
+            for (i = 0; i < n[l]; i++) gb[i] = fd_thsum(aW[nw + i]) / N;
+        }
     }
     """
     enum: THIN_MAX "FD_THIN_MAX"
-    void fd_thin_forward_d(int L, const int *n, int m, const double *X, double **W,
-                           double **b, double **Z, double **A, double **Ad, double **D,
-                           double kp) noexcept nogil
-    void fd_thin_backward_d(int L, const int *n, int m, double **W, double **A, double **D,
-                            double kp, const double *Y, int ldy, const double *w,
-                            double **dZ) noexcept nogil
+    ctypedef void (*fd_thin_out_fn)(double *Z, const double *b, double *A, int rows, int cnt,
+                                   long ld) noexcept nogil
+    void fd_thin_step_d(int L, const int *n, int m, long ld, const double *X, long ldx,
+                        double **W,
+                        double **b, double *ZL, double *AL, double **D, long doff, double kp,
+                        const double *Y, int ldy, const double *w, void *act, void *acc,
+                        double **GW, double **Gb, double *share, double alpha, double N,
+                        fd_thin_out_fn out) noexcept nogil
+    enum: THIN_V "FD_THIN_V"
+    void fd_thin_div_array(const double *x, double *out, long n, double kp) noexcept nogil
 
 # The passes win where the products are tiny and the elementwise passes they save are most
 # of a step; from about 128 weights a layer the layer-by-layer path's products (BLAS, or the

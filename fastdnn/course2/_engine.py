@@ -1,7 +1,9 @@
 """The bridge from the course's ``model`` functions to the compiled trainer.
 
 The course's models are plain gradient-descent loops; here they run on
-``fastdnn.training.Trainer``.  The course prints the cost of the forward
+``fastdnn.training.Trainer``'s general loop (``engine="loop"``, also where the configuration
+is the seed's: the course's formulas to rounding are the contract, and course 2's thin nets
+take one pass over the examples a step there, fastdnn/_core/thin.pxd).  The course prints the cost of the forward
 pass that step i's gradient uses, computed with its own cost function
 (``nansum`` / ``sum`` of unclamped logs); the engine's cost clamps its logs
 at -100.  The two agree except where a probability is exactly 0 or 1, so for
@@ -24,7 +26,7 @@ def run_full_batch(X, Y, parameters, num_iterations, points, cost_at, *,
     Returns the final parameters (a dict of new arrays).
     """
     cfg = TrainingConfig(**config)
-    trainer = Trainer(X, Y, parameters, cfg, dropout_masks=dropout_masks)
+    trainer = Trainer(X, Y, parameters, cfg, dropout_masks=dropout_masks, engine="loop")
     done = 0
     for i in points:
         if i >= num_iterations:

@@ -1,13 +1,14 @@
 """The trainer: one object that trains any configuration of SPEC §5 on the compiled core.
 
 ``Trainer(X, Y, parameters, config, *, sample_weight=None, dropout_masks=None,
-iteration=0)`` validates the data against the parameters and the configuration, allocates
-every buffer once, and runs epochs in compiled code without the GIL:
+iteration=0, engine="auto")`` validates the data against the parameters and the
+configuration, allocates every buffer once, and runs epochs in compiled code without the GIL:
 
 * the seed's configuration (``config.is_seed_default``: full-batch plain gradient descent,
   ReLU, sigmoid output, no L2/dropout/decay) runs on the fused gradient-descent engine of
   ``fastdnn.engine`` (update fused into the GEMM; its "gram" solver for wide data), so every
-  default reproduces the seed's results bit for bit as before;
+  default reproduces the seed's results bit for bit as before (``engine="loop"``: on the
+  general loop below, as course 2's models do);
 * everything else runs on ``fastdnn._core.loop`` (see its docstring for the step); with a
   linear optimiser (gd, momentum, sgd) on wide data (``fastdnn.engine.choose_solver``), or
   ``solver="gram"``, its first layer runs through the gram representation (W1 formed only
@@ -133,12 +134,21 @@ def _check_config(config):
     return config
 
 
+#: ``Trainer(engine=...)``: "auto" runs the seed's configuration on the fused engine (its
+#: numbers bit for bit) and everything else on the general loop; "loop" runs everything on
+#: the general loop (course 2's models: the course's formulas to rounding, and for thin
+#: nets the loop's one-pass step is the faster)
+ENGINES = ("auto", "loop")
+
+
 class Trainer:
     """Trains ``parameters`` on (X, Y) with ``config``; see the module docstring."""
 
     def __init__(self, X, Y, parameters, config=None, *, sample_weight=None,
-                 dropout_masks=None, iteration=0, _state=None):
+                 dropout_masks=None, iteration=0, engine="auto", _state=None):
         cfg = self.config = _check_config(config)
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         dt = self.dtype = cfg.numpy_dtype
         self.iteration = _nonneg_int("iteration", iteration)
         self.threads = _threads.resolve_threads(cfg.threads)
@@ -147,7 +157,8 @@ class Trainer:
         if m < 1 or n_x < 1:
             raise ValueError(f"X must hold at least one example and one feature, got {X.shape}")
         gram_state = isinstance(parameters, dict) and "C" in parameters and "W1_0" in parameters
-        fused = cfg.is_seed_default and sample_weight is None and dropout_masks is None
+        fused = (engine == "auto" and cfg.is_seed_default and sample_weight is None
+                 and dropout_masks is None)
         if gram_state and not fused:
             raise ValueError("a gram-solver state (W1_0, C) resumes only the seed's "
                              "full-batch gradient descent")
