@@ -3,11 +3,18 @@ side in one process, on small float64 relu -> sigmoid nets: the measure behind T
 the largest layer (n_l x n_{l-1} weights) the passes take.
 
     .venv/bin/python bench/bench_thin.py [--rounds 5]
+    .venv/bin/python bench/bench_thin.py --team [--rounds 5]
 
 Prints, per net: ms per epoch with the passes (FASTDNN_THIN=1, forced on whatever the
 layer sizes) and without (FASTDNN_THIN=0), best of --rounds interleaved rounds, BLAS on one
 thread, and their ratio.  Synthetic data (randn inputs, 0/1 labels), He initialisation,
 the course's shuffle.
+
+--team: the measure behind fastdnn.threads.THIN_TEAM_WORK.  Per thin net and full batch of
+m examples (gd, L2 1e-4): µs per step alone and on a team of two splitting the batch (the
+engine's team set directly, whatever thin_team_size would choose), best of --rounds
+interleaved rounds, and one thread's time over the team's; the last column is the team
+thin_team_size gives on two threads.
 """
 import argparse
 import os
@@ -46,10 +53,58 @@ def trainer(dims, mb, m, optimizer, thin):
     return tr
 
 
+TEAM_NETS = [[2, 5, 2, 1], [2, 10, 5, 1], [2, 20, 3, 1]]
+TEAM_M = [256, 300, 400, 512, 640, 800, 1600]
+
+
+class _Forced(Trainer):
+    """A trainer whose team is set from outside (``team``), not by fastdnn.threads."""
+    team = 1
+
+    def _team(self):
+        from fastdnn import threads
+
+        self._engine.workers = self.team
+        self._engine.data_parallel = self.team > 1
+        return threads.limit(1)
+
+
+def team(rounds):
+    from fastdnn import threads
+
+    print("%-14s %6s %11s %11s %7s %6s" % ("net", "m", "alone us", "team us", "ratio",
+                                            "rule"))
+    for dims in TEAM_NETS:
+        for m in TEAM_M:
+            rng = np.random.RandomState(0)
+            X = rng.randn(dims[0], m)
+            Y = (rng.rand(1, m) > 0.5).astype(np.float64)
+            cfg = TrainingConfig(learning_rate=0.001, optimizer="gd", lambd=1e-4)
+            trs = {}
+            for t in (1, 2):
+                trs[t] = _Forced(X, Y, initialize_parameters(dims, "he"), cfg)
+                trs[t].team = t
+                assert trs[t]._engine.thin
+            n = max(200, int(2e6 / m))
+            best = {1: np.inf, 2: np.inf}
+            for _ in range(rounds):
+                for t, tr in trs.items():
+                    t0 = time.perf_counter()
+                    tr.run(n, record_every=0)
+                    best[t] = min(best[t], (time.perf_counter() - t0) / n * 1e6)
+            weights = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+            print("%-14s %6d %11.2f %11.2f %7.2f %6d" % (
+                ",".join(map(str, dims)), m, best[1], best[2], best[1] / best[2],
+                threads.thin_team_size(2, m, weights)))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--team", action="store_true", help="one thread against a team of two")
     args = ap.parse_args(argv)
+    if args.team:
+        return team(args.rounds)
     from threadpoolctl import threadpool_limits
 
     saved = os.environ.get("FASTDNN_THIN")

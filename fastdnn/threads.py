@@ -15,7 +15,8 @@ fastdnn computes on two kinds of threads, never both at once:
   block of the batch's examples through every layer, then a slice of each
   optimiser pass), while BLAS runs single-threaded in each of them
   (``team_limit``).  Small steps stay on one thread: a barrier costs more than
-  they would gain.
+  they would gain.  A thin net's one-pass step splits the batch from
+  ``thin_team_size``'s size.
 
 So at most ``threads`` threads compute at any time.
 
@@ -32,7 +33,7 @@ import threading
 __all__ = ["ENV_VAR", "MAX_THREADS", "TEAM_MIN_WORK", "resolve_threads", "limit",
            "available_cores", "blas_threads", "team_min_work", "team_size", "team_limit",
            "cpu_model", "TEAM_BATCH", "TEAM_SPLIT_BATCH", "TEAM_SPLIT_SHARE_F64",
-           "team_splits_batch"]
+           "team_splits_batch", "THIN_TEAM_WORK", "THIN_EXAMPLE_WEIGHTS", "thin_team_size"]
 
 ENV_VAR = "FASTDNN_NUM_THREADS"
 #: the largest thread count: BLAS libraries take it as a C int
@@ -165,6 +166,34 @@ def team_min_work(batch=None, dtype=None):
     if team_splits_batch(batch) and dtype is not None and str(dtype) == "float64":
         work = max(TEAM_MIN_WORK, int(work * TEAM_SPLIT_SHARE_F64))
     return work
+
+
+#: a thin net's step (fastdnn/_core/thin.pxd: one pass over blocks of 32 examples) runs on a
+#: team splitting the batch from THIN_TEAM_WORK units of batch x (weights +
+#: THIN_EXAMPLE_WEIGHTS): per example, the products and a fixed cost (the output, the loads)
+#: worth about 100 weights; a team's step costs about two microseconds more (two barriers,
+#: the shares, the update on one thread).  bench/bench_thin.py --team, one thread's time over
+#: a team of two's: [2, 5, 2, 1] 0.91x at 400 examples, 1.04x at 512, 1.13x at 640;
+#: [2, 10, 5, 1] 0.95x at 300, 1.09x at 400, 1.17x at 512; [2, 20, 3, 1] 1.02x at 256,
+#: 1.12x at 300, 1.21x at 400 (and 1.38-1.57x at 1600 for the three).  A larger team needs
+#: half as much per member.
+THIN_TEAM_WORK = 60_000
+THIN_EXAMPLE_WEIGHTS = 100
+
+
+def thin_team_size(threads, batch, weights):
+    """Threads of the team for a thin net's steps of ``batch`` examples through ``weights``
+    weights (the net's n_l n_(l-1) summed): as ``team_size``, from THIN_TEAM_WORK, and no
+    more than leaves each member a block of 32 examples."""
+    n = resolve_threads(threads)
+    if n is None:
+        n = blas_threads()
+    work = batch * (weights + THIN_EXAMPLE_WEIGHTS)
+    n = min(n, work // (THIN_TEAM_WORK // 2), batch // 32)
+    if n <= 1:
+        return 1
+    from fastdnn._core.loop import HAVE_TEAMS
+    return n if HAVE_TEAMS else 1
 
 
 def available_cores():

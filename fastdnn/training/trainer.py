@@ -284,10 +284,16 @@ class Trainer:
 
     def _team(self):
         """Sets the engine's team for its next run; returns the BLAS limit to run it in."""
-        team = _threads.team_size(self.threads, self._team_work, self._team_batch,
-                                  self.dtype.name)
+        if self._engine.thin:
+            team = _threads.thin_team_size(self.threads, self._team_batch,
+                                           sum(a.size for a in self._Ws))
+            split = True
+        else:
+            team = _threads.team_size(self.threads, self._team_work, self._team_batch,
+                                      self.dtype.name)
+            split = _threads.team_splits_batch(self._team_batch)
         self._engine.workers = team
-        self._engine.data_parallel = team > 1 and _threads.team_splits_batch(self._team_batch)
+        self._engine.data_parallel = team > 1 and split
         return _threads.team_limit(self.threads, team)
 
     def _gram_wanted(self, n_x, m, no_update):
@@ -674,7 +680,7 @@ class Trainer:
             raise TypeError(f"state must be a dict from Trainer.state(), got "
                             f"{type(state).__name__}")
         if config.is_seed_default and kwargs.get("sample_weight") is None \
-                and kwargs.get("dropout_masks") is None:
+                and kwargs.get("dropout_masks") is None and kwargs.get("engine") != "loop":
             from fastdnn.engine import Trainer as Fused
             params = dict(state)
             self = cls.__new__(cls)
