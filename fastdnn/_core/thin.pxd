@@ -150,10 +150,10 @@ cdef extern from *:
                     for (s = 0; s < np; s++) {
                         const fd_tv8d *a = in + s * FD_THIN_V;
                         double x0 = w0[s], x1 = w1[s];
-                        c[0] += x0 * a[0]; c[1] += x0 * a[1];
-                        c[2] += x0 * a[2]; c[3] += x0 * a[3];
-                        e[0] += x1 * a[0]; e[1] += x1 * a[1];
-                        e[2] += x1 * a[2]; e[3] += x1 * a[3];
+                        for (k = 0; k < FD_THIN_V; k++) {
+                            c[k] += x0 * a[k];
+                            e[k] += x1 * a[k];
+                        }
                     }
                     if (last) {     /* the product alone: out() does the rest */
                         for (k = 0; k < FD_THIN_V; k++) {
@@ -213,10 +213,10 @@ cdef extern from *:
                     for (i = 0; i < nl; i++) {
                         const fd_tv8d *d = cur + i * FD_THIN_V;
                         double x0 = Wl[(long)i * np + p], x1 = Wl[(long)i * np + q];
-                        c[0] += x0 * d[0]; c[1] += x0 * d[1];
-                        c[2] += x0 * d[2]; c[3] += x0 * d[3];
-                        e[0] += x1 * d[0]; e[1] += x1 * d[1];
-                        e[2] += x1 * d[2]; e[3] += x1 * d[3];
+                        for (k = 0; k < FD_THIN_V; k++) {
+                            c[k] += x0 * d[k];
+                            e[k] += x1 * d[k];
+                        }
                     }
                     for (k = 0; k < FD_THIN_V; k++) {
                         if (Dl) {
