@@ -99,6 +99,40 @@ cdef extern from *:
         }
     }
 
+    /* c = sum_s w0[s ws] in[s], e = the same with w1 (two units' sums over a block's
+       vectors, each input vector loaded once for both); two = 0: c alone (an odd count's
+       last unit), e untouched.  Called with two a constant, so each form is its own code. */
+    static inline FD_INLINE void fd_thin_dot(const double *w0, const double *w1, long ws,
+            int ns, const fd_tv8d *in, fd_tv8d *c, fd_tv8d *e, int two) {
+        for (int k = 0; k < FD_THIN_V; k++) c[k] = e[k] = (fd_tv8d){0};
+        for (int s = 0; s < ns; s++) {
+            const fd_tv8d *a = in + s * FD_THIN_V;
+            double x0 = w0[(long)s * ws], x1 = two ? w1[(long)s * ws] : 0;
+            for (int k = 0; k < FD_THIN_V; k++) {
+                c[k] += x0 * a[k];
+                if (two) e[k] += x1 * a[k];
+            }
+        }
+    }
+
+    /* the gradients' lanes of unit i (and i + 1 with two): ab += the deltas d (f), aW row
+       += d in^T (f in^T) over the block's vectors, in order */
+    static inline FD_INLINE void fd_thin_grad(const fd_tv8d *d, const fd_tv8d *f, int np,
+            const fd_tv8d *in, fd_tv8d *g0, fd_tv8d *g1, fd_tv8d *b0, fd_tv8d *b1, int two) {
+        fd_tv8d g = *b0, h = two ? *b1 : (fd_tv8d){0};
+        for (int k = 0; k < FD_THIN_V; k++) { g += d[k]; if (two) h += f[k]; }
+        *b0 = g;
+        if (two) *b1 = h;
+        for (int p = 0; p < np; p++) {
+            const fd_tv8d *a = in + p * FD_THIN_V;
+            g = g0[p];
+            h = two ? g1[p] : (fd_tv8d){0};
+            for (int k = 0; k < FD_THIN_V; k++) { g += d[k] * a[k]; if (two) h += f[k] * a[k]; }
+            g0[p] = g;
+            if (two) g1[p] = h;
+        }
+    }
+
     /* One step's passes.  For each block of 32 examples:
          forward   the input of layer l (X's block, then A_l = relu(W_l in + b_l), after
                    dropout A_l * D_l / kp) kept in act; Z_L = W_L in stored, then
@@ -145,16 +179,10 @@ cdef extern from *:
                 fd_tv8d *const pre = Dl ? act + pre_off[l] : NULL;
                 for (i = 0; i < nl; i += 2) {
                     const int two = i + 1 < nl;
-                    const double *w0 = Wl + (long)i * np, *w1 = two ? w0 + np : w0;
-                    fd_tv8d c[FD_THIN_V] = {{0}}, e[FD_THIN_V] = {{0}};
-                    for (s = 0; s < np; s++) {
-                        const fd_tv8d *a = in + s * FD_THIN_V;
-                        double x0 = w0[s], x1 = w1[s];
-                        for (k = 0; k < FD_THIN_V; k++) {
-                            c[k] += x0 * a[k];
-                            e[k] += x1 * a[k];
-                        }
-                    }
+                    const double *w0 = Wl + (long)i * np;
+                    fd_tv8d c[FD_THIN_V], e[FD_THIN_V];
+                    if (two) fd_thin_dot(w0, w0 + np, 1, np, in, c, e, 1);
+                    else fd_thin_dot(w0, w0, 1, np, in, c, e, 0);
                     if (last) {     /* the product alone: out() does the rest */
                         for (k = 0; k < FD_THIN_V; k++) {
                             fd_tst(ZL + (long)i * ld + j0 + 8 * k, c[k], cnt[k]);
@@ -187,21 +215,12 @@ cdef extern from *:
                 fd_tv8d *const aW = acc + acc_off[l], *const ab = aW + (long)nl * np;
                 /* two units at a time: each input vector loaded once for both */
                 for (i = 0; i < nl; i += 2) {
-                    const int two = i + 1 < nl;
-                    const fd_tv8d *d = cur + i * FD_THIN_V, *f = two ? d + FD_THIN_V : d;
-                    fd_tv8d *g0 = aW + (long)i * np, *g1 = two ? g0 + np : g0;
-                    fd_tv8d g = ab[i], h = ab[i + two];
-                    for (k = 0; k < FD_THIN_V; k++) { g += d[k]; h += f[k]; }
-                    ab[i] = g;
-                    if (two) ab[i + 1] = h;
-                    for (p = 0; p < np; p++) {
-                        const fd_tv8d *a = in + p * FD_THIN_V;
-                        g = g0[p];
-                        h = g1[p];
-                        for (k = 0; k < FD_THIN_V; k++) { g += d[k] * a[k]; h += f[k] * a[k]; }
-                        g0[p] = g;
-                        if (two) g1[p] = h;
-                    }
+                    const fd_tv8d *d = cur + i * FD_THIN_V;
+                    fd_tv8d *g0 = aW + (long)i * np;
+                    if (i + 1 < nl)
+                        fd_thin_grad(d, d + FD_THIN_V, np, in, g0, g0 + np, ab + i, ab + i + 1, 1);
+                    else
+                        fd_thin_grad(d, d, np, in, g0, g0, ab + i, ab + i, 0);
                 }
                 if (l == 1)
                     break;
@@ -209,15 +228,9 @@ cdef extern from *:
                 const fd_tv8d *const Al = Dl ? act + pre_off[l - 1] : in;
                 for (p = 0; p < np; p += 2) {
                     const int two = p + 1 < np, q = two ? p + 1 : p;
-                    fd_tv8d c[FD_THIN_V] = {{0}}, e[FD_THIN_V] = {{0}};
-                    for (i = 0; i < nl; i++) {
-                        const fd_tv8d *d = cur + i * FD_THIN_V;
-                        double x0 = Wl[(long)i * np + p], x1 = Wl[(long)i * np + q];
-                        for (k = 0; k < FD_THIN_V; k++) {
-                            c[k] += x0 * d[k];
-                            e[k] += x1 * d[k];
-                        }
-                    }
+                    fd_tv8d c[FD_THIN_V], e[FD_THIN_V];
+                    if (two) fd_thin_dot(Wl + p, Wl + q, np, nl, cur, c, e, 1);
+                    else fd_thin_dot(Wl + p, Wl + p, np, nl, cur, c, e, 0);
                     for (k = 0; k < FD_THIN_V; k++) {
                         if (Dl) {
                             c[k] = fd_thin_div(c[k] * fd_tld(Dl + (long)p * ld + j0 + 8 * k,
