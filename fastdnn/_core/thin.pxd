@@ -1,23 +1,26 @@
-# One pass over the examples for thin networks (float64, relu hidden layers, a sigmoid
-# output, every layer at most THIN_MAX units and THIN_WEIGHTS weights: see the end): course
-# 2's [2, 10, 5, 1], [2, 20, 3, 1] and [2, 5, 2, 1] nets, whose products are a few thousand
-# multiply-adds each.  Layer by layer, each elementwise stage was its own pass over
-# (n_l x m) buffers; here a block of 32 examples goes through every layer with its
-# activations in a small scratch:
+# One pass over the examples a step for thin networks (float64, relu hidden layers, a
+# sigmoid output, every layer at most THIN_MAX units and THIN_WEIGHTS weights: see the end):
+# course 2's [2, 10, 5, 1], [2, 20, 3, 1] and [2, 5, 2, 1] nets, whose products are a few
+# thousand multiply-adds each.  Layer by layer, each product and elementwise stage is its own
+# pass over (n_l x m) buffers; here fd_thin_step_d takes a block of 32 examples through the
+# whole step with the hidden values in a small scratch (for each layer, the block's input):
 #
-#   fd_thin_forward_d    A_l = relu(W_l A_{l-1} + b_l), Ad_l = A_l * D_l / keep_prob (dropout)
-#                        for the hidden layers, Z_L = W_L Ad_{L-1} (the output layer's bias
-#                        and activation are the engine's out_forward, as on the layer by
-#                        layer path)
-#   fd_thin_backward_d   dZ_L = (A_L - Y) * w, then dZ_{l-1} = W_l^T dZ_l (* D / keep_prob)
-#                        where A_{l-1} > 0, else 0
+#   forward    A_l = relu(W_l A_{l-1} + b_l), Ad_l = A_l * D_l / keep_prob (dropout) for the
+#              hidden layers, Z_L = W_L Ad_{L-1}, then the engine's output layer (its
+#              out_forward, passed in) on the block
+#   deltas     dZ_L = (A_L - Y) * w, then dZ_{l-1} = W_l^T dZ_l (* D / keep_prob) where
+#              A_{l-1} > 0, else 0
+#   gradients  the sums of dZ_l Ad_{l-1}^T and of dZ_l, in 8 lanes per element (example j
+#              in lane j % 8), added up when the blocks are done
 #
-# with the formulas, and the order of every sum, of the engine's layer-by-layer path with
-# the small-product loops (fastdnn/_core/small.pxd: each product summed over the inner index
-# in order from 0): the same numbers, fewer passes.  The vectors of the last block that
-# hold fewer than 8 examples go through the same vector code zero-padded, stored back in
-# part.  Compiled as small.pxd's loops (fastdnn/_simd.h; the clones with FMA fuse the sums'
-# steps as those loops' clones do).
+# with the formulas of the engine's layer-by-layer path, each product summed over its inner
+# index in order from 0 (as small.pxd's loops); the gradients' sums (lanes, then pairwise)
+# and the division by keep_prob (fd_thin_div) round differently from that path's, so the
+# two agree to rounding (tests/test_thin.py).  Only Z_L and A_L reach the engine's buffers.
+# The vectors of the last block that hold fewer than 8 examples go through the same vector
+# code zero-padded (their deltas zero), stored back in part.  A data-parallel team runs it
+# on each thread's blocks (ld, doff, share).  Compiled as small.pxd's loops
+# (fastdnn/_simd.h; the clones with FMA fuse the sums' steps).
 cdef extern from *:
     """
     #include "fastdnn/_simd.h"
@@ -270,10 +273,12 @@ cdef extern from *:
     enum: THIN_V "FD_THIN_V"
     void fd_thin_div_array(const double *x, double *out, long n, double kp) noexcept nogil
 
-# The passes win where the products are tiny and the elementwise passes they save are most
-# of a step; from about 128 weights a layer the layer-by-layer path's products (BLAS, or the
-# small loops' register blocks) are faster (bench/bench_thin.py: [2, 20, 3, 1] full batch
-# 0.83x the time, [16, 8, 1] about even, [64, 32, 1] batch 32 1.7x).  A net is thin where
-# every layer has at most THIN_MAX units and THIN_WEIGHTS weights.
+# The pass wins where the products are tiny and the passes it saves are most of a step; from
+# about a thousand weights a layer the layer-by-layer path's products (BLAS, or the small
+# loops' register blocks) are as fast or faster (bench/bench_thin.py, the pass's time over the
+# layer path's: [2, 10, 5, 1] full batch 0.64, [2, 20, 3, 1] 0.55, [8, 8, 1] 0.89, [16, 8, 1]
+# 0.91, [30, 50, 1] 1.05, [64, 32, 1] batch 32 1.84).  A net is thin where every layer has
+# at most THIN_MAX units and THIN_WEIGHTS weights (kept where the first pass was measured to
+# win; the nets between 64 and 1,000 weights a layer are not measured enough to move it).
 cdef enum:
     THIN_WEIGHTS = 64
