@@ -59,44 +59,58 @@ cdef extern from *:
     typedef void (*fd_thin_out_fn)(double *Z, const double *b, double *A, int rows, int cnt,
                                    long ld);
 
-    /* x / kp for x = A * D or dZ * D, the divider's quotient without the divider (a
-       vector division takes 16 cycles, and a dropout step divides every hidden value twice):
-       q = x * (1 / kp), then q + (x - q kp) / kp with the remainder from one fused
-       multiply-add, which is x / kp correctly rounded (Markstein's theorem, 1 / kp being
-       correctly rounded) where the processor fuses it (the AVX-512 clone; elsewhere the
-       remainder rounds, and q is within an ulp).  Zeros, NaN, infinities and x outside
-       [2^-960, 2^1000] in magnitude (where q kp could overflow or the remainder underflow)
-       take x * (1 / kp): the same value for the first three, within an ulp for the rest
-       (no branch: a vector's values blended). */
+    /* x / kp for x = A * D or dZ * D, on a processor with AVX-512 (fz) the divider's
+       quotient without the divider (a vector division takes 16 cycles, and a dropout step
+       divides every hidden value twice): q = x * (1 / kp), then q + (x - q kp) / kp, the
+       remainder and the last step each one fused multiply-add (__builtin_fma: an
+       instruction in the AVX-512 clone, a call at -O0), which is x / kp correctly rounded
+       (Markstein's theorem, 1 / kp being correctly rounded).  Zeros, NaN, infinities and x
+       outside [2^-960, 2^1000] in magnitude (where q kp could overflow or the remainder
+       underflow) take x * (1 / kp): the same value for the first three, within an ulp for
+       the rest (no branch: a vector's values blended).  Without AVX-512: the division. */
     typedef unsigned long fd_tv8u __attribute__((vector_size(64)));
-    static inline FD_INLINE fd_tv8d fd_thin_div(fd_tv8d x, double kp, double kr) {
+    static inline FD_INLINE fd_tv8d fd_thin_div(fd_tv8d x, double kp, double kr, int fz) {
+        if (!fz)
+            return x / kp;
         /* |x| in [2^-960, 2^1000]: one unsigned comparison of the bits less 2^-960's */
         const fd_tv8u lo = (fd_tv8u){0} + 0x03f0000000000000UL,
                       span = (fd_tv8u){0} + (0x7e70000000000000UL - 0x03f0000000000000UL);
-        fd_tv8d q = x * kr, r = x - q * kp, f = q + r * kr;
+        fd_tv8d q = x * kr, f;
+        for (int k = 0; k < 8; k++)
+            f[k] = __builtin_fma(__builtin_fma(-q[k], kp, x[k]), kr, q[k]);
         fd_tv8l ok = (fd_tv8l)((((fd_tv8u)x & 0x7fffffffffffffffUL) - lo) <= span);
         return (fd_tv8d)((ok & (fd_tv8l)f) | (~ok & (fd_tv8l)q));
+    }
+    /* whether fd_thin_div takes the fused path: the processor has AVX-512 (its clone) */
+    static int fd_thin_fused(void) {
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+        return __builtin_cpu_supports("avx512f");
+    #else
+        return 0;
+    #endif
     }
 
     /* fd_thin_div over n values (a test hook's way to it: tests/test_thin.py) */
     FD_CLONES static void fd_thin_div_array(const double *x, double *out, long n, double kp) {
         const double kr = 1.0 / kp;
+        const int fz = fd_thin_fused();
         long j = 0;
-        for (; j + 8 <= n; j += 8) fd_tst(out + j, fd_thin_div(fd_tld(x + j, 8), kp, kr), 8);
-        if (j < n) fd_tst(out + j, fd_thin_div(fd_tld(x + j, (int)(n - j)), kp, kr), (int)(n - j));
+        for (; j + 8 <= n; j += 8) fd_tst(out + j, fd_thin_div(fd_tld(x + j, 8), kp, kr, fz), 8);
+        if (j < n)
+            fd_tst(out + j, fd_thin_div(fd_tld(x + j, (int)(n - j)), kp, kr, fz), (int)(n - j));
     }
 
     /* a hidden unit's sums of a block: + b, relu (z where z > 0 or z is NaN, else +0),
        kept as the next layer's input (after dropout: A * D / kp, and A itself apart for
        relu') */
     static inline FD_INLINE void fd_thin_hidden(fd_tv8d *c, double bi, const double *Drow,
-            double kp, double kr, const int *cnt, fd_tv8d *in, fd_tv8d *pre) {
+            double kp, double kr, int fz, const int *cnt, fd_tv8d *in, fd_tv8d *pre) {
         for (int k = 0; k < FD_THIN_V; k++) {
             fd_tv8d z = c[k] + bi;
             z = (fd_tv8d)((fd_tv8l)z & ~(z <= 0));
             if (Drow) {
                 pre[k] = z;
-                z = fd_thin_div(z * fd_tld(Drow + 8 * k, cnt[k]), kp, kr);
+                z = fd_thin_div(z * fd_tld(Drow + 8 * k, cnt[k]), kp, kr, fz);
             }
             in[k] = z;
         }
@@ -159,6 +173,7 @@ cdef extern from *:
         long in_off[L + 1], pre_off[L + 1], acc_off[L + 1], o;
         int j0, l, i, p, s, k, cnt[FD_THIN_V];
         const double kr = 1.0 / kp;
+        const int fz = fd_thin_fused();
         o = 0;
         for (l = 0; l < L; l++) { in_off[l] = o; o += (long)n[l] * FD_THIN_V; }
         for (l = 1; l < L; l++) { pre_off[l] = o; if (D) o += (long)n[l] * FD_THIN_V; }
@@ -193,11 +208,11 @@ cdef extern from *:
                         }
                         continue;
                     }
-                    fd_thin_hidden(c, bl[i], Dl ? Dl + (long)i * ld + j0 : NULL, kp, kr, cnt,
+                    fd_thin_hidden(c, bl[i], Dl ? Dl + (long)i * ld + j0 : NULL, kp, kr, fz, cnt,
                                    nx + i * FD_THIN_V, pre ? pre + i * FD_THIN_V : NULL);
                     if (two)
                         fd_thin_hidden(e, bl[i + 1], Dl ? Dl + (long)(i + 1) * ld + j0 : NULL,
-                                       kp, kr, cnt, nx + (i + 1) * FD_THIN_V,
+                                       kp, kr, fz, cnt, nx + (i + 1) * FD_THIN_V,
                                        pre ? pre + (i + 1) * FD_THIN_V : NULL);
                 }
             }
@@ -237,9 +252,9 @@ cdef extern from *:
                     for (k = 0; k < FD_THIN_V; k++) {
                         if (Dl) {
                             c[k] = fd_thin_div(c[k] * fd_tld(Dl + (long)p * ld + j0 + 8 * k,
-                                                             cnt[k]), kp, kr);
+                                                             cnt[k]), kp, kr, fz);
                             e[k] = fd_thin_div(e[k] * fd_tld(Dl + (long)q * ld + j0 + 8 * k,
-                                                             cnt[k]), kp, kr);
+                                                             cnt[k]), kp, kr, fz);
                         }
                         /* relu': 0 where A <= 0 */
                         nxt[p * FD_THIN_V + k] = (fd_tv8d)((fd_tv8l)c[k]
