@@ -440,9 +440,12 @@ class Trainer:
 
     def _run_chunk(self, start, stop, record_every, costs, callback):
         count = stop - start
-        lrs = np.empty(count)
-        for k in range(count):
-            lrs[k] = self._lr_for(start + k)
+        if self.config.decay is None:
+            lrs = np.full(count, self._lr)         # _lr_for's value, without a call an epoch
+        else:
+            lrs = np.empty(count)
+            for k in range(count):
+                lrs[k] = self._lr_for(start + k)
         want = np.zeros(count, dtype=np.uint8)
         if record_every:
             want[(-start) % record_every::record_every] = 1
