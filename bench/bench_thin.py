@@ -57,18 +57,6 @@ TEAM_NETS = [[2, 5, 2, 1], [2, 10, 5, 1], [2, 20, 3, 1]]
 TEAM_M = [256, 300, 400, 512, 640, 800, 1600]
 
 
-class _Forced(Trainer):
-    """A trainer whose team is set from outside (``team``), not by fastdnn.threads."""
-    team = 1
-
-    def _team(self):
-        from fastdnn import threads
-
-        self._engine.workers = self.team
-        self._engine.data_parallel = self.team > 1
-        return threads.limit(1)
-
-
 def team(rounds):
     from fastdnn import threads
 
@@ -82,8 +70,8 @@ def team(rounds):
             cfg = TrainingConfig(learning_rate=0.001, optimizer="gd", lambd=1e-4)
             trs = {}
             for t in (1, 2):
-                trs[t] = _Forced(X, Y, initialize_parameters(dims, "he"), cfg)
-                trs[t].team = t
+                trs[t] = Trainer(X, Y, initialize_parameters(dims, "he"), cfg)
+                trs[t]._forced_team = t
                 assert trs[t]._engine.thin
             n = max(200, int(2e6 / m))
             best = {1: np.inf, 2: np.inf}

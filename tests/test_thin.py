@@ -108,18 +108,6 @@ def test_thin_dropout_division_is_the_quotient():
     assert np.any(x * (1 / 0.7) != x / 0.7)
 
 
-class _Team(Trainer):
-    """A trainer on a team of ``team`` threads splitting the batch, whatever the rule."""
-    team = 2
-
-    def _team(self):
-        from fastdnn import threads
-
-        self._engine.workers = self.team
-        self._engine.data_parallel = self.team > 1
-        return threads.limit(1)
-
-
 TEAM_CASES = [
     # dims, m, optimizer, mini_batch_size, keep_prob, lambd, weights, fixed masks
     ([2, 10, 5, 1], 300, "gd", None, 1.0, 0.0, False, False),
@@ -153,8 +141,8 @@ def test_thin_team_splitting_the_batch_equals_one_thread(case):
                          shuffle="course" if mb else "none")
     out = {}
     for team in (1, 2):
-        tr = _Team(X, Y, p0, cfg, sample_weight=w, dropout_masks=masks, engine="loop")
-        tr.team = team
+        tr = Trainer(X, Y, p0, cfg, sample_weight=w, dropout_masks=masks, engine="loop")
+        tr._forced_team = team
         assert tr._engine.thin
         costs = tr.run(30, record_every=1)
         assert tr._engine.data_parallel == (team > 1) and tr._engine.workers == team

@@ -282,9 +282,15 @@ class Trainer:
         self._team_work = 0 if gram else self._engine.step_work
         self._team_batch = mb
 
+    #: tests and benchmarks: a team of this many threads splitting the batch, whatever the
+    #: rules of fastdnn.threads (None: the rules)
+    _forced_team = None
+
     def _team(self):
         """Sets the engine's team for its next run; returns the BLAS limit to run it in."""
-        if self._engine.thin:
+        if self._forced_team is not None:
+            team, split = self._forced_team, True
+        elif self._engine.thin:
             team = _threads.thin_team_size(self.threads, self._team_batch,
                                            sum(a.size for a in self._Ws))
             split = True
