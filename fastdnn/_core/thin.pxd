@@ -288,12 +288,12 @@ cdef extern from *:
     enum: THIN_V "FD_THIN_V"
     void fd_thin_div_array(const double *x, double *out, long n, double kp) noexcept nogil
 
-# The pass wins where the products are tiny and the passes it saves are most of a step; from
-# about a thousand weights a layer the layer-by-layer path's products (BLAS, or the small
-# loops' register blocks) are as fast or faster (bench/bench_thin.py, the pass's time over the
-# layer path's: [2, 10, 5, 1] full batch 0.64, [2, 20, 3, 1] 0.55, [8, 8, 1] 0.89, [16, 8, 1]
-# 0.91, [30, 50, 1] 1.05, [64, 32, 1] batch 32 1.84).  A net is thin where every layer has
-# at most THIN_MAX units and THIN_WEIGHTS weights (kept where the first pass was measured to
-# win; the nets between 64 and 1,000 weights a layer are not measured enough to move it).
+# The pass wins where the products are tiny and the passes it saves are most of a step;
+# from a few hundred weights a layer the layer-by-layer path's products (BLAS, or the small
+# loops' register blocks) are as fast or faster (bench/bench_thin.py, two runs, the pass's
+# time over the layer path's: [2, 10, 5, 1] full batch 0.64-0.74, [2, 20, 3, 1] 0.55-0.62,
+# [8, 8, 1] 0.89-0.90, [16, 8, 1] 0.91-0.94; one run: [16, 16, 1] 1.09, [32, 16, 1] 1.36,
+# [16, 32, 1] at batch 200 0.92; [30, 50, 1] 1.05-1.20, [64, 32, 1] at batch 32 1.56-1.84).
+# A net is thin where every layer has at most THIN_MAX units and THIN_WEIGHTS weights.
 cdef enum:
     THIN_WEIGHTS = 64
