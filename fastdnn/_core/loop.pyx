@@ -30,7 +30,10 @@ Threads: a large step runs on a team (see "the team's share of each stage" below
 here by ``fastdnn._core.rng``) or given by the caller (scikit-learn's stream).
 
 Products: BLAS, except below SMALL_WORK multiply-adds with row-major operands, where the
-loops of ``fastdnn._core.small`` avoid a BLAS call's fixed cost (course 2's thin nets).
+loops of ``fastdnn._core.small`` avoid a BLAS call's fixed cost.  A thin net (float64, relu,
+sigmoid output, at most THIN_WEIGHTS weights a layer: course 2's) runs the whole step as one
+pass over blocks of 32 examples (``fastdnn._core.thin``'s fd_thin_step_d: forward, output,
+deltas and the gradients' sums), alone or on a data-parallel team (each thread its blocks).
 
 Gram solver (``spec["gram"]``; linear optimisers only: gd, momentum, sgd): their update
 is linear in (p, v, g), and the data part of layer 1's gradient, (1/N) dZ_1 X_B^T, is
@@ -576,13 +579,14 @@ cdef inline floating *_share(Bufs *B, int l, int t, floating dummy) noexcept nog
 cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                      const floating *Yp, int ldy, const floating *wp, int ms, bint want_cost,
                      int tid, int nt) noexcept nogil:
-    """One step of a data-parallel team (Spec.dp, nt > 1; no dropout, gram solver or lazy
-    gather: see Engine.data_parallel).  Every thread takes a block of the batch's columns
-    (16 at a time) through the forward and backward passes, with its own columns of every
-    activation and delta (no other thread's), and computes its share of every gradient
-    (the block's sum) into its own buffer, thread 0's into G_W, G_b; after one barrier each
-    thread adds the shares up over a slice of every layer's parameters and updates that
-    slice.  What a team of layer splits exchanges (each other's halves of the activations
+    """One step of a data-parallel team (Spec.dp, nt > 1; no gram solver or lazy gather, and
+    no dropout but for a thin net: see Engine.data_parallel).  Every thread takes a block of
+    the batch's columns (16 at a time; a thin net's fd_thin_step_d, 32) through the forward
+    and backward passes, with its own columns of every activation and delta (no other
+    thread's), and computes its share of every gradient (the block's sum) into its own
+    buffer, thread 0's into G_W, G_b; after one barrier each thread adds the shares up over
+    a slice of every layer's parameters and updates that slice (thread 0 all of them where
+    they are few).  What a team of layer splits exchanges (each other's halves of the activations
     and deltas, for every product) is here the gradients' shares and the updated
     parameters: the cheaper where a layer is small and the batch large.  Each gradient
     element is the sum of the blocks' sums, thread by thread: a team's run equals the lone
@@ -801,7 +805,6 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef Py_ssize_t k, size
     cdef double N, cost = 0, kp = sp.keep_prob
     cdef floating fkp = <floating>sp.keep_prob
-    cdef floating *d
     cdef Part p
     cdef bint fused, l2_shared, thin
     cdef double l2
@@ -842,8 +845,8 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             else:
                 cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
 
-    # ---- forward (a thin net alone: one pass over blocks of examples up to Z_L, then the
-    # output layer as below)
+    # ---- forward (a thin net alone: the whole step's passes, fd_thin_step_d, up to the
+    # gradients; the update below)
     thin = floating is double and sp.thin and nt == 1 and a0_rm
     if thin:
         fd_thin_step_d(L, n, ms, ms, <const double *>A0, ld0, <double **>W, <double **>b,
@@ -1479,9 +1482,9 @@ cdef class Engine:
 
     cdef _thin_for(self, int threads):
         """fd_thin_step_d's scratches for a team of ``threads``: each thread's on pages of
-        its own.  Where two threads' scratches met inside a pair of cache lines (the
-        processor fetches lines in pairs), a team of two took as long as one thread:
-        bench/bench_thin.py --team."""
+        its own.  Packed one after the other, two threads' scratches met inside a pair of
+        cache lines (the processor fetches lines in pairs), and a team of two was measured
+        (bench/bench_thin.py --team's measure) to take about as long as one thread."""
         cdef char *p
         cdef Py_ssize_t stride
         if self.sp.thin and threads > self._thin_threads:
@@ -1656,6 +1659,10 @@ cdef class Engine:
 def thin_divide(const double[::1] x, double keep_prob, Py_ssize_t repeat=1):
     """x / keep_prob as the thin-network step divides by the keep probability (a test
     hook, and with ``repeat`` a benchmark's)."""
+    if not 0 < keep_prob <= 1:
+        raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob}")
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
     out = np.empty(x.shape[0])
     cdef double[::1] o = out
     cdef Py_ssize_t r
