@@ -25,4 +25,10 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #  pragma GCC diagnostic ignored "-Wpsabi"
 #endif
+/* 8 doubles (GCC's vector extension; one AVX-512 register, two AVX2 ones), and their sum
+   as the small products' and the thin step's lanes are added: pairwise */
+typedef double fd_v8d __attribute__((vector_size(64)));
+static inline FD_INLINE double fd_hsum8(fd_v8d v) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
 #endif

@@ -15,12 +15,8 @@ from fastdnn._blas cimport floating
 cdef extern from *:
     """
     #include "fastdnn/_simd.h"
-    typedef double fd_v8d __attribute__((vector_size(64)));
     static inline FD_INLINE fd_v8d fd_ld8(const double *p) { fd_v8d v; memcpy(&v, p, sizeof v); return v; }
     static inline FD_INLINE void fd_st8(double *p, fd_v8d v) { memcpy(p, &v, sizeof v); }
-    static inline FD_INLINE double fd_hsum8(fd_v8d v) {
-        return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
-    }
 
     /* Z (rows x m) = Wt A, Wt[r][s] = W[r * wr + s * ws] (rows x inner), A (inner x m)
        and Z row-major, leading dimension m */

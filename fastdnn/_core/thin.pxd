@@ -25,16 +25,15 @@ cdef extern from *:
     """
     #include "fastdnn/_simd.h"
     #define FD_THIN_MAX 64
-    typedef double fd_tv8d __attribute__((vector_size(64)));
     typedef long fd_tv8l __attribute__((vector_size(64)));   /* what comparisons give */
     /* a vector of cnt (0..8) consecutive values, zero-padded; stored back in part */
-    static inline FD_INLINE fd_tv8d fd_tld(const double *p, int cnt) {
-        fd_tv8d v = {0};
+    static inline FD_INLINE fd_v8d fd_tld(const double *p, int cnt) {
+        fd_v8d v = {0};
         if (cnt == 8) memcpy(&v, p, sizeof v);
         else if (cnt > 0) memcpy(&v, p, (size_t)cnt * sizeof(double));
         return v;
     }
-    static inline FD_INLINE void fd_tst(double *p, fd_tv8d v, int cnt) {
+    static inline FD_INLINE void fd_tst(double *p, fd_v8d v, int cnt) {
         if (cnt == 8) memcpy(p, &v, sizeof v);
         else if (cnt > 0) memcpy(p, &v, (size_t)cnt * sizeof(double));
     }
@@ -48,10 +47,6 @@ cdef extern from *:
             int c = m - j0 - 8 * k;
             cnt[k] = c < 0 ? 0 : c > 8 ? 8 : c;
         }
-    }
-
-    static inline FD_INLINE double fd_thsum(fd_tv8d v) {
-        return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
     }
 
     /* the output layer's bias and activation on a block of cnt columns (leading dimension
@@ -69,17 +64,17 @@ cdef extern from *:
        underflow) take x * (1 / kp): the same value for the first three, within an ulp for
        the rest (no branch: a vector's values blended).  Without AVX-512: the division. */
     typedef unsigned long fd_tv8u __attribute__((vector_size(64)));
-    static inline FD_INLINE fd_tv8d fd_thin_div(fd_tv8d x, double kp, double kr, int fz) {
+    static inline FD_INLINE fd_v8d fd_thin_div(fd_v8d x, double kp, double kr, int fz) {
         if (!fz)
             return x / kp;
         /* |x| in [2^-960, 2^1000]: one unsigned comparison of the bits less 2^-960's */
         const fd_tv8u lo = (fd_tv8u){0} + 0x03f0000000000000UL,
                       span = (fd_tv8u){0} + (0x7e70000000000000UL - 0x03f0000000000000UL);
-        fd_tv8d q = x * kr, f;
+        fd_v8d q = x * kr, f;
         for (int k = 0; k < 8; k++)
             f[k] = __builtin_fma(__builtin_fma(-q[k], kp, x[k]), kr, q[k]);
         fd_tv8l ok = (fd_tv8l)((((fd_tv8u)x & 0x7fffffffffffffffUL) - lo) <= span);
-        return (fd_tv8d)((ok & (fd_tv8l)f) | (~ok & (fd_tv8l)q));
+        return (fd_v8d)((ok & (fd_tv8l)f) | (~ok & (fd_tv8l)q));
     }
     /* whether fd_thin_div takes the fused path: the processor has AVX-512 (its clone) */
     static int fd_thin_fused(void) {
@@ -103,11 +98,11 @@ cdef extern from *:
     /* a hidden unit's sums of a block: + b, relu (z where z > 0 or z is NaN, else +0),
        kept as the next layer's input (after dropout: A * D / kp, and A itself apart for
        relu') */
-    static inline FD_INLINE void fd_thin_hidden(fd_tv8d *c, double bi, const double *Drow,
-            double kp, double kr, int fz, const int *cnt, fd_tv8d *in, fd_tv8d *pre) {
+    static inline FD_INLINE void fd_thin_hidden(fd_v8d *c, double bi, const double *Drow,
+            double kp, double kr, int fz, const int *cnt, fd_v8d *in, fd_v8d *pre) {
         for (int k = 0; k < FD_THIN_V; k++) {
-            fd_tv8d z = c[k] + bi;
-            z = (fd_tv8d)((fd_tv8l)z & ~(z <= 0));
+            fd_v8d z = c[k] + bi;
+            z = (fd_v8d)((fd_tv8l)z & ~(z <= 0));
             if (Drow) {
                 pre[k] = z;
                 z = fd_thin_div(z * fd_tld(Drow + 8 * k, cnt[k]), kp, kr, fz);
@@ -118,12 +113,12 @@ cdef extern from *:
 
     /* c = sum_s w0[s ws] in[s], e = the same with w1 (two units' sums over a block's
        vectors, each input vector loaded once for both); two = 0: c alone (an odd count's
-       last unit), e untouched.  Called with two a constant, so each form is its own code. */
+       last unit), e zero.  Called with two a constant, so each form is its own code. */
     static inline FD_INLINE void fd_thin_dot(const double *w0, const double *w1, long ws,
-            int ns, const fd_tv8d *in, fd_tv8d *c, fd_tv8d *e, int two) {
-        for (int k = 0; k < FD_THIN_V; k++) c[k] = e[k] = (fd_tv8d){0};
+            int ns, const fd_v8d *in, fd_v8d *c, fd_v8d *e, int two) {
+        for (int k = 0; k < FD_THIN_V; k++) c[k] = e[k] = (fd_v8d){0};
         for (int s = 0; s < ns; s++) {
-            const fd_tv8d *a = in + s * FD_THIN_V;
+            const fd_v8d *a = in + s * FD_THIN_V;
             double x0 = w0[(long)s * ws], x1 = two ? w1[(long)s * ws] : 0;
             for (int k = 0; k < FD_THIN_V; k++) {
                 c[k] += x0 * a[k];
@@ -134,16 +129,16 @@ cdef extern from *:
 
     /* the gradients' lanes of unit i (and i + 1 with two): ab += the deltas d (f), aW row
        += d in^T (f in^T) over the block's vectors, in order */
-    static inline FD_INLINE void fd_thin_grad(const fd_tv8d *d, const fd_tv8d *f, int np,
-            const fd_tv8d *in, fd_tv8d *g0, fd_tv8d *g1, fd_tv8d *b0, fd_tv8d *b1, int two) {
-        fd_tv8d g = *b0, h = two ? *b1 : (fd_tv8d){0};
+    static inline FD_INLINE void fd_thin_grad(const fd_v8d *d, const fd_v8d *f, int np,
+            const fd_v8d *in, fd_v8d *g0, fd_v8d *g1, fd_v8d *b0, fd_v8d *b1, int two) {
+        fd_v8d g = *b0, h = two ? *b1 : (fd_v8d){0};
         for (int k = 0; k < FD_THIN_V; k++) { g += d[k]; if (two) h += f[k]; }
         *b0 = g;
         if (two) *b1 = h;
         for (int p = 0; p < np; p++) {
-            const fd_tv8d *a = in + p * FD_THIN_V;
+            const fd_v8d *a = in + p * FD_THIN_V;
             g = g0[p];
-            h = two ? g1[p] : (fd_tv8d){0};
+            h = two ? g1[p] : (fd_v8d){0};
             for (int k = 0; k < FD_THIN_V; k++) { g += d[k] * a[k]; if (two) h += f[k] * a[k]; }
             g0[p] = g;
             if (two) g1[p] = h;
@@ -167,9 +162,9 @@ cdef extern from *:
     FD_CLONES static void fd_thin_step_d(int L, const int *n, int m, long ld,
             const double *X, long ldx, double *const *W, double *const *b, double *ZL, double *AL,
             double *const *D, long doff, double kp, const double *Y, int ldy,
-            const double *w, fd_tv8d *act, fd_tv8d *acc, double *const *GW,
+            const double *w, fd_v8d *act, fd_v8d *acc, double *const *GW,
             double *const *Gb, double *share, double alpha, double N, fd_thin_out_fn out) {
-        fd_tv8d bufa[FD_THIN_MAX * FD_THIN_V], bufb[FD_THIN_MAX * FD_THIN_V];
+        fd_v8d bufa[FD_THIN_MAX * FD_THIN_V], bufb[FD_THIN_MAX * FD_THIN_V];
         long in_off[L + 1], pre_off[L + 1], acc_off[L + 1], o;
         int j0, l, i, p, s, k, cnt[FD_THIN_V];
         const double kr = 1.0 / kp;
@@ -179,11 +174,11 @@ cdef extern from *:
         for (l = 1; l < L; l++) { pre_off[l] = o; if (D) o += (long)n[l] * FD_THIN_V; }
         o = 0;
         for (l = 1; l <= L; l++) { acc_off[l] = o; o += (long)n[l] * (n[l - 1] + 1); }
-        memset(acc, 0, (size_t)o * sizeof(fd_tv8d));
+        memset(acc, 0, (size_t)o * sizeof(fd_v8d));
         for (j0 = 0; j0 < m; j0 += 8 * FD_THIN_V) {
             int tot = m - j0 < 8 * FD_THIN_V ? m - j0 : 8 * FD_THIN_V;
             fd_thin_counts(m, j0, cnt);
-            fd_tv8d *x = act + in_off[0];
+            fd_v8d *x = act + in_off[0];
             for (s = 0; s < n[0]; s++)
                 for (k = 0; k < FD_THIN_V; k++)
                     x[s * FD_THIN_V + k] = fd_tld(X + (long)s * ldx + j0 + 8 * k, cnt[k]);
@@ -192,13 +187,13 @@ cdef extern from *:
                 const int nl = n[l], np = n[l - 1], last = l == L;
                 const double *const Wl = W[l], *const bl = b[l];
                 const double *const Dl = D && !last ? D[l] + doff : NULL;
-                const fd_tv8d *const in = act + in_off[l - 1];
-                fd_tv8d *const nx = last ? NULL : act + in_off[l];
-                fd_tv8d *const pre = Dl ? act + pre_off[l] : NULL;
+                const fd_v8d *const in = act + in_off[l - 1];
+                fd_v8d *const nx = last ? NULL : act + in_off[l];
+                fd_v8d *const pre = Dl ? act + pre_off[l] : NULL;
                 for (i = 0; i < nl; i += 2) {
                     const int two = i + 1 < nl;
                     const double *w0 = Wl + (long)i * np;
-                    fd_tv8d c[FD_THIN_V], e[FD_THIN_V];
+                    fd_v8d c[FD_THIN_V], e[FD_THIN_V];
                     if (two) fd_thin_dot(w0, w0 + np, 1, np, in, c, e, 1);
                     else fd_thin_dot(w0, w0, 1, np, in, c, e, 0);
                     if (last) {     /* the product alone: out() does the rest */
@@ -218,10 +213,10 @@ cdef extern from *:
             }
             out(ZL + j0, b[L], AL + j0, n[L], tot, ld);
             /* ---- deltas and the gradients' sums */
-            fd_tv8d *cur = bufa, *nxt = bufb, *t;
+            fd_v8d *cur = bufa, *nxt = bufb, *t;
             for (i = 0; i < n[L]; i++)
                 for (k = 0; k < FD_THIN_V; k++) {
-                    fd_tv8d d = fd_tld(AL + (long)i * ld + j0 + 8 * k, cnt[k])
+                    fd_v8d d = fd_tld(AL + (long)i * ld + j0 + 8 * k, cnt[k])
                                 - fd_tld(Y + (long)i * ldy + j0 + 8 * k, cnt[k]);
                     if (w) d = d * fd_tld(w + j0 + 8 * k, cnt[k]);
                     cur[i * FD_THIN_V + k] = d;     /* zero past the block's examples */
@@ -229,12 +224,12 @@ cdef extern from *:
             for (l = L; l >= 1; l--) {
                 const int nl = n[l], np = n[l - 1];
                 const double *const Wl = W[l];
-                const fd_tv8d *const in = act + in_off[l - 1];
-                fd_tv8d *const aW = acc + acc_off[l], *const ab = aW + (long)nl * np;
+                const fd_v8d *const in = act + in_off[l - 1];
+                fd_v8d *const aW = acc + acc_off[l], *const ab = aW + (long)nl * np;
                 /* two units at a time: each input vector loaded once for both */
                 for (i = 0; i < nl; i += 2) {
-                    const fd_tv8d *d = cur + i * FD_THIN_V;
-                    fd_tv8d *g0 = aW + (long)i * np;
+                    const fd_v8d *d = cur + i * FD_THIN_V;
+                    fd_v8d *g0 = aW + (long)i * np;
                     if (i + 1 < nl)
                         fd_thin_grad(d, d + FD_THIN_V, np, in, g0, g0 + np, ab + i, ab + i + 1, 1);
                     else
@@ -243,10 +238,10 @@ cdef extern from *:
                 if (l == 1)
                     break;
                 const double *const Dl = D ? D[l - 1] + doff : NULL;
-                const fd_tv8d *const Al = Dl ? act + pre_off[l - 1] : in;
+                const fd_v8d *const Al = Dl ? act + pre_off[l - 1] : in;
                 for (p = 0; p < np; p += 2) {
                     const int two = p + 1 < np, q = two ? p + 1 : p;
-                    fd_tv8d c[FD_THIN_V], e[FD_THIN_V];
+                    fd_v8d c[FD_THIN_V], e[FD_THIN_V];
                     if (two) fd_thin_dot(Wl + p, Wl + q, np, nl, cur, c, e, 1);
                     else fd_thin_dot(Wl + p, Wl + p, np, nl, cur, c, e, 0);
                     for (k = 0; k < FD_THIN_V; k++) {
@@ -257,10 +252,10 @@ cdef extern from *:
                                                              cnt[k]), kp, kr, fz);
                         }
                         /* relu': 0 where A <= 0 */
-                        nxt[p * FD_THIN_V + k] = (fd_tv8d)((fd_tv8l)c[k]
+                        nxt[p * FD_THIN_V + k] = (fd_v8d)((fd_tv8l)c[k]
                                                   & ~(Al[p * FD_THIN_V + k] <= 0));
                         if (two)
-                            nxt[q * FD_THIN_V + k] = (fd_tv8d)((fd_tv8l)e[k]
+                            nxt[q * FD_THIN_V + k] = (fd_v8d)((fd_tv8l)e[k]
                                                       & ~(Al[q * FD_THIN_V + k] <= 0));
                     }
                 }
@@ -269,10 +264,10 @@ cdef extern from *:
         }
         for (l = 1; l <= L; l++) {
             const long nw = (long)n[l] * n[l - 1];
-            const fd_tv8d *aW = acc + acc_off[l];
+            const fd_v8d *aW = acc + acc_off[l];
             double *gw = share ? share + acc_off[l] : GW[l], *gb = share ? gw + nw : Gb[l];
-            for (o = 0; o < nw; o++) gw[o] = alpha * fd_thsum(aW[o]);
-            for (i = 0; i < n[l]; i++) gb[i] = fd_thsum(aW[nw + i]) / N;
+            for (o = 0; o < nw; o++) gw[o] = alpha * fd_hsum8(aW[o]);
+            for (i = 0; i < n[l]; i++) gb[i] = fd_hsum8(aW[nw + i]) / N;
         }
     }
     """
