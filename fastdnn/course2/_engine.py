@@ -3,8 +3,8 @@
 The course's models are plain gradient-descent loops; here they run on
 ``fastdnn.training.Trainer``'s general loop (``engine="loop"``, also where the configuration
 is the seed's: the course's formulas to rounding are the contract, and course 2's thin nets
-take one pass over the examples a step there, fastdnn/_core/thin.pxd).  The course prints the cost of the forward
-pass that step i's gradient uses, computed with its own cost function
+take one pass over the examples a step there, fastdnn/_core/thin.pxd).  The course prints
+the cost of the forward pass that step i's gradient uses, computed with its own cost function
 (``nansum`` / ``sum`` of unclamped logs); the engine's cost clamps its logs
 at -100.  The two agree except where a probability is exactly 0 or 1, so for
 full-batch runs the printed costs are computed here with the course's

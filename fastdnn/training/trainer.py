@@ -281,6 +281,8 @@ class Trainer:
         # the gram solver's step is small and partly serial: it runs alone
         self._team_work = 0 if gram else self._engine.step_work
         self._team_batch = mb
+        self._dtype_name = dt.name          # numpy's dtype.name is slow: once, not an epoch
+        self._weights = sum(dims[l] * dims[l - 1] for l in range(1, L + 1))
 
     #: tests and benchmarks: a team of this many threads splitting the batch, whatever the
     #: rules of fastdnn.threads (None: the rules)
@@ -291,12 +293,11 @@ class Trainer:
         if self._forced_team is not None:
             team, split = self._forced_team, True
         elif self._engine.thin:
-            team = _threads.thin_team_size(self.threads, self._team_batch,
-                                           sum(a.size for a in self._Ws))
+            team = _threads.thin_team_size(self.threads, self._team_batch, self._weights)
             split = True
         else:
             team = _threads.team_size(self.threads, self._team_work, self._team_batch,
-                                      self.dtype.name)
+                                      self._dtype_name)
             split = _threads.team_splits_batch(self._team_batch)
         self._engine.workers = team
         self._engine.data_parallel = team > 1 and split
