@@ -33,6 +33,7 @@ import it.
 """
 from __future__ import annotations
 
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -69,6 +70,10 @@ from fastdnn.training import Trainer, TrainingConfig, loss_and_gradients
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 _STOCHASTIC = ("sgd", "adam")
+#: a run of the engine's epochs (_BaseMLP._run_epochs) lasts about this long, at most this
+#: many epochs: Ctrl-C stops the fit between runs
+RUN_SECONDS = 0.2
+RUN_EPOCHS_MAX = 100_000
 # scikit-learn's activation names -> the engine's
 _ENGINE_OUTPUT = {"logistic": "sigmoid", "softmax": "softmax", "identity": "identity",
                   "exp": "exp"}
@@ -117,6 +122,16 @@ class _SolverState:
     def engine_rate(self):
         """The rate the engine steps with: adam takes the base rate, sgd the current one."""
         return self.learning_rate_init if self.solver == "adam" else self.learning_rate
+
+    def engine_rates(self, count, samples_seen, n_samples):
+        """The engine's rates for the next ``count`` epochs of ``n_samples``, from
+        ``samples_seen`` on: the current one, then as iteration_ends sets them."""
+        rates = [self.engine_rate] * count
+        if self.solver == "sgd" and self.lr_schedule == "invscaling":
+            for k in range(1, count):
+                rates[k] = (self.learning_rate_init
+                            / (samples_seen + k * n_samples + 1) ** self.power_t)
+        return rates
 
     def iteration_ends(self, samples_seen):
         """End-of-epoch schedule update (invscaling)."""
@@ -412,46 +427,34 @@ class _BaseMLP(BaseEstimator):
         perm = None
         try:
             self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                if self.shuffle:
-                    perm = sample_idx = _reshuffled(sample_idx, self._random_state)
-                # scikit-learn carries on with non-finite parameters (NaN or infinite
-                # losses and scores until max_iter; then it restores the best parameters
-                # with early stopping, or _fit raises "Solver produced non-finite
-                # parameter weights"), and so does the engine without its finiteness test
-                loss = trainer.run_epoch(perm, True, keep_last_finite=False,
-                                         check_finite=False)
-                self.n_iter_ += 1
-                self.loss_ = float(loss)
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                if early_stopping:
-                    self._set_from_engine(trainer.parameters(), dtype)
-                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
-                self._optimizer.iteration_ends(self.t_)
-                _sync_rate(trainer, self._optimizer)
-                if self._no_improvement_count > self.n_iter_no_change:
+            if not (early_stopping or self.verbose or incremental):
+                self._run_epochs(trainer, sample_idx)
+            else:
+                for _ in range(self.max_iter):
+                    if self.shuffle:
+                        perm = sample_idx = _reshuffled(sample_idx, self._random_state)
+                    # scikit-learn carries on with non-finite parameters (NaN or infinite
+                    # losses and scores until max_iter; then it restores the best parameters
+                    # with early stopping, or _fit raises "Solver produced non-finite
+                    # parameter weights"), and so does the engine without its finiteness test
+                    loss = trainer.run_epoch(perm, True, keep_last_finite=False,
+                                             check_finite=False)
+                    self.n_iter_ += 1
+                    self.loss_ = float(loss)
+                    self.t_ += n_samples
+                    self.loss_curve_.append(self.loss_)
+                    if self.verbose:
+                        print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                     if early_stopping:
-                        msg = ("Validation score did not improve more than "
-                               "tol=%f for %d consecutive epochs."
-                               % (self.tol, self.n_iter_no_change))
-                    else:
-                        msg = ("Training loss did not improve more than tol=%f"
-                               " for %d consecutive epochs." % (self.tol, self.n_iter_no_change))
-                    if self._optimizer.trigger_stopping(msg, self.verbose):
-                        break
-                    self._no_improvement_count = 0
+                        self._set_from_engine(trainer.parameters(), dtype)
+                    self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                    self._optimizer.iteration_ends(self.t_)
                     _sync_rate(trainer, self._optimizer)
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) "
-                        "reached and the optimization hasn't converged yet." % self.max_iter,
-                        ConvergenceWarning,
-                    )
+                    if self._plateau_stops(trainer, early_stopping):
+                        break
+                    if incremental:
+                        break
+                    self._warn_at_max_iter()
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         self._set_from_engine(trainer.parameters(), dtype)
@@ -462,6 +465,68 @@ class _BaseMLP(BaseEstimator):
         if early_stopping:
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
+
+    def _run_epochs(self, trainer, order):
+        """_fit_stochastic's epochs without a validation set, progress printing or
+        partial_fit, in runs of the engine (``Trainer.run_plateau``): each epoch's order
+        drawn from ``_random_state`` and the ``n_iter_no_change`` test done there, the same
+        numbers and draws as an epoch at a time, without Python between the epochs.  A run
+        lasts about RUN_SECONDS (Ctrl-C is seen between runs)."""
+        n_samples = order.shape[0]
+        if not self.shuffle:
+            order = None
+        rs = self._random_state if self.shuffle else None
+        count = 1
+        while self.n_iter_ < self.max_iter:
+            count = min(count, self.max_iter - self.n_iter_)
+            lrs = self._optimizer.engine_rates(count, self.t_, n_samples)
+            t0 = time.perf_counter()
+            costs, best, bad = trainer.run_plateau(
+                lrs, tol=self.tol, patience=self.n_iter_no_change, best=self.best_loss_,
+                bad=self._no_improvement_count, order=order, random_state=rs)
+            elapsed = time.perf_counter() - t0
+            if order is not None:
+                order = trainer.order
+            for c in costs.tolist():
+                self.n_iter_ += 1
+                self.loss_ = c
+                self.t_ += n_samples
+                self.loss_curve_.append(c)
+                self._optimizer.iteration_ends(self.t_)
+            self.best_loss_ = best
+            self._no_improvement_count = int(bad)
+            _sync_rate(trainer, self._optimizer)
+            if self._plateau_stops(trainer, False):
+                return
+            # the next run: as many epochs as fit in RUN_SECONDS at this run's pace
+            per_epoch = elapsed / max(len(costs), 1)
+            count = max(1, min(RUN_EPOCHS_MAX, int(RUN_SECONDS / max(per_epoch, 1e-9))))
+        self._warn_at_max_iter()
+
+    def _plateau_stops(self, trainer, early_stopping):
+        """After an epoch: whether the n_iter_no_change test stops the fit (sgd's adaptive
+        schedule divides its rate by 5 instead, while it is above 1e-6)."""
+        if self._no_improvement_count <= self.n_iter_no_change:
+            return False
+        if early_stopping:
+            msg = ("Validation score did not improve more than tol=%f for %d consecutive "
+                   "epochs." % (self.tol, self.n_iter_no_change))
+        else:
+            msg = ("Training loss did not improve more than tol=%f for %d consecutive "
+                   "epochs." % (self.tol, self.n_iter_no_change))
+        if self._optimizer.trigger_stopping(msg, self.verbose):
+            return True
+        self._no_improvement_count = 0
+        _sync_rate(trainer, self._optimizer)
+        return False
+
+    def _warn_at_max_iter(self):
+        if self.n_iter_ == self.max_iter:
+            warnings.warn(
+                "Stochastic Optimizer: Maximum iterations (%d) "
+                "reached and the optimization hasn't converged yet." % self.max_iter,
+                ConvergenceWarning,
+            )
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
         if early_stopping:

@@ -7,7 +7,11 @@
 * its finiteness test (one reduction per array, summed) still sees a NaN or an infinity
   in any parameter or optimiser array, and is not fooled by finite values whose sum
   overflows;
-* with ``FASTDNN_NUM_THREADS`` set the epoch still runs inside the thread limit.
+* with ``FASTDNN_NUM_THREADS`` set the epoch still runs inside the thread limit;
+* the estimators' runs of epochs in one engine call (``Trainer.run_plateau``) give what
+  an epoch at a time gives, bit for bit: orders drawn from the same generator as
+  ``sklearn.utils.shuffle`` draws them (the oracle), costs, parameters, the stopping test
+  and the learning-rate schedules, and the generator's state afterwards.
 """
 import numpy as np
 import pytest
@@ -233,3 +237,173 @@ def test_estimator_after_divergence_matches_sklearn():
         for Est in (MLPRegressor, SkRegressor):
             with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
                 Est(**kw).fit(X, y)
+
+
+# ------------------------------------------------------- runs of epochs (run_plateau)
+def test_run_plateau_orders_are_sklearn_shuffles():
+    """Each epoch's order is sklearn.utils.shuffle(previous order, random_state=rs)."""
+    from sklearn.utils import shuffle
+
+    rs, ref_rs = np.random.RandomState(7), np.random.RandomState(7)
+    ref_rs.standard_normal()                   # a cached gaussian must survive too
+    rs.standard_normal()
+    order = np.random.RandomState(0).permutation(M)
+    expected = order.copy()
+    tr, ref = _trainer(), _trainer()
+    costs, _, _ = tr.run_plateau([0.01] * 3, tol=0.0, patience=np.inf, order=order,
+                                 random_state=rs)
+    ref_costs = []
+    for _ in range(3):
+        expected = shuffle(expected, random_state=ref_rs)
+        ref_costs.append(ref.run_epoch(expected, True, check_finite=False))
+    np.testing.assert_array_equal(tr.order, expected)
+    assert costs.tolist() == ref_costs
+    a, b = rs.get_state(), ref_rs.get_state()
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[2:] == b[2:]
+    assert rs.randint(1 << 30) == ref_rs.randint(1 << 30)
+
+
+def test_run_plateau_stops_as_the_estimators_test():
+    """bad counts the epochs whose cost is above best - tol; the run ends after the first
+    epoch with bad > patience, and best is the lowest cost; NaN compares false."""
+    tr = _trainer(optimizer="sgd", lr=0.0)       # rate 0: every epoch's cost the same
+    c0 = tr.run_epoch(np.arange(M), True)
+    rs = np.random.RandomState(0)
+    costs, best, bad = tr.run_plateau([0.0] * 10, tol=1e-9, patience=2, best=c0, bad=0,
+                                      order=np.arange(M), random_state=rs)
+    assert len(costs) == 3 and bad == 3 and best <= c0       # never below c0 - 1e-9
+    assert tr.iteration == 4
+    costs, best, bad = tr.run_plateau([0.0] * 10, tol=-1.0, patience=2, best=c0, bad=5,
+                                      order=np.arange(M), random_state=rs)
+    assert len(costs) == 10 and bad == 0                     # above c0 + 1: never
+    # in data order at rate 0 every cost is c0 itself: equal to best - 0 is no plateau
+    same = Trainer(tr._X, tr._Y, tr.parameters(),
+                   tr.config.replace(shuffle="none", learning_rate=0.0))
+    c0 = same.run_epoch(None, True)
+    costs, best, bad = same.run_plateau([0.0] * 5, tol=0.0, patience=1, best=c0, bad=1)
+    assert costs.tolist() == [c0] * 5 and bad == 0 and best == c0
+    costs, best, bad = tr.run_plateau([0.0] * 4, tol=0.0, patience=np.inf, best=np.nan,
+                                      bad=0, order=np.arange(M), random_state=rs)
+    assert len(costs) == 4 and bad == 0 and np.isnan(best)
+
+
+def test_run_plateau_refuses_bad_arguments():
+    tr = _trainer()
+    with pytest.raises(TypeError, match="random_state must be a numpy.random.RandomState"):
+        tr.run_plateau([0.1], tol=0, patience=1, order=np.arange(M),
+                       random_state=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="perm must be a permutation"):
+        tr.run_plateau([0.1], tol=0, patience=1, order=np.zeros(M, dtype=int),
+                       random_state=np.random.RandomState(0))
+    with pytest.raises(ValueError, match="lrs must be finite"):
+        tr.run_plateau([np.nan], tol=0, patience=1, order=np.arange(M),
+                       random_state=np.random.RandomState(0))
+    with pytest.raises(ValueError, match="tol and patience must be numbers"):
+        tr.run_plateau([0.1], tol=np.nan, patience=1, order=np.arange(M),
+                       random_state=np.random.RandomState(0))
+    none = Trainer(tr._X, tr._Y, tr.parameters(), tr.config.replace(shuffle="none"))
+    with pytest.raises(ValueError, match="order and random_state are for"):
+        none.run_plateau([0.1], tol=0, patience=1, random_state=np.random.RandomState(0))
+    assert tr.iteration == 0 and none.iteration == 0
+
+
+def test_run_plateau_on_a_team_equals_one_thread():
+    """A data-parallel team shuffles once per epoch (thread 0) and stops together."""
+    rs = np.random.RandomState(4)
+    X, Y = rs.randn(6, 300), (rs.rand(1, 300) > 0.5).astype(float)
+    P = {"W1": rs.randn(40, 6) * 0.3, "b1": np.zeros((40, 1)),
+         "W2": rs.randn(1, 40) * 0.3, "b2": np.zeros((1, 1))}
+    cfg = TrainingConfig(learning_rate=0.01, optimizer="adam_sklearn", output="sigmoid",
+                         hidden_activation="relu", mini_batch_size=150, shuffle="external",
+                         loss_convention="sklearn")
+    got = []
+    for team in (None, 2):
+        tr = Trainer(X, Y, P, cfg)
+        tr._forced_team = team
+        costs, best, bad = tr.run_plateau([0.01] * 30, tol=1e-3, patience=3,
+                                          order=np.arange(300),
+                                          random_state=np.random.RandomState(9))
+        got.append((costs, best, bad, tr.order, tr.parameters()))
+    (c1, b1, n1, o1, p1), (c2, b2, n2, o2, p2) = got
+    np.testing.assert_array_equal(o1, o2)
+    assert len(c1) == len(c2) and n1 == n2
+    np.testing.assert_allclose(c2, c1, rtol=1e-12)
+    for k in p1:
+        np.testing.assert_allclose(p2[k], p1[k], rtol=1e-10, atol=1e-13)
+
+
+def _fit_both(Est, X, y, sample_weight=None, **kw):
+    """The estimator fitted in runs of epochs, and an epoch at a time (verbose: the
+    per-epoch loop, its printing captured)."""
+    import contextlib
+    import io
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    fits = []
+    for verbose in (False, True):
+        rs = np.random.RandomState(3)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est = Est(verbose=verbose, random_state=rs, **kw).fit(X, y, sample_weight)
+        fits.append((est, rs))
+    return fits
+
+
+_RUN_CASES = [
+    dict(solver="adam"),
+    dict(solver="adam", tol=0.05),
+    dict(solver="adam", shuffle=False, tol=0.0),
+    dict(solver="sgd", learning_rate="constant", tol=0.05),
+    dict(solver="sgd", learning_rate="invscaling", power_t=0.3, learning_rate_init=0.3),
+    dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=2),
+    dict(solver="sgd", learning_rate="adaptive", tol=0.0, shuffle=False),
+    dict(solver="adam", n_iter_no_change=np.inf, tol=1.0),
+]
+
+
+@pytest.mark.parametrize("kw", _RUN_CASES, ids=[str(sorted(c.items())) for c in _RUN_CASES])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_estimator_runs_equal_an_epoch_at_a_time(kw, weighted):
+    from fastdnn.sklearn import MLPClassifier
+
+    rs = np.random.RandomState(0)
+    X = rs.randn(260, 7)
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] > 1)
+    w = rs.uniform(0.5, 2, len(y)) if weighted else None
+    (run, rs_run), (one, rs_one) = _fit_both(MLPClassifier, X, y, w, hidden_layer_sizes=(9,),
+                                             batch_size=32, max_iter=40, **kw)
+    assert run.n_iter_ == one.n_iter_ and run.t_ == one.t_
+    assert run.loss_curve_ == one.loss_curve_ and run.loss_ == one.loss_
+    assert run.best_loss_ == one.best_loss_
+    assert run._no_improvement_count == one._no_improvement_count
+    assert run._optimizer.learning_rate == one._optimizer.learning_rate
+    for a, b in zip(run.coefs_ + run.intercepts_, one.coefs_ + one.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    a, b = rs_run.get_state(), rs_one.get_state()
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[2:] == b[2:]
+
+
+def test_regressor_runs_with_warm_start_equal_an_epoch_at_a_time():
+    from fastdnn.sklearn import MLPRegressor
+
+    rs = np.random.RandomState(1)
+    X = rs.randn(150, 5)
+    y = np.sin(X[:, 0]) + X[:, 1]
+    (run, _), (one, _) = _fit_both(MLPRegressor, X, y, hidden_layer_sizes=(12,),
+                                   max_iter=15, warm_start=True, solver="sgd",
+                                   learning_rate="invscaling")
+    assert run.loss_curve_ == one.loss_curve_
+    import contextlib
+    import io
+    for est in (run, one):
+        est.set_params(max_iter=7)
+    run.fit(X, y)
+    with contextlib.redirect_stdout(io.StringIO()):
+        one.fit(X, y)
+    assert run.loss_curve_ == one.loss_curve_ and run.n_iter_ == one.n_iter_ == 7
+    for a, b in zip(run.coefs_, one.coefs_):
+        np.testing.assert_array_equal(a, b)

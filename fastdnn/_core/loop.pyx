@@ -80,7 +80,7 @@ from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s,
                                        opt_is_linear, OPT_ADAM, OPT_ADAM_SKLEARN, _adam,
                                        fd_adam_div_d, fd_adam_div_f)
 from fastdnn._core.rng cimport (MT19937, MTLanes, MT_LANES, lanes_permutation,
-                                legacy_permutation, next_double)
+                                legacy_permutation, next_double, bitgen_shuffle)
 
 cnp.import_array()
 
@@ -1070,6 +1070,13 @@ cdef struct Run:
     const unsigned char *want
     double *costs
     Py_ssize_t count
+    # scikit-learn's epoch loop (Engine.run_plateau): the order shuffled before each epoch
+    # from shuffle_bg (NULL: kept), and its stopping rule on the epochs' costs
+    bitgen_t *shuffle_bg
+    bint plateau
+    double tol, patience, best, bad
+    Py_ssize_t done
+    bint stop
 
 
 cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
@@ -1088,12 +1095,32 @@ cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
             _sync(nt)
         if tid == 0:
             sp.h.lr = r.lrs[i]
+        if r.shuffle_bg != NULL:
+            # the last epoch's gathers read the order before its last step's barriers
+            if tid == 0:
+                bitgen_shuffle(r.shuffle_bg, r.B.perm, sp.m)
+            _sync(nt)
         if r.is_double:
             c = _epoch[double](sp, r.B, r.first + i, r.want[i], tid, nt, 0)
         else:
             c = _epoch[float](sp, r.B, r.first + i, r.want[i], tid, nt, 0)
         if tid == 0 and r.want[i]:
             r.costs[i] = c
+        if r.plateau:
+            if tid == 0:
+                # scikit-learn's _update_no_improvement_count (without a validation set)
+                # and its test; NaN compares false, as there
+                r.done = i + 1
+                if c > r.best - r.tol:
+                    r.bad += 1
+                else:
+                    r.bad = 0
+                if c < r.best:
+                    r.best = c
+                r.stop = r.bad > r.patience
+            _sync(nt)
+            if r.stop:
+                break
     if sp.ftz:
         fd_restore_fp(fp)
 
@@ -1528,53 +1555,114 @@ cdef class Engine:
         if self.sp.shuffle == SHUF_EXTERNAL:
             raise ValueError("the external shuffle runs one epoch at a time (run_epoch)")
         cdef Run r
+        self._prepare(&r, first_epoch, count, &lrs[0] if count else NULL,
+                      &want[0] if count else NULL, &costs[0] if count else NULL)
+        self._run(&r)
+
+    cdef void _prepare(self, Run *r, long long first, Py_ssize_t count, const double *lrs,
+                       const unsigned char *want, double *costs):
+        """r: epochs first .. first + count - 1 of this engine, neither shuffled by the
+        engine nor stopped early."""
         r.sp = &self.sp
         r.B = &self.B
         r.is_double = self.is_double
-        r.first = first_epoch
+        r.first = first
         r.count = count
-        r.lrs = &lrs[0] if count else NULL
-        r.want = &want[0] if count else NULL
-        r.costs = &costs[0] if count else NULL
-        self._run(&r)
+        r.lrs = lrs
+        r.want = want
+        r.costs = costs
+        r.shuffle_bg = NULL
+        r.plateau = False
+        r.done = 0
+        r.stop = False
 
     def run_epoch(self, long long epoch, perm, bint want_cost):
         """One epoch at the current rate; perm: (m,) int array for the external shuffle
         (ValueError unless it is a permutation of 0..m-1; the engine's copy is then left
         as it was)."""
         cdef double c
+        if self.sp.shuffle == SHUF_EXTERNAL:
+            self._set_order(perm)
+        cdef double lr = self.sp.h.lr
+        cdef unsigned char w = want_cost
+        cdef Run r
+        self._prepare(&r, epoch, 1, &lr, &w, &c)
+        self._run(&r)
+        return c if want_cost else None
+
+    cdef _set_order(self, perm):
+        """The external shuffle's order := perm (ValueError unless it is a permutation of
+        0..m-1; the engine's copy is then left as it was)."""
         cdef cnp.ndarray pa
         cdef const int64_t *src
         cdef bint ok
         cdef unsigned char *seen
         cdef int64_t m = self.sp.m
+        pa = np.ascontiguousarray(perm, dtype=np.int64)
+        if pa.ndim != 1 or pa.shape[0] != m:
+            raise ValueError(f"perm must hold {m} indices, got shape {np.shape(perm)}")
+        if self._seen is None:
+            self._seen = np.empty(m, dtype=np.uint8)
+        seen = <unsigned char *>_ptr(self._seen)
+        src = <const int64_t *>cnp.PyArray_DATA(pa)
+        with nogil:
+            ok = _is_permutation(src, m, seen)
+            if ok:
+                memcpy(self.B.perm, src, <size_t>m * sizeof(int64_t))
+        if not ok:
+            raise ValueError("perm must be a permutation of 0..m-1")
+
+    def run_plateau(self, long long first_epoch, const double[::1] lrs, double[::1] costs,
+                    perm, bit_generator, double tol, double patience, double best,
+                    double bad):
+        """scikit-learn's stochastic epochs (``_fit_stochastic`` without a validation set)
+        in one call: epoch i at rate lrs[i], its cost into costs[i]; then its
+        ``_update_no_improvement_count``: ``bad`` (the epochs without an improvement of
+        ``tol`` on ``best``) counted up or reset, ``best`` lowered; the run stops after the
+        first epoch with ``bad > patience``.  Returns (epochs run, best, bad).
+
+        With the external shuffle, perm (the order before the run, as for run_epoch) is
+        shuffled before every epoch by ``RandomState.shuffle``'s draws from bit_generator
+        (a numpy BitGenerator, its lock held meanwhile), as ``sklearn.utils.shuffle`` draws
+        each epoch's order from the previous one; the engine keeps the last order.  Without
+        it (data order), perm and bit_generator are None."""
+        cdef Py_ssize_t count = lrs.shape[0]
+        if costs.shape[0] != count:
+            raise ValueError("lrs and costs must have one entry per epoch")
+        if patience != patience or tol != tol:
+            raise ValueError(f"tol and patience must be numbers, got {tol} and {patience}")
+        if (self.sp.shuffle == SHUF_EXTERNAL) != (bit_generator is not None):
+            raise ValueError("bit_generator is for the external shuffle, which needs one")
+        if self.sp.shuffle == SHUF_COURSE:
+            raise ValueError("the course's shuffle is not scikit-learn's")
         if self.sp.shuffle == SHUF_EXTERNAL:
-            pa = np.ascontiguousarray(perm, dtype=np.int64)
-            if pa.ndim != 1 or pa.shape[0] != m:
-                raise ValueError(f"perm must hold {m} indices, got shape {np.shape(perm)}")
-            if self._seen is None:
-                self._seen = np.empty(m, dtype=np.uint8)
-            seen = <unsigned char *>_ptr(self._seen)
-            src = <const int64_t *>cnp.PyArray_DATA(pa)
-            with nogil:
-                ok = _is_permutation(src, m, seen)
-                if ok:
-                    memcpy(self.B.perm, src, <size_t>m * sizeof(int64_t))
-            if not ok:
-                raise ValueError("perm must be a permutation of 0..m-1")
-        cdef double lr = self.sp.h.lr
-        cdef unsigned char w = want_cost
+            self._set_order(perm)
+        elif perm is not None:
+            raise ValueError("perm is only for the external shuffle")
         cdef Run r
-        r.sp = &self.sp
-        r.B = &self.B
-        r.is_double = self.is_double
-        r.first = epoch
-        r.count = 1
-        r.lrs = &lr
-        r.want = &w
-        r.costs = &c
-        self._run(&r)
-        return c if want_cost else None
+        self._prepare(&r, first_epoch, count, &lrs[0] if count else NULL,
+                      NULL, &costs[0] if count else NULL)
+        want = np.ones(max(count, 1), dtype=np.uint8)
+        cdef const unsigned char[::1] wv = want
+        r.want = &wv[0]
+        r.plateau = True
+        r.tol = tol
+        r.patience = patience
+        r.best = best
+        r.bad = bad
+        if bit_generator is None:
+            self._run(&r)
+        else:
+            with bit_generator.lock:
+                r.shuffle_bg = <bitgen_t *>PyCapsule_GetPointer(bit_generator.capsule,
+                                                                "BitGenerator")
+                self._run(&r)
+        return r.done, r.best, r.bad
+
+    @property
+    def order(self):
+        """A copy of the external shuffle's current order (the last epoch's)."""
+        return self._perm.copy()
 
     cdef _chunks_for(self, int threads):
         """Layer 1's chunk scratch for a team of ``threads``."""

@@ -6,9 +6,11 @@
 #   rejection from the 32-bit outputs masked to the smallest 2^k - 1 >= i (numpy's
 #   random_interval).  Written here from the published algorithms (Matsumoto and
 #   Nishimura's MT19937), checked against numpy in tests/test_rng.py.
+# * scikit-learn's epoch orders: ``RandomState.shuffle`` of the previous order, drawn from
+#   the estimator's own generator through numpy's C-API (bitgen_shuffle below).
 # * Dropout masks: a numpy.random.PCG64 bit generator owned by the trainer, reached
 #   through numpy's C-API (bitgen_t.next_double: the doubles Generator.random draws).
-from libc.stdint cimport uint32_t, int64_t
+from libc.stdint cimport uint32_t, uint64_t, int64_t
 from numpy.random cimport bitgen_t
 
 # The seeding and first twist of MT_LANES generators of consecutive seeds at once, lane l
@@ -154,3 +156,40 @@ cdef inline void lanes_permutation(MTLanes *ls, MT19937 *st, uint32_t seed, int6
 
 cdef inline double next_double(bitgen_t *bg) noexcept nogil:
     return bg.next_double(bg.state)
+
+
+cdef inline uint64_t bitgen_interval(bitgen_t *bg, uint64_t mx) noexcept nogil:
+    """Uniform integer in [0, mx] by masked rejection, drawn from bg as numpy's
+    random_interval draws it: 32-bit outputs while mx < 2^32, 64-bit ones above."""
+    cdef uint64_t mask = mx, v
+    if mx == 0:
+        return 0
+    mask |= mask >> 1
+    mask |= mask >> 2
+    mask |= mask >> 4
+    mask |= mask >> 8
+    mask |= mask >> 16
+    mask |= mask >> 32
+    if mx <= 0xffffffffU:
+        v = bg.next_uint32(bg.state) & mask
+        while v > mx:
+            v = bg.next_uint32(bg.state) & mask
+    else:
+        v = bg.next_uint64(bg.state) & mask
+        while v > mx:
+            v = bg.next_uint64(bg.state) & mask
+    return v
+
+
+cdef inline void bitgen_shuffle(bitgen_t *bg, int64_t *p, int64_t m) noexcept nogil:
+    """p[0..m-1] shuffled in place as ``RandomState.shuffle`` shuffles a 1-D array with
+    the generator behind bg: i from m - 1 down to 1, p[i] swapped with p[j], j drawn in
+    [0, i].  scikit-learn's ``shuffle(order, random_state=rs)`` is order[rs.shuffle(arange)]:
+    the same swaps applied to order itself."""
+    cdef int64_t i = m - 1, j, tmp
+    while i > 0:
+        j = <int64_t>bitgen_interval(bg, <uint64_t>i)
+        tmp = p[i]
+        p[i] = p[j]
+        p[j] = tmp
+        i -= 1

@@ -491,17 +491,8 @@ class Trainer:
             raise ValueError(f"perm is only for shuffle='external' (this run shuffles "
                              f"{self._shuffle!r})")
         saved = self._snapshot() if (keep_last_finite and check_finite) else None
-        # the thread limit is entered only when a count is set (entering threadpoolctl's
-        # limit costs ~10 us, as much as a small set's whole epoch of Python)
-        threads = self.threads if self.threads is not None else _threads.resolve_threads()
-        if self._team_work >= _threads.team_min_work(self._team_batch, self.dtype.name):
-            with self._team():
-                c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
-        elif threads is None:
-            c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
-        else:
-            with _threads.limit(threads):
-                c = self._engine.run_epoch(self.iteration, perm, bool(compute_cost))
+        c = self._call_engine(self._engine.run_epoch, self.iteration, perm,
+                              bool(compute_cost))
         if check_finite and ((c is not None and not math.isfinite(c))
                              or not self._finite()):
             if saved is not None:
@@ -512,6 +503,66 @@ class Trainer:
                 self.parameters(), [], self.optimizer_state())
         self.iteration += 1
         return c
+
+    def _call_engine(self, method, *args):
+        """method(*args) on the team the step's work calls for, or alone under the thread
+        limit (entered only when a count is set: entering threadpoolctl's limit costs
+        ~10 us, as much as a small set's whole epoch of Python)."""
+        threads = self.threads if self.threads is not None else _threads.resolve_threads()
+        if self._team_work >= _threads.team_min_work(self._team_batch, self._dtype_name):
+            with self._team():
+                return method(*args)
+        if threads is None:
+            return method(*args)
+        with _threads.limit(threads):
+            return method(*args)
+
+    def run_plateau(self, lrs, *, tol, patience, best=math.inf, bad=0, order=None,
+                    random_state=None):
+        """scikit-learn's stochastic epochs in one call: epoch i at rate ``lrs[i]``, each
+        followed by its plateau count (``bad`` += 1 when the epoch's cost is above
+        ``best - tol``, else 0; ``best`` = the lowest cost), stopping after the first
+        epoch with ``bad > patience`` (``MLPClassifier``'s ``n_iter_no_change`` test,
+        without a validation set).
+
+        With the external shuffle, ``order`` (a permutation of the m examples) is the order
+        before the run and ``random_state`` the ``numpy.random.RandomState`` each epoch's
+        order is drawn from as ``sklearn.utils.shuffle(order, random_state=random_state)``
+        draws it; the last order is then ``self.order``.  Without it both are None.
+
+        Returns (costs of the epochs run, best, bad).  Like ``run_epoch(...,
+        check_finite=False)``, non-finite costs or parameters do not stop the run.
+        """
+        if self.fused:
+            raise ValueError("run_plateau runs on the general loop (Trainer(engine='loop') "
+                             "or a configuration the fused engine does not take)")
+        lrs = np.ascontiguousarray(lrs, dtype=np.float64)
+        if lrs.ndim != 1:
+            raise ValueError(f"lrs must be 1-D, got shape {lrs.shape}")
+        if not (np.isfinite(lrs).all() and (lrs >= 0).all()):
+            raise ValueError("lrs must be finite and >= 0")
+        bit_generator = None
+        if self._shuffle == "external":
+            if not isinstance(random_state, np.random.RandomState):
+                raise TypeError(f"random_state must be a numpy.random.RandomState with the "
+                                f"external shuffle, got {type(random_state).__name__}")
+            order = self._external_perm(order)
+            bit_generator = random_state._bit_generator
+        elif order is not None or random_state is not None:
+            raise ValueError(f"order and random_state are for shuffle='external' (this run "
+                             f"shuffles {self._shuffle!r})")
+        costs = np.empty(lrs.shape[0])
+        done, best, bad = self._call_engine(self._engine.run_plateau, self.iteration, lrs,
+                                            costs, order, bit_generator, float(tol),
+                                            float(patience), float(best), float(bad))
+        self.iteration += done
+        self._engine.learning_rate = self._lr        # the rate between runs: the trainer's
+        return costs[:done], best, bad
+
+    @property
+    def order(self):
+        """The external shuffle's current order (a copy; the last epoch's)."""
+        return self._engine.order
 
     def _external_perm(self, perm):
         """``perm`` as a contiguous int64 array of shape (m,) (what the compiled loop takes
