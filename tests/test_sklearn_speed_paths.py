@@ -407,3 +407,38 @@ def test_regressor_runs_with_warm_start_equal_an_epoch_at_a_time():
     assert run.loss_curve_ == one.loss_curve_ and run.n_iter_ == one.n_iter_ == 7
     for a, b in zip(run.coefs_, one.coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+def test_estimator_interrupted_between_runs_keeps_the_epochs_done(monkeypatch):
+    """Ctrl-C (KeyboardInterrupt) between two runs of epochs: scikit-learn's warning, and the
+    model of the epochs done, as a fit of that many epochs."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    import fastdnn.sklearn as fsk
+
+    monkeypatch.setattr(fsk, "RUN_SECONDS", 0.0)          # runs of one epoch
+    real = Trainer.run_plateau
+    calls = []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(len(args[0]))
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    rs = np.random.RandomState(0)
+    X = rs.randn(120, 5)
+    y = (X[:, 0] > 0).astype(int)
+    kw = dict(hidden_layer_sizes=(8,), random_state=0, batch_size=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = fsk.MLPClassifier(max_iter=3, **kw).fit(X, y)
+    monkeypatch.setattr(Trainer, "run_plateau", interrupted)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        est = fsk.MLPClassifier(max_iter=50, **kw).fit(X, y)
+    assert calls == [1, 1, 1, 1]
+    assert est.n_iter_ == 3 and est.loss_curve_ == ref.loss_curve_
+    for a, b in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_array_equal(a, b)
