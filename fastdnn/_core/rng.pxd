@@ -5,9 +5,10 @@
 #   Fisher-Yates shuffle of arange(m) from the last position down, each index drawn by
 #   rejection from the 32-bit outputs masked to the smallest 2^k - 1 >= i (numpy's
 #   random_interval).  Written here from the published algorithms (Matsumoto and
-#   Nishimura's MT19937), checked against numpy in tests/test_rng.py.
+#   Nishimura's MT19937), checked against numpy in tests/test_engine_v2_api.py.
 # * scikit-learn's epoch orders: ``RandomState.shuffle`` of the previous order, drawn from
-#   the estimator's own generator through numpy's C-API (bitgen_shuffle below).
+#   the estimator's own generator through numpy's C-API (bitgen_shuffle below; checked
+#   against sklearn.utils.shuffle in tests/test_sklearn_speed_paths.py).
 # * Dropout masks: a numpy.random.PCG64 bit generator owned by the trainer, reached
 #   through numpy's C-API (bitgen_t.next_double: the doubles Generator.random draws).
 from libc.stdint cimport uint32_t, uint64_t, int64_t
@@ -93,16 +94,22 @@ cdef inline uint32_t mt_next32(MT19937 *st) noexcept nogil:
     return y
 
 
+cdef inline uint64_t interval_mask(uint64_t mx) noexcept nogil:
+    """The smallest 2^k - 1 >= mx: random_interval's mask."""
+    mx |= mx >> 1
+    mx |= mx >> 2
+    mx |= mx >> 4
+    mx |= mx >> 8
+    mx |= mx >> 16
+    mx |= mx >> 32
+    return mx
+
+
 cdef inline uint32_t mt_interval(MT19937 *st, uint32_t mx) noexcept nogil:
     """Uniform integer in [0, mx] by masked rejection (numpy's random_interval, 32 bits)."""
-    cdef uint32_t mask = mx, v
+    cdef uint32_t mask = <uint32_t>interval_mask(mx), v
     if mx == 0:
         return 0
-    mask |= mask >> 1
-    mask |= mask >> 2
-    mask |= mask >> 4
-    mask |= mask >> 8
-    mask |= mask >> 16
     v = mt_next32(st) & mask
     while v > mx:
         v = mt_next32(st) & mask
@@ -161,15 +168,9 @@ cdef inline double next_double(bitgen_t *bg) noexcept nogil:
 cdef inline uint64_t bitgen_interval(bitgen_t *bg, uint64_t mx) noexcept nogil:
     """Uniform integer in [0, mx] by masked rejection, drawn from bg as numpy's
     random_interval draws it: 32-bit outputs while mx < 2^32, 64-bit ones above."""
-    cdef uint64_t mask = mx, v
+    cdef uint64_t mask = interval_mask(mx), v
     if mx == 0:
         return 0
-    mask |= mask >> 1
-    mask |= mask >> 2
-    mask |= mask >> 4
-    mask |= mask >> 8
-    mask |= mask >> 16
-    mask |= mask >> 32
     if mx <= 0xffffffffU:
         v = bg.next_uint32(bg.state) & mask
         while v > mx:
