@@ -427,8 +427,8 @@ class _BaseMLP(BaseEstimator):
         perm = None
         try:
             self.n_iter_ = 0
-            if not (early_stopping or self.verbose or incremental):
-                self._run_epochs(trainer, sample_idx)
+            if not early_stopping:
+                self._run_epochs(trainer, sample_idx, incremental)
             else:
                 for _ in range(self.max_iter):
                     if self.shuffle:
@@ -439,20 +439,11 @@ class _BaseMLP(BaseEstimator):
                     # parameter weights"), and so does the engine without its finiteness test
                     loss = trainer.run_epoch(perm, True, keep_last_finite=False,
                                              check_finite=False)
-                    self.n_iter_ += 1
-                    self.loss_ = float(loss)
-                    self.t_ += n_samples
-                    self.loss_curve_.append(self.loss_)
-                    if self.verbose:
-                        print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                    if early_stopping:
-                        self._set_from_engine(trainer.parameters(), dtype)
-                    self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
-                    self._optimizer.iteration_ends(self.t_)
+                    self._epoch_done(float(loss), n_samples)
+                    self._set_from_engine(trainer.parameters(), dtype)
+                    self._update_validation_count(X_val, y_val, sw_val)
                     _sync_rate(trainer, self._optimizer)
-                    if self._plateau_stops(trainer, early_stopping):
-                        break
-                    if incremental:
+                    if self._plateau_stops(trainer, True):
                         break
                     self._warn_at_max_iter()
         except KeyboardInterrupt:
@@ -466,12 +457,13 @@ class _BaseMLP(BaseEstimator):
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
 
-    def _run_epochs(self, trainer, order):
-        """_fit_stochastic's epochs without a validation set, progress printing or
-        partial_fit, in runs of the engine (``Trainer.run_plateau``): each epoch's order
-        drawn from ``_random_state`` and the ``n_iter_no_change`` test done there, the same
-        numbers and draws as an epoch at a time, without Python between the epochs.  A run
-        lasts about RUN_SECONDS (Ctrl-C is seen between runs)."""
+    def _run_epochs(self, trainer, order, incremental):
+        """_fit_stochastic's epochs without a validation set in runs of the engine
+        (``Trainer.run_plateau``): each epoch's order drawn from ``_random_state`` as
+        ``sklearn.utils.shuffle`` draws it and scikit-learn's ``n_iter_no_change`` test on
+        the training loss done there, without Python between the epochs.  A run lasts about
+        RUN_SECONDS (Ctrl-C is seen between runs); one epoch with ``verbose`` (its line
+        printed as it ends) and for partial_fit (its one epoch)."""
         n_samples = order.shape[0]
         if not self.shuffle:
             order = None
@@ -488,20 +480,27 @@ class _BaseMLP(BaseEstimator):
             if order is not None:
                 order = trainer.order
             for c in costs.tolist():
-                self.n_iter_ += 1
-                self.loss_ = c
-                self.t_ += n_samples
-                self.loss_curve_.append(c)
-                self._optimizer.iteration_ends(self.t_)
+                self._epoch_done(c, n_samples)
             self.best_loss_ = best
             self._no_improvement_count = int(bad)
             _sync_rate(trainer, self._optimizer)
-            if self._plateau_stops(trainer, False):
+            if self._plateau_stops(trainer, False) or incremental:
                 return
-            # the next run: as many epochs as fit in RUN_SECONDS at this run's pace
-            per_epoch = elapsed / max(len(costs), 1)
-            count = max(1, min(RUN_EPOCHS_MAX, int(RUN_SECONDS / max(per_epoch, 1e-9))))
+            if not self.verbose:
+                # the next run: as many epochs as fit in RUN_SECONDS at this run's pace
+                per_epoch = elapsed / max(len(costs), 1)
+                count = max(1, min(RUN_EPOCHS_MAX, int(RUN_SECONDS / max(per_epoch, 1e-9))))
         self._warn_at_max_iter()
+
+    def _epoch_done(self, loss, n_samples):
+        """An epoch's bookkeeping: its count, loss, samples seen, the schedule's rate."""
+        self.n_iter_ += 1
+        self.loss_ = loss
+        self.t_ += n_samples
+        self.loss_curve_.append(loss)
+        if self.verbose:
+            print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+        self._optimizer.iteration_ends(self.t_)
 
     def _plateau_stops(self, trainer, early_stopping):
         """After an epoch: whether the n_iter_no_change test stops the fit (sgd's adaptive
@@ -528,27 +527,21 @@ class _BaseMLP(BaseEstimator):
                 ConvergenceWarning,
             )
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
-        if early_stopping:
-            score = self._score(X_val, y_val, sample_weight=sw_val)
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print("Validation score: %f" % self.validation_scores_[-1])
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_coefs = [c.copy() for c in self.coefs_]
-                self._best_intercepts = [b.copy() for b in self.intercepts_]
+    def _update_validation_count(self, X_val, y_val, sw_val):
+        """scikit-learn's _update_no_improvement_count with a validation set (without one,
+        the engine does its test on the training loss: Trainer.run_plateau)."""
+        score = self._score(X_val, y_val, sample_weight=sw_val)
+        self.validation_scores_.append(score)
+        if self.verbose:
+            print("Validation score: %f" % self.validation_scores_[-1])
+        if score < self.best_validation_score_ + self.tol:
+            self._no_improvement_count += 1
         else:
-            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if self.loss_curve_[-1] < self.best_loss_:
-                self.best_loss_ = self.loss_curve_[-1]
+            self._no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            self._best_coefs = [c.copy() for c in self.coefs_]
+            self._best_intercepts = [b.copy() for b in self.intercepts_]
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)

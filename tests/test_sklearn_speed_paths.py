@@ -8,10 +8,11 @@
   in any parameter or optimiser array, and is not fooled by finite values whose sum
   overflows;
 * with ``FASTDNN_NUM_THREADS`` set the epoch still runs inside the thread limit;
-* the estimators' runs of epochs in one engine call (``Trainer.run_plateau``) give what
-  an epoch at a time gives, bit for bit: orders drawn from the same generator as
-  ``sklearn.utils.shuffle`` draws them (the oracle), costs, parameters, the stopping test
-  and the learning-rate schedules, and the generator's state afterwards.
+* the estimators' runs of epochs in one engine call (``Trainer.run_plateau``): orders
+  drawn from the same generator as ``sklearn.utils.shuffle`` draws them (the oracle), the
+  stopping test, and runs of many epochs giving what runs of one give, bit for bit
+  (costs, parameters, the learning-rate schedules, the generator's state afterwards);
+  tests/test_sklearn_compare.py holds the fits against scikit-learn's own.
 """
 import numpy as np
 import pytest
@@ -334,8 +335,8 @@ def test_run_plateau_on_a_team_equals_one_thread():
 
 
 def _fit_both(Est, X, y, sample_weight=None, **kw):
-    """The estimator fitted in runs of epochs, and an epoch at a time (verbose: the
-    per-epoch loop, its printing captured)."""
+    """The estimator fitted in runs of epochs, and in runs of one epoch each (verbose: a
+    line printed as each epoch ends, captured here)."""
     import contextlib
     import io
     import warnings
@@ -366,7 +367,7 @@ _RUN_CASES = [
 
 @pytest.mark.parametrize("kw", _RUN_CASES, ids=[str(sorted(c.items())) for c in _RUN_CASES])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_estimator_runs_equal_an_epoch_at_a_time(kw, weighted):
+def test_estimator_runs_equal_runs_of_one_epoch(kw, weighted):
     from fastdnn.sklearn import MLPClassifier
 
     rs = np.random.RandomState(0)
@@ -387,7 +388,7 @@ def test_estimator_runs_equal_an_epoch_at_a_time(kw, weighted):
     assert a[2:] == b[2:]
 
 
-def test_regressor_runs_with_warm_start_equal_an_epoch_at_a_time():
+def test_regressor_runs_with_warm_start_equal_runs_of_one_epoch():
     from fastdnn.sklearn import MLPRegressor
 
     rs = np.random.RandomState(1)
