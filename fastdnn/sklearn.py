@@ -477,8 +477,7 @@ class _BaseMLP(BaseEstimator):
                 lrs, tol=self.tol, patience=self.n_iter_no_change, best=self.best_loss_,
                 bad=self._no_improvement_count, order=order, random_state=rs)
             elapsed = time.perf_counter() - t0
-            if order is not None:
-                order = trainer.order
+            order = None                      # the next run goes on from the engine's
             for c in costs.tolist():
                 self._epoch_done(c, n_samples)
             self.best_loss_ = best

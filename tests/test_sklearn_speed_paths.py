@@ -251,8 +251,10 @@ def test_run_plateau_orders_are_sklearn_shuffles():
     order = np.random.RandomState(0).permutation(M)
     expected = order.copy()
     tr, ref = _trainer(), _trainer()
-    costs, _, _ = tr.run_plateau([0.01] * 3, tol=0.0, patience=np.inf, order=order,
+    first, _, _ = tr.run_plateau([0.01] * 2, tol=0.0, patience=np.inf, order=order,
                                  random_state=rs)
+    last, _, _ = tr.run_plateau([0.01], tol=0.0, patience=np.inf, random_state=rs)
+    costs = np.r_[first, last]          # order=None: on from the engine's last order
     ref_costs = []
     for _ in range(3):
         expected = shuffle(expected, random_state=ref_rs)
@@ -294,6 +296,8 @@ def test_run_plateau_refuses_bad_arguments():
     with pytest.raises(TypeError, match="random_state must be a numpy.random.RandomState"):
         tr.run_plateau([0.1], tol=0, patience=1, order=np.arange(M),
                        random_state=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="the engine holds no order yet"):
+        tr.run_plateau([0.1], tol=0, patience=1, random_state=np.random.RandomState(0))
     with pytest.raises(ValueError, match="perm must be a permutation"):
         tr.run_plateau([0.1], tol=0, patience=1, order=np.zeros(M, dtype=int),
                        random_state=np.random.RandomState(0))

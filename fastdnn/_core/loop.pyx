@@ -1195,6 +1195,7 @@ cdef class Engine:
     cdef object dtype
     cdef readonly object _perm
     cdef object _seen               # (m,) uint8 scratch: run_epoch's permutation check
+    cdef bint _order_set            # B.perm holds a permutation (the external shuffle's)
     cdef readonly list grads        # [G_W1, G_b1, ..., G_WL, G_bL]: the last step's gradients
     #                                 (G_W1 not kept where layer 1 goes chunk by chunk)
     cdef readonly dict gram         # the gram solver's arrays (None for the primal solver)
@@ -1611,6 +1612,7 @@ cdef class Engine:
                 memcpy(self.B.perm, src, <size_t>m * sizeof(int64_t))
         if not ok:
             raise ValueError("perm must be a permutation of 0..m-1")
+        self._order_set = True
 
     def run_plateau(self, long long first_epoch, const double[::1] lrs, double[::1] costs,
                     perm, bit_generator, double tol, double patience, double best,
@@ -1621,11 +1623,12 @@ cdef class Engine:
         ``tol`` on ``best``) counted up or reset, ``best`` lowered; the run stops after the
         first epoch with ``bad > patience``.  Returns (epochs run, best, bad).
 
-        With the external shuffle, perm (the order before the run, as for run_epoch) is
-        shuffled before every epoch by ``RandomState.shuffle``'s draws from bit_generator
-        (a numpy BitGenerator, its lock held meanwhile), as ``sklearn.utils.shuffle`` draws
-        each epoch's order from the previous one; the engine keeps the last order.  Without
-        it (data order), perm and bit_generator are None."""
+        With the external shuffle, the order before the run (perm, as for run_epoch; None:
+        the one the engine holds, its last epoch's) is shuffled before every epoch by
+        ``RandomState.shuffle``'s draws from bit_generator (a numpy BitGenerator, its lock
+        held meanwhile), as ``sklearn.utils.shuffle`` draws each epoch's order from the
+        previous one; the engine keeps the last order.  Without it (data order), perm and
+        bit_generator are None."""
         cdef Py_ssize_t count = lrs.shape[0]
         if costs.shape[0] != count:
             raise ValueError("lrs and costs must have one entry per epoch")
@@ -1636,7 +1639,10 @@ cdef class Engine:
         if self.sp.shuffle == SHUF_COURSE:
             raise ValueError("the course's shuffle is not scikit-learn's")
         if self.sp.shuffle == SHUF_EXTERNAL:
-            self._set_order(perm)
+            if perm is not None:
+                self._set_order(perm)
+            elif not self._order_set:
+                raise ValueError("perm is needed: the engine holds no order yet")
         elif perm is not None:
             raise ValueError("perm is only for the external shuffle")
         cdef Run r

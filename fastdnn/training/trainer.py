@@ -526,9 +526,10 @@ class Trainer:
         without a validation set).
 
         With the external shuffle, ``order`` (a permutation of the m examples) is the order
-        before the run and ``random_state`` the ``numpy.random.RandomState`` each epoch's
-        order is drawn from as ``sklearn.utils.shuffle(order, random_state=random_state)``
-        draws it; the last order is then ``self.order``.  Without it both are None.
+        before the run (None: the last epoch's, which the engine keeps) and
+        ``random_state`` the ``numpy.random.RandomState`` each epoch's order is drawn from
+        as ``sklearn.utils.shuffle(order, random_state=random_state)`` draws it; the last
+        order is then ``self.order``.  Without it both are None.
 
         Returns (costs of the epochs run, best, bad).  Like ``run_epoch(...,
         check_finite=False)``, non-finite costs or parameters do not stop the run.
@@ -546,7 +547,8 @@ class Trainer:
             if not isinstance(random_state, np.random.RandomState):
                 raise TypeError(f"random_state must be a numpy.random.RandomState with the "
                                 f"external shuffle, got {type(random_state).__name__}")
-            order = self._external_perm(order)
+            if order is not None:
+                order = self._external_perm(order)
             bit_generator = random_state._bit_generator
         elif order is not None or random_state is not None:
             raise ValueError(f"order and random_state are for shuffle='external' (this run "
