@@ -269,6 +269,75 @@ cdef extern from *:
                                          Py_ssize_t n) {
         for (Py_ssize_t j = 0; j < n; j++) d[j] = a[j] <= 0 ? 0.0f : d[j];
     }
+
+    /* The output layer's passes around its exp/sigmoid, as losses.pxd's out_forward wrote
+       them in Cython (compiled there for baseline x86-64 only): the same operations in the
+       same order for each element and each column's sums, so the same values.  Z, A
+       (rows x m) row-major with leading dimension ld.
+       fd_add_bias_rows: z += b[i] on row i, in T.
+       fd_softmax_pre: that, then each column's maximum in double (z > max ? z : max, rows
+       in order: a NaN is never taken), then z = (T)(z - max).
+       fd_softmax_post: after the exp, each column's sum in double (rows in order), its
+       reciprocal, a = (T)(a * (1 / sum)).
+       fd_out_delta: dZ = A - Y, times w[j] where w (sample weights) is given. */
+    #define FD_OUT_PASSES(SUF, T)                                                          \
+    FD_CLONES static void fd_add_bias_rows_##SUF(T *restrict Z, const T *restrict b,        \
+                                                 Py_ssize_t rows, Py_ssize_t m,             \
+                                                 Py_ssize_t ld) {                           \
+        for (Py_ssize_t i = 0; i < rows; i++) {                                             \
+            T bi = b[i], *restrict z = Z + i * ld;                                          \
+            for (Py_ssize_t j = 0; j < m; j++) z[j] = z[j] + bi;                            \
+        }                                                                                   \
+    }                                                                                       \
+    FD_CLONES static void fd_softmax_pre_##SUF(T *restrict Z, const T *restrict b,          \
+                                               Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld, \
+                                               double *restrict colmax) {                   \
+        for (Py_ssize_t i = 0; i < rows; i++) {                                             \
+            T bi = b[i], *restrict z = Z + i * ld;                                          \
+            for (Py_ssize_t j = 0; j < m; j++) z[j] = z[j] + bi;                            \
+        }                                                                                   \
+        for (Py_ssize_t j = 0; j < m; j++) colmax[j] = Z[j];                                \
+        for (Py_ssize_t i = 1; i < rows; i++) {                                             \
+            const T *restrict z = Z + i * ld;                                               \
+            for (Py_ssize_t j = 0; j < m; j++) {                                            \
+                double v = z[j];                                                            \
+                colmax[j] = v > colmax[j] ? v : colmax[j];                                  \
+            }                                                                               \
+        }                                                                                   \
+        for (Py_ssize_t i = 0; i < rows; i++) {                                             \
+            T *restrict z = Z + i * ld;                                                     \
+            for (Py_ssize_t j = 0; j < m; j++) z[j] = (T)(z[j] - colmax[j]);                \
+        }                                                                                   \
+    }                                                                                       \
+    FD_CLONES static void fd_softmax_post_##SUF(T *restrict A, Py_ssize_t rows,             \
+                                                Py_ssize_t m, Py_ssize_t ld,                \
+                                                double *restrict colsum) {                  \
+        for (Py_ssize_t j = 0; j < m; j++) colsum[j] = 0;                                   \
+        for (Py_ssize_t i = 0; i < rows; i++) {                                             \
+            const T *restrict a = A + i * ld;                                               \
+            for (Py_ssize_t j = 0; j < m; j++) colsum[j] += a[j];                           \
+        }                                                                                   \
+        for (Py_ssize_t j = 0; j < m; j++) colsum[j] = 1.0 / colsum[j];                     \
+        for (Py_ssize_t i = 0; i < rows; i++) {                                             \
+            T *restrict a = A + i * ld;                                                     \
+            for (Py_ssize_t j = 0; j < m; j++) a[j] = (T)(a[j] * colsum[j]);                \
+        }                                                                                   \
+    }                                                                                       \
+    FD_CLONES static void fd_out_delta_##SUF(T *restrict dZ, const T *restrict A,           \
+                                             const T *restrict Y, Py_ssize_t ldy,           \
+                                             const T *restrict w, Py_ssize_t rows,          \
+                                             Py_ssize_t m, Py_ssize_t ld) {                 \
+        for (Py_ssize_t i = 0; i < rows; i++) {                                             \
+            T *restrict d = dZ + i * ld;                                                    \
+            const T *restrict a = A + i * ld, *restrict y = Y + i * ldy;                    \
+            if (w == NULL)                                                                  \
+                for (Py_ssize_t j = 0; j < m; j++) d[j] = a[j] - y[j];                      \
+            else                                                                            \
+                for (Py_ssize_t j = 0; j < m; j++) d[j] = (a[j] - y[j]) * w[j];             \
+        }                                                                                   \
+    }
+    FD_OUT_PASSES(d, double)
+    FD_OUT_PASSES(f, float)
     #if defined(__GNUC__) && !defined(__clang__)
     #  pragma GCC pop_options
     #endif
@@ -293,6 +362,24 @@ cdef extern from *:
     void fd_relu_bias_f(const float *z, float b, float *a, Py_ssize_t n) noexcept nogil
     void fd_relu_back_d(double *d, const double *a, Py_ssize_t n) noexcept nogil
     void fd_relu_back_f(float *d, const float *a, Py_ssize_t n) noexcept nogil
+    void fd_add_bias_rows_d(double *Z, const double *b, Py_ssize_t rows, Py_ssize_t m,
+                            Py_ssize_t ld) noexcept nogil
+    void fd_add_bias_rows_f(float *Z, const float *b, Py_ssize_t rows, Py_ssize_t m,
+                            Py_ssize_t ld) noexcept nogil
+    void fd_softmax_pre_d(double *Z, const double *b, Py_ssize_t rows, Py_ssize_t m,
+                          Py_ssize_t ld, double *colmax) noexcept nogil
+    void fd_softmax_pre_f(float *Z, const float *b, Py_ssize_t rows, Py_ssize_t m,
+                          Py_ssize_t ld, double *colmax) noexcept nogil
+    void fd_softmax_post_d(double *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
+                           double *colsum) noexcept nogil
+    void fd_softmax_post_f(float *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
+                           double *colsum) noexcept nogil
+    void fd_out_delta_d(double *dZ, const double *A, const double *Y, Py_ssize_t ldy,
+                        const double *w, Py_ssize_t rows, Py_ssize_t m,
+                        Py_ssize_t ld) noexcept nogil
+    void fd_out_delta_f(float *dZ, const float *A, const float *Y, Py_ssize_t ldy,
+                        const float *w, Py_ssize_t rows, Py_ssize_t m,
+                        Py_ssize_t ld) noexcept nogil
 
 # --------------------------------------------------------------------------
 # 1. point functions
@@ -378,6 +465,43 @@ cdef void relu_back_ptr(floating *d, const floating *a, Py_ssize_t n) noexcept n
         fd_relu_back_d(d, a, n)
     else:
         fd_relu_back_f(d, a, n)
+
+
+cdef void add_bias_rows_ptr(floating *Z, const floating *b, Py_ssize_t rows, Py_ssize_t m,
+                            Py_ssize_t ld) noexcept nogil:
+    """Z[i, j] += b[i] for a row-major (rows x m) block, leading dimension ld."""
+    if floating is double:
+        fd_add_bias_rows_d(Z, b, rows, m, ld)
+    else:
+        fd_add_bias_rows_f(Z, b, rows, m, ld)
+
+
+cdef void softmax_ptr(floating *Z, const floating *b, floating *A, Py_ssize_t rows,
+                      Py_ssize_t m, Py_ssize_t ld, double *colmax,
+                      double *colsum) noexcept nogil:
+    """A = softmax(Z + b) over each column, stably (Z is scratch: it ends as Z + b - max);
+    colmax, colsum: m doubles of scratch.  The maxima, sums and reciprocals in double."""
+    cdef Py_ssize_t i
+    if floating is double:
+        fd_softmax_pre_d(Z, b, rows, m, ld, colmax)
+    else:
+        fd_softmax_pre_f(Z, b, rows, m, ld, colmax)
+    for i in range(rows):
+        exp_ptr(Z + i * ld, A + i * ld, m)
+    if floating is double:
+        fd_softmax_post_d(A, rows, m, ld, colsum)
+    else:
+        fd_softmax_post_f(A, rows, m, ld, colsum)
+
+
+cdef void out_delta_ptr(floating *dZ, const floating *A, const floating *Y, Py_ssize_t ldy,
+                        const floating *w, Py_ssize_t rows, Py_ssize_t m,
+                        Py_ssize_t ld) noexcept nogil:
+    """dZ = (A - Y) * w[j] (w NULL: A - Y); A, dZ leading dimension ld, Y ldy."""
+    if floating is double:
+        fd_out_delta_d(dZ, A, Y, ldy, w, rows, m, ld)
+    else:
+        fd_out_delta_f(dZ, A, Y, ldy, w, rows, m, ld)
 
 
 cdef void add_bias(floating[:, ::1] Z, const floating[:, :] b) noexcept nogil:

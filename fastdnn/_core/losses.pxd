@@ -16,7 +16,8 @@
 # Values are summed in float64.
 from libc.math cimport log
 from fastdnn._blas cimport floating
-from fastdnn._kernels cimport sigmoid_ptr, exp_ptr
+from fastdnn._kernels cimport (add_bias_rows_ptr, exp_ptr, out_delta_ptr, sigmoid_ptr,
+                               softmax_ptr)
 
 cdef enum Output:
     OUT_SIGMOID = 0
@@ -33,56 +34,29 @@ cdef inline void out_forward(int out, floating *Z, const floating *b, floating *
                              int rows, int m, double *colmax, double *colsum,
                              Py_ssize_t ld) noexcept nogil:
     """A = out(Z + b), Z and A (rows x m) row-major with leading dimension ld (>= m) and
-    distinct (Z is scratch); colmax, colsum: m doubles of scratch for the softmax."""
+    distinct (Z is scratch); colmax, colsum: m doubles of scratch for the softmax.  The
+    passes are fastdnn._kernels' C loops (compiled for AVX-512, AVX2 and baseline)."""
     cdef Py_ssize_t i, j
-    cdef floating bi
     cdef floating *z
     cdef floating *a
-    for i in range(rows):
-        bi = b[i]
-        z = Z + i * ld
-        for j in range(m):
-            z[j] = z[j] + bi
+    if out == OUT_SOFTMAX:
+        # over each column, stably: the column's max subtracted (in double), the exp, one
+        # division per column and then products (a * (1/s) differs from a / s by rounding)
+        softmax_ptr(Z, b, A, rows, m, ld, colmax, colsum)
+        return
+    add_bias_rows_ptr(Z, b, rows, m, ld)
     if out == OUT_SIGMOID:
         for i in range(rows):
             sigmoid_ptr(Z + i * ld, A + i * ld, m)
     elif out == OUT_EXP:
         for i in range(rows):
             exp_ptr(Z + i * ld, A + i * ld, m)
-    elif out == OUT_IDENTITY:
+    else:
         for i in range(rows):
             z = Z + i * ld
             a = A + i * ld
             for j in range(m):
                 a[j] = z[j]
-    else:
-        # softmax over each column, stably: subtract the column's max (rows are contiguous,
-        # so the passes go row by row over column-indexed accumulators)
-        for j in range(m):
-            colmax[j] = Z[j]
-            colsum[j] = 0
-        for i in range(1, rows):
-            z = Z + i * ld
-            for j in range(m):
-                # branch-free (a maximum instruction): the branch mispredicted on every
-                # column of a trained network, a tenth of a small softmax step's own time
-                colmax[j] = z[j] if z[j] > colmax[j] else colmax[j]
-        for i in range(rows):
-            z = Z + i * ld
-            for j in range(m):
-                z[j] = <floating>(z[j] - colmax[j])
-            exp_ptr(z, A + i * ld, m)
-            a = A + i * ld
-            for j in range(m):
-                colsum[j] += a[j]
-        # one division per column, then products: a division per element was a tenth of a
-        # small softmax step (digits, 10 x 32); a * (1/s) differs from a / s by rounding
-        for j in range(m):
-            colsum[j] = 1.0 / colsum[j]
-        for i in range(rows):
-            a = A + i * ld
-            for j in range(m):
-                a[j] = <floating>(a[j] * colsum[j])
 
 
 cdef inline double _clog(double x) noexcept nogil:
@@ -136,17 +110,4 @@ cdef inline double loss_sum(int out, int conv, const floating *A, const floating
 cdef inline void output_delta(floating *dZ, const floating *A, const floating *Y, int ldy,
                               const floating *w, int rows, int m, Py_ssize_t ld) noexcept nogil:
     """dZ = (A - Y) * w_j (w NULL: weights 1)."""
-    cdef Py_ssize_t i, j
-    cdef floating *d
-    cdef const floating *a
-    cdef const floating *y
-    for i in range(rows):
-        d = dZ + i * ld
-        a = A + i * ld
-        y = Y + i * ldy
-        if w == NULL:
-            for j in range(m):
-                d[j] = a[j] - y[j]
-        else:
-            for j in range(m):
-                d[j] = (a[j] - y[j]) * w[j]
+    out_delta_ptr(dZ, A, Y, ldy, w, rows, m, ld)
