@@ -78,7 +78,9 @@ import numpy as np
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-PAUSE = 0.2          # seconds of rest before each timing
+PAUSE = 0.2          # seconds of rest before each timing (then an untimed warm-up run: the
+                     # first work after a rest can be many times slower on a virtual
+                     # machine, bench/wake_cost.py)
 SEED = 10            # course 2's seed: fastdnn's shuffles (RandomState(SEED + 1 + e))
 
 # name: (layer sizes (n_x filled from the data), batch, output, optimizer, learning rate)
@@ -487,7 +489,8 @@ class Workload:
         self.optimizer, self.lr = spec["optimizer"], spec["lr"]
         self.n_epochs = spec["quick_epochs"] if quick else spec["epochs"]
         self.rounds = rounds
-        self.total_epochs = 1 + rounds * self.n_epochs
+        # the setup's epoch, then per round a warm-up run and a timed run
+        self.total_epochs = 1 + 2 * rounds * self.n_epochs
         self.batches = batches_of(self.m, self.mb)
         self.perms = [course_perm(e, self.m) for e in range(self.total_epochs + 1)]
         from fastdnn.training import initialize_parameters
@@ -563,6 +566,7 @@ def child(args):
         for r in range(args.rounds):
             for c in ok:
                 time.sleep(PAUSE)
+                c.run(w.n_epochs)             # warm-up, untimed
                 c0 = time.process_time()
                 t0 = time.perf_counter()
                 c.run(w.n_epochs)

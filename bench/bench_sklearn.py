@@ -84,13 +84,22 @@ PAUSE = 0.2
 
 
 def fit_time(Est, X, y, params, epochs):
-    est = Est(random_state=0, max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, **params)
+    """ms per epoch of a fit, timed right after an identical untimed fit: after a rest the
+    first work of a process can run many times slower on a virtual machine (here a numpy
+    pass over 64 KB took milliseconds after time.sleep(0.2) against microseconds warm:
+    bench/wake_cost.py), a cost that a short fit carries whole and a long one spreads thin."""
+    def fit():
+        est = Est(random_state=0, max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1,
+                  **params)
+        t0 = time.perf_counter()
+        est.fit(X, y)
+        return time.perf_counter() - t0, est
+
     time.sleep(PAUSE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        t0 = time.perf_counter()
-        est.fit(X, y)
-        t = time.perf_counter() - t0
+        fit()
+        t, est = fit()
     return 1e3 * t / est.n_iter_, est
 
 
