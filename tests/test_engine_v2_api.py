@@ -330,6 +330,91 @@ def test_small_product_loops_equal_numpy(dtype):
                        np.ones((2, 3)), 1.0)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_transpose_copy_is_exact(dtype):
+    """fastdnn._core.small's transpose (AVX2 register blocks of 8 x 8 floats / 4 x 4
+    doubles, the edges one value at a time): exactly src.T for every remainder of both
+    dimensions, strided inputs included."""
+    from fastdnn._core.loop import transpose_copy
+
+    rs = np.random.RandomState(7)
+    for rows in (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 64, 100):
+        for cols in (1, 3, 4, 6, 8, 9, 16, 23, 32, 64, 70):
+            a = rs.randn(rows, cols).astype(dtype)
+            t = transpose_copy(a)
+            assert t.dtype == dtype and t.shape == (cols, rows)
+            np.testing.assert_array_equal(t, a.T)
+    a = rs.randn(40, 30).astype(dtype)
+    np.testing.assert_array_equal(transpose_copy(a[::2, 1::3]), a[::2, 1::3].T)
+    np.testing.assert_array_equal(transpose_copy(np.asfortranarray(a)), a.T)
+    assert transpose_copy(np.zeros((0, 5), dtype)).shape == (5, 0)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        transpose_copy(np.zeros((2, 2), np.int64))
+    with pytest.raises(ValueError, match="2-D"):
+        transpose_copy(np.zeros(4, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_product_on_a_transposed_copy_is_the_product(dtype):
+    """product_wxt: W @ X.T by one BLAS call on X, or on X copied transposed (the engine's
+    float32 path for small products), to the dtype's rounding; bad input refused."""
+    from fastdnn._core.loop import product_wxt
+
+    rs = np.random.RandomState(8)
+    tol = 1e-13 if dtype == np.float64 else 2e-5
+    for n, k, m in ((32, 64, 32), (10, 32, 32), (7, 20, 64), (3, 5, 9), (1, 1, 1)):
+        W, X = rs.randn(n, k).astype(dtype), rs.randn(m, k).astype(dtype)
+        want = W.astype(np.float64) @ X.astype(np.float64).T
+        scale = np.abs(W).astype(np.float64) @ np.abs(X).astype(np.float64).T
+        for transposed in (False, True):
+            got = product_wxt(W, X, 3, transposed)
+            assert got.dtype == dtype and got.shape == (n, m)
+            assert np.all(np.abs(got - want) <= tol * scale), (n, k, m, transposed)
+    with pytest.raises(ValueError, match="one k"):
+        product_wxt(np.ones((2, 3), dtype), np.ones((4, 2), dtype))
+    with pytest.raises(TypeError, match="one dtype"):
+        product_wxt(np.ones((2, 3), np.float32), np.ones((4, 3)))
+    with pytest.raises(ValueError, match="repeat"):
+        product_wxt(np.ones((2, 3), dtype), np.ones((4, 3), dtype), 0)
+
+
+@pytest.mark.parametrize("x_order", ["C", "F"])
+@pytest.mark.parametrize("case", ["softmax_dropout", "sigmoid_l2", "deep_tanh"])
+def test_float32_small_products_on_transposed_copies_agree(monkeypatch, x_order, case):
+    """float32 steps whose small products run on transposed copies (Z_1 = W_1 X_B^T of an
+    example-major batch, G_W1 of a feature-major one, every hidden layer's G_W) against the
+    same training with the copies off (FASTDNN_TRANSPOSE=0: BLAS on the operands as they
+    are): the same training to float32 rounding, and both near float64's."""
+    rs = np.random.RandomState(11)
+    dims, kw = {
+        "softmax_dropout": ([24, 16, 4], dict(output="softmax", keep_prob=0.8)),
+        "sigmoid_l2": ([30, 12, 1], dict(lambd=0.3)),
+        "deep_tanh": ([20, 18, 9, 3], dict(output="softmax", hidden_activation="tanh")),
+    }[case]
+    m = 150
+    X = np.asarray(rs.rand(dims[0], m), order=x_order)
+    if dims[-1] == 1:
+        Y = (rs.rand(1, m) > 0.5).astype(np.float64)
+    else:
+        Y = rs.randint(0, dims[-1], (1, m))
+    P = initialize_parameters(dims, "he")
+    runs = {}
+    for dtype, flag in (("float32", "1"), ("float32", "0"), ("float64", "1")):
+        monkeypatch.setenv("FASTDNN_TRANSPOSE", flag)
+        cfg = TrainingConfig(optimizer="adam", learning_rate=0.01, mini_batch_size=32,
+                             shuffle="course", dtype=dtype, **kw)
+        tr = Trainer(X, Y, P, cfg)
+        costs = tr.run(6, record_every=1)
+        runs[dtype, flag] = (tr.parameters(), costs)
+    on, off, f64 = runs["float32", "1"], runs["float32", "0"], runs["float64", "1"]
+    for key in on[0]:
+        a, b, c = (r[0][key].astype(np.float64) for r in (on, off, f64))
+        scale = np.abs(c).max()
+        assert np.abs(a - b).max() <= 1e-4 * scale, key
+        assert np.abs(a - c).max() <= 1e-3 * scale, key
+    np.testing.assert_allclose(on[1], off[1], rtol=1e-5)
+
+
 def test_row_means_sum_as_four_sequential_partial_sums():
     """The bias gradients' row sums (vectorised, rows side by side) are row_sum_f64's: four
     partial sums over j = k mod 4, each in order, the last m mod 4 elements added to the

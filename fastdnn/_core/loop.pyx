@@ -30,7 +30,10 @@ Threads: a large step runs on a team (see "the team's share of each stage" below
 here by ``fastdnn._core.rng``) or given by the caller (scikit-learn's stream).
 
 Products: BLAS, except below SMALL_WORK multiply-adds with row-major operands, where the
-loops of ``fastdnn._core.small`` avoid a BLAS call's fixed cost.  A thin net (float64, relu,
+loops of ``fastdnn._core.small`` avoid a BLAS call's fixed cost.  In float32, up to
+TRANSPOSE_WORK multiply-adds, an operand whose inner index is contiguous (Z_1 = W_1 X_B^T
+with an example-major batch, G_W = dZ A^T of a hidden layer) is first copied transposed:
+OpenBLAS's small products take that form at half speed (``bench/bench_transpose.py``).  A thin net (float64, relu,
 sigmoid output, at most THIN_WEIGHTS weights a layer: course 2's) runs the whole step as one
 pass over blocks of 32 examples (``fastdnn._core.thin``'s fd_thin_step_d: forward, output,
 deltas and the gradients' sums), alone or on a data-parallel team (each thread its blocks).
@@ -71,7 +74,7 @@ from numpy.random cimport bitgen_t
 from fastdnn._blas cimport floating, gemm
 from fastdnn._validation cimport need_buffer as _need
 from fastdnn._kernels cimport row_sums_ptr
-from fastdnn._core.small cimport SMALL_WORK, mm_nn, mm_nt_acc, mm_tn
+from fastdnn._core.small cimport SMALL_WORK, TRANSPOSE_WORK, mm_nn, mm_nt_acc, mm_tn, transpose
 from fastdnn._core.thin cimport (THIN_MAX, THIN_V, THIN_WEIGHTS, fd_thin_div_array,
                                  fd_thin_step_d)
 from fastdnn._core.activations cimport act_forward, act_backward
@@ -222,6 +225,9 @@ cdef struct Bufs:
     # t bytes further), of thin_act_size and thin_acc_size bytes
     void *thin_act
     void *thin_acc
+    # float32: a product's operand copied transposed (max_l n_(l-1) x mb), so that BLAS's
+    # small products run in their fast form (see _transposed); NULL: never
+    void *tr
     Py_ssize_t thin_act_size
     Py_ssize_t thin_acc_size
     Py_ssize_t thin_stride
@@ -552,6 +558,14 @@ cdef void _grad_update_1(Spec *sp, Bufs *B, const floating *dZ1, const floating 
             a = e
 
 
+cdef inline bint _transposed(Bufs *B, Part p, int rows, int cols, int inner) noexcept nogil:
+    """Whether a (rows x cols) product over `inner` of the whole step (part p), whose
+    operand has the inner index contiguous, goes through a transposed copy (B.tr: float32,
+    at most TRANSPOSE_WORK multiply-adds)."""
+    return (B.tr != NULL and _whole(p, rows, cols)
+            and <long>rows * cols * inner <= TRANSPOSE_WORK)
+
+
 cdef inline const floating *_layer_input(int l, const floating *A0, int ld0, bint a0_rm,
                                          floating **Act, int ms, int *ldp,
                                          bint *prm) noexcept nogil:
@@ -872,6 +886,11 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             _z1_lazy(B, p, ms, idx, tid, Z[1])
         elif _whole(p, nl, ms) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
             mm_nn(nl, ms, npv, W[l], prev, Z[l])
+        elif not prm and _transposed(B, p, nl, ms, npv):
+            # X_B^T (npv x ms) row-major: the product in BLAS's fast form
+            transpose(ms, npv, prev, ldp, <floating *>B.tr, ms)
+            gemm(nl, ms, npv, <floating>1, W[l], npv, True, <const floating *>B.tr, ms, True,
+                 <floating>0, Z[l], ms)
         else:
             gemm(p.r1 - p.r0, p.c1 - p.c0, npv, <floating>1, W[l] + <Py_ssize_t>p.r0 * npv,
                  npv, True, _cols_of(prev, ldp, prm, p.c0), ldp, prm,
@@ -920,6 +939,11 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         elif _whole(p, nl, npv) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
             memset(GW[l], 0, <size_t>nl * npv * sizeof(floating))
             mm_nt_acc(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, GW[l])
+        elif prm and _transposed(B, p, nl, npv, ms):
+            # A_(l-1)^T (ms x npv) row-major: the product in BLAS's fast form
+            transpose(npv, ms, prev, ldp, <floating *>B.tr, npv)
+            gemm(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, True, <const floating *>B.tr,
+                 npv, True, <floating>0, GW[l], npv)
         else:
             gemm(p.r1 - p.r0, p.c1 - p.c0, ms, <floating>(1.0 / N),
                  dZ[l] + <Py_ssize_t>p.r0 * ms, ms, True,
@@ -1369,6 +1393,9 @@ cdef class Engine:
         B.chunk = B.xc = NULL
         B.chunk_size = B.xc_size = 0
         B.thin_act = B.thin_acc = NULL
+        B.tr = NULL
+        if not self.is_double and os.environ.get("FASTDNN_TRANSPOSE", "1").strip() != "0":
+            B.tr = _ptr(self._scratch((max(dims[:L]) * mb,)))
         B.thin_act_size = B.thin_acc_size = 0
         self._thin_threads = 0
         if sp.thin:
@@ -1905,3 +1932,73 @@ def adam_update(P, G, V, S, double lam, double b1, double omb1, double b2, doubl
                     _adam[float](<float *>p, <float *>g, <float *>v, <float *>sq, n,
                                  <float>lam, <float>b1, <float>omb1, <float>b2, <float>omb2,
                                  <float>c, <float>k, <float>eps)
+
+
+def transpose_copy(src):
+    """src.T as a new C-contiguous array, by fastdnn._core.small's transpose (a test hook):
+    src a 2-D float32 or float64 array (a C-contiguous copy of it is read)."""
+    src = np.ascontiguousarray(src)
+    if src.dtype != np.float64 and src.dtype != np.float32:
+        raise TypeError(f"src must be float32 or float64, got {src.dtype}")
+    if src.ndim != 2:
+        raise ValueError(f"src must be 2-D, got shape {src.shape}")
+    rows, cols = src.shape
+    if rows > 2 ** 31 - 1 or cols > 2 ** 31 - 1:
+        raise ValueError(f"src is too large for the engine's int sizes, got shape {src.shape}")
+    dst = np.empty((cols, rows), src.dtype)
+    if rows and cols:
+        if src.dtype == np.float64:
+            transpose[double](<int>rows, <int>cols, <double *>_ptr(src), cols,
+                              <double *>_ptr(dst), rows)
+        else:
+            transpose[float](<int>rows, <int>cols, <float *>_ptr(src), cols,
+                             <float *>_ptr(dst), rows)
+    return dst
+
+
+cdef void _wxt(int n, int m, int k, const floating *W, const floating *X, floating *T,
+               floating *Z, Py_ssize_t repeat, bint transposed) noexcept nogil:
+    cdef Py_ssize_t r
+    for r in range(repeat):
+        if transposed:
+            transpose(m, k, X, k, T, m)
+            gemm(n, m, k, <floating>1, W, k, True, <const floating *>T, m, True,
+                 <floating>0, Z, m)
+        else:
+            gemm(n, m, k, <floating>1, W, k, True, X, k, False, <floating>0, Z, m)
+
+
+def product_wxt(W, X, Py_ssize_t repeat=1, bint transposed=False):
+    """Z = W @ X.T, `repeat` times without the GIL (for bench/bench_transpose.py and the
+    tests): one BLAS call on X as it is, whose inner index is contiguous in both operands
+    (transposed=False), or X copied transposed first and BLAS on the copy (True), as the
+    engine's step does for small float32 products.  W (n, k), X (m, k): C-contiguous, one
+    float dtype.  Returns Z (n, m)."""
+    W = np.ascontiguousarray(W)
+    X = np.ascontiguousarray(X)
+    if W.dtype != X.dtype or W.dtype not in (np.float32, np.float64):
+        raise TypeError(f"W and X must be float32 or float64 of one dtype, got {W.dtype}, "
+                        f"{X.dtype}")
+    if W.ndim != 2 or X.ndim != 2 or W.shape[1] != X.shape[1] or 0 in W.shape + X.shape:
+        raise ValueError(f"W (n, k) and X (m, k) must be non-empty with one k, got "
+                         f"{W.shape}, {X.shape}")
+    if max(W.shape + X.shape) > 2 ** 31 - 1:
+        raise ValueError("dimensions above 2**31-1")
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    cdef int n = W.shape[0], k = W.shape[1], m = X.shape[0]
+    Z = np.empty((n, m), W.dtype)
+    T = np.empty((k, m), W.dtype)
+    cdef void *pw = _ptr(W)
+    cdef void *px = _ptr(X)
+    cdef void *pt = _ptr(T)
+    cdef void *pz = _ptr(Z)
+    if W.dtype == np.float64:
+        with nogil:
+            _wxt[double](n, m, k, <double *>pw, <double *>px, <double *>pt, <double *>pz,
+                         repeat, transposed)
+    else:
+        with nogil:
+            _wxt[float](n, m, k, <float *>pw, <float *>px, <float *>pt, <float *>pz,
+                        repeat, transposed)
+    return Z

@@ -127,15 +127,111 @@ cdef extern from *:
             }
         }
     }
+
+    /* dst (cols x rows, leading dimension ldd) = src^T, src (rows x cols, leading dimension
+       lds), both row-major: a copy, exact.  With AVX2 in blocks held in registers (8 x 8
+       floats, 4 x 4 doubles: loads of src's rows, stores of dst's), the edges one value at a
+       time; without, one value at a time. */
+    #define FD_TRANSPOSE_SCALAR(SUF, T)                                                      \
+    static void fd_transpose_##SUF##_scalar(const T *restrict src, int rows, int cols,       \
+                                            long lds, T *restrict dst, long ldd,             \
+                                            int r0, int c0) {                                \
+        /* the edges: every (r, c) with r >= r0 or c >= c0 */                                 \
+        for (int r = 0; r < rows; r++)                                                       \
+            for (int c = r < r0 ? c0 : 0; c < cols; c++)                                     \
+                dst[(long)c * ldd + r] = src[(long)r * lds + c];                             \
+    }
+    FD_TRANSPOSE_SCALAR(d, double)
+    FD_TRANSPOSE_SCALAR(f, float)
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    #  include <immintrin.h>
+    __attribute__((target("avx2"))) static void fd_transpose_f_avx2(const float *src, int rows,
+            int cols, long lds, float *dst, long ldd) {
+        int r, c;
+        for (r = 0; r + 8 <= rows; r += 8)
+            for (c = 0; c + 8 <= cols; c += 8) {
+                const float *s = src + (long)r * lds + c;
+                float *d = dst + (long)c * ldd + r;
+                __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds);
+                __m256 r2 = _mm256_loadu_ps(s + 2 * lds), r3 = _mm256_loadu_ps(s + 3 * lds);
+                __m256 r4 = _mm256_loadu_ps(s + 4 * lds), r5 = _mm256_loadu_ps(s + 5 * lds);
+                __m256 r6 = _mm256_loadu_ps(s + 6 * lds), r7 = _mm256_loadu_ps(s + 7 * lds);
+                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+                __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+                __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+                __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+                __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+                __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+                __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+                _mm256_storeu_ps(d + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+                _mm256_storeu_ps(d + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+                _mm256_storeu_ps(d + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+                _mm256_storeu_ps(d + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+                _mm256_storeu_ps(d + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+                _mm256_storeu_ps(d + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+                _mm256_storeu_ps(d + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+            }
+        fd_transpose_f_scalar(src, rows, cols, lds, dst, ldd, rows - rows % 8, cols - cols % 8);
+    }
+    __attribute__((target("avx2"))) static void fd_transpose_d_avx2(const double *src, int rows,
+            int cols, long lds, double *dst, long ldd) {
+        int r, c;
+        for (r = 0; r + 4 <= rows; r += 4)
+            for (c = 0; c + 4 <= cols; c += 4) {
+                const double *s = src + (long)r * lds + c;
+                double *d = dst + (long)c * ldd + r;
+                __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + lds);
+                __m256d r2 = _mm256_loadu_pd(s + 2 * lds), r3 = _mm256_loadu_pd(s + 3 * lds);
+                __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+                __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+                _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+                _mm256_storeu_pd(d + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+                _mm256_storeu_pd(d + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+                _mm256_storeu_pd(d + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+            }
+        fd_transpose_d_scalar(src, rows, cols, lds, dst, ldd, rows - rows % 4, cols - cols % 4);
+    }
+    static int fd_transpose_avx2(void) {
+        static int has = -1;
+        if (has < 0) has = __builtin_cpu_supports("avx2") ? 1 : 0;
+        return has;
+    }
+    #  define FD_TRANSPOSE_AVX2(SUF) if (fd_transpose_avx2()) {                               \
+            fd_transpose_##SUF##_avx2(src, rows, cols, lds, dst, ldd); return; }
+    #else
+    #  define FD_TRANSPOSE_AVX2(SUF)
+    #endif
+    static void fd_transpose_d(const double *src, int rows, int cols, long lds, double *dst,
+                               long ldd) {
+        FD_TRANSPOSE_AVX2(d)
+        fd_transpose_d_scalar(src, rows, cols, lds, dst, ldd, 0, 0);
+    }
+    static void fd_transpose_f(const float *src, int rows, int cols, long lds, float *dst,
+                               long ldd) {
+        FD_TRANSPOSE_AVX2(f)
+        fd_transpose_f_scalar(src, rows, cols, lds, dst, ldd, 0, 0);
+    }
     """
     void fd_small_mm_d(int rows, int m, int inner, const double *W, int wr, int ws,
                        const double *A, double *Z) noexcept nogil
     void fd_small_nt_acc_d(int n, int k, int m, double alpha, const double *D,
                            const double *A, double *G) noexcept nogil
+    void fd_transpose_d(const double *src, int rows, int cols, long lds, double *dst,
+                        long ldd) noexcept nogil
+    void fd_transpose_f(const float *src, int rows, int cols, long lds, float *dst,
+                        long ldd) noexcept nogil
 
 # measured with bench/bench_training.py (planar) when these loops were introduced
 cdef enum:
     SMALL_WORK = 8192
+
+# float32 products up to this many multiply-adds whose operand has its inner index
+# contiguous are run on a transposed copy (fastdnn._core.loop): OpenBLAS's small-matrix
+# kernels are about twice as slow in that form (bench/bench_transpose.py)
+cdef enum:
+    TRANSPOSE_WORK = 524288
 
 
 cdef inline void mm_nn(int n, int m, int k, const floating *W, const floating *A,
@@ -211,3 +307,14 @@ cdef inline void mm_nt_acc(int n, int k, int m, floating alpha, const floating *
                 s0 = s0 + d[j] * a[j]
                 j += 1
             W[i * k + p] = W[i * k + p] + alpha * ((s0 + s1) + (s2 + s3))
+
+
+cdef inline void transpose(int rows, int cols, const floating *src, long lds, floating *dst,
+                           long ldd) noexcept nogil:
+    """dst (cols x rows, leading dimension ldd) = src^T, src (rows x cols, leading
+    dimension lds), row-major: an exact copy (AVX2 register blocks where the processor has
+    them)."""
+    if floating is double:
+        fd_transpose_d(src, rows, cols, lds, dst, ldd)
+    else:
+        fd_transpose_f(src, rows, cols, lds, dst, ldd)
