@@ -486,8 +486,11 @@ cdef void softmax_ptr(floating *Z, const floating *b, floating *A, Py_ssize_t ro
         fd_softmax_pre_d(Z, b, rows, m, ld, colmax)
     else:
         fd_softmax_pre_f(Z, b, rows, m, ld, colmax)
-    for i in range(rows):
-        exp_ptr(Z + i * ld, A + i * ld, m)
+    if ld == m:
+        exp_ptr(Z, A, rows * m)         # one pass over the block
+    else:
+        for i in range(rows):
+            exp_ptr(Z + i * ld, A + i * ld, m)
     if floating is double:
         fd_softmax_post_d(A, rows, m, ld, colsum)
     else:

@@ -45,7 +45,13 @@ cdef inline void out_forward(int out, floating *Z, const floating *b, floating *
         softmax_ptr(Z, b, A, rows, m, ld, colmax, colsum)
         return
     add_bias_rows_ptr(Z, b, rows, m, ld)
-    if out == OUT_SIGMOID:
+    if (out == OUT_SIGMOID or out == OUT_EXP) and ld == m:
+        # one pass over the block
+        if out == OUT_SIGMOID:
+            sigmoid_ptr(Z, A, <Py_ssize_t>rows * m)
+        else:
+            exp_ptr(Z, A, <Py_ssize_t>rows * m)
+    elif out == OUT_SIGMOID:
         for i in range(rows):
             sigmoid_ptr(Z + i * ld, A + i * ld, m)
     elif out == OUT_EXP:
