@@ -9,7 +9,8 @@ G_W = dZ A^T.  Timed in C without the GIL (fastdnn._core.loop.product_wxt: `repe
 in a loop), BLAS on one thread, the two forms alternately, the least time of --rounds:
 "as is" is one BLAS call on X; "transposed" copies X transposed (fastdnn._core.small's
 transpose) and calls BLAS on the copy.  Ratio > 1: the copy pays.  The shapes are the
-products of bench_minibatch.py's and bench_sklearn.py's workloads, (n, k, m).
+products of bench_minibatch.py's and bench_sklearn.py's workloads, (n, k, m), and a few
+with 1 to 8 rows (an output layer's units).
 """
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ SHAPES = [
     ("sklearn digits G_W2 [64, 100, 10] b200", 10, 100, 200),
     ("sklearn digits Z1", 100, 64, 200),
     ("MNIST Z1", 128, 784, 64),
+    ("cancer G_W2 [30, 100, 1] b200", 1, 100, 200),
+    ("cat G_W4 [.., 5, 1] b64", 1, 5, 64),
+    ("4 rows", 4, 32, 32),
+    ("8 rows", 8, 32, 32),
 ]
 
 

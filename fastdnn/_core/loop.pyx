@@ -561,8 +561,9 @@ cdef void _grad_update_1(Spec *sp, Bufs *B, const floating *dZ1, const floating 
 cdef inline bint _transposed(Bufs *B, Part p, int rows, int cols, int inner) noexcept nogil:
     """Whether a (rows x cols) product over `inner` of the whole step (part p), whose
     operand has the inner index contiguous, goes through a transposed copy (B.tr: float32,
-    at most TRANSPOSE_WORK multiply-adds)."""
-    return (B.tr != NULL and _whole(p, rows, cols)
+    more than 4 rows, at most TRANSPOSE_WORK multiply-adds; with 1 to 4 rows, as an output
+    layer's few units, BLAS's form as it is was the faster: bench/bench_transpose.py)."""
+    return (B.tr != NULL and rows > 4 and _whole(p, rows, cols)
             and <long>rows * cols * inner <= TRANSPOSE_WORK)
 
 
