@@ -1,0 +1,50 @@
+"""Fit fastdnn's MLPClassifier over and over, for a profiler attached from outside.
+
+    perf record -g -o perf.data -- .venv/bin/python bench/profile_sklearn.py --workload cancer --spin 15
+    perf report -i perf.data --no-children --sort dso,symbol
+
+The workloads and settings are bench_sklearn.py's (digits or breast-cancer, scikit-learn's
+defaults, 200 epochs without early stopping, the 75% training split), BLAS on --threads
+threads (default 1).  Prints the fits done and the ms per epoch (wall, fit included).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+
+import threadpoolctl  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+
+import bench_sklearn as bs  # noqa: E402
+from fastdnn import MLPClassifier  # noqa: E402
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workload", choices=("digits", "cancer"), default="cancer")
+    ap.add_argument("--spin", type=float, default=15.0, help="seconds of fitting")
+    ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    X, _, y, _, params = bs.load(args.workload)
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    fits = epochs = 0
+    t0 = time.perf_counter()
+    with threadpoolctl.threadpool_limits(args.threads):
+        while time.perf_counter() - t0 < args.spin:
+            est = MLPClassifier(random_state=0, max_iter=args.epochs, tol=0.0,
+                                n_iter_no_change=args.epochs + 1, **params).fit(X, y)
+            fits += 1
+            epochs += est.n_iter_
+    print(f"{fits} fits, {1e3 * (time.perf_counter() - t0) / epochs:.3f} ms per epoch")
+
+
+if __name__ == "__main__":
+    main()
