@@ -1863,17 +1863,24 @@ def small_products(W, A, D, G, double alpha):
     return Z, T, G
 
 
+def _hook_matrix(x, name):
+    """A test hook's 2-D float32 or float64 argument, as a C-contiguous array whose
+    dimensions fit the engine's int sizes (TypeError / ValueError naming it otherwise)."""
+    x = np.ascontiguousarray(x)
+    if x.dtype != np.float64 and x.dtype != np.float32:
+        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
+    if x.shape[0] > 2 ** 31 - 1 or x.shape[1] > 2 ** 31 - 1:
+        raise ValueError(f"{name} is too large for the engine's int sizes, got shape {x.shape}")
+    return x
+
+
 def row_means(D, double N):
     """The bias gradients' row means of fastdnn._core.loop on a numpy array (a test hook):
     sum_j D_ij / N for each row of a 2-D float32 or float64 array (C-contiguous copy)."""
-    D = np.ascontiguousarray(D)
-    if D.dtype != np.float64 and D.dtype != np.float32:
-        raise TypeError(f"D must be float32 or float64, got {D.dtype}")
-    if D.ndim != 2:
-        raise ValueError(f"D must be 2-D, got shape {D.shape}")
+    D = _hook_matrix(D, "D")
     rows, m = D.shape
-    if rows > 2 ** 31 - 1 or m > 2 ** 31 - 1:
-        raise ValueError(f"D is too large for the engine's int sizes, got shape {D.shape}")
     g = np.empty(rows, D.dtype)
     if rows and m:
         if D.dtype == np.float64:
@@ -1938,14 +1945,8 @@ def adam_update(P, G, V, S, double lam, double b1, double omb1, double b2, doubl
 def transpose_copy(src):
     """src.T as a new C-contiguous array, by fastdnn._core.small's transpose (a test hook):
     src a 2-D float32 or float64 array (a C-contiguous copy of it is read)."""
-    src = np.ascontiguousarray(src)
-    if src.dtype != np.float64 and src.dtype != np.float32:
-        raise TypeError(f"src must be float32 or float64, got {src.dtype}")
-    if src.ndim != 2:
-        raise ValueError(f"src must be 2-D, got shape {src.shape}")
+    src = _hook_matrix(src, "src")
     rows, cols = src.shape
-    if rows > 2 ** 31 - 1 or cols > 2 ** 31 - 1:
-        raise ValueError(f"src is too large for the engine's int sizes, got shape {src.shape}")
     dst = np.empty((cols, rows), src.dtype)
     if rows and cols:
         if src.dtype == np.float64:
