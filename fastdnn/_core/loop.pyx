@@ -33,8 +33,8 @@ Products: BLAS, except below SMALL_WORK multiply-adds with row-major operands, w
 loops of ``fastdnn._core.small`` avoid a BLAS call's fixed cost.  In float32, up to
 TRANSPOSE_WORK multiply-adds, an operand whose inner index is contiguous (Z_1 = W_1 X_B^T
 with an example-major batch, G_W = dZ A^T of a hidden layer) is first copied transposed:
-OpenBLAS's small products take that form at half speed (``bench/bench_transpose.py``).  A thin net (float64, relu,
-sigmoid output, at most THIN_WEIGHTS weights a layer: course 2's) runs the whole step as one
+OpenBLAS's small products take that form at half speed (``bench/bench_transpose.py``).
+A thin net (float64, relu, sigmoid output, at most THIN_WEIGHTS weights a layer: course 2's) runs the whole step as one
 pass over blocks of 32 examples (``fastdnn._core.thin``'s fd_thin_step_d: forward, output,
 deltas and the gradients' sums), alone or on a data-parallel team (each thread its blocks).
 
@@ -567,6 +567,16 @@ cdef inline bint _transposed(Bufs *B, Part p, int rows, int cols, int inner) noe
             and <long>rows * cols * inner <= TRANSPOSE_WORK)
 
 
+cdef inline void _wxt_on_copy(int n, int m, int k, floating alpha, const floating *W,
+                              const floating *X, int ldx, floating *T,
+                              floating *Z) noexcept nogil:
+    """Z (n x m) = alpha W X^T, W (n x k) and X (m x k, leading dimension ldx) row-major,
+    by BLAS on T = X^T (k x m), copied first (the engine's float32 small products whose
+    operand has the inner index contiguous; product_wxt's transposed form)."""
+    transpose(m, k, X, ldx, T, m)
+    gemm(n, m, k, alpha, W, k, True, <const floating *>T, m, True, <floating>0, Z, m)
+
+
 cdef inline const floating *_layer_input(int l, const floating *A0, int ld0, bint a0_rm,
                                          floating **Act, int ms, int *ldp,
                                          bint *prm) noexcept nogil:
@@ -888,10 +898,8 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         elif _whole(p, nl, ms) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
             mm_nn(nl, ms, npv, W[l], prev, Z[l])
         elif not prm and _transposed(B, p, nl, ms, npv):
-            # X_B^T (npv x ms) row-major: the product in BLAS's fast form
-            transpose(ms, npv, prev, ldp, <floating *>B.tr, ms)
-            gemm(nl, ms, npv, <floating>1, W[l], npv, True, <const floating *>B.tr, ms, True,
-                 <floating>0, Z[l], ms)
+            # on X_B^T (npv x ms): the product in BLAS's fast form
+            _wxt_on_copy(nl, ms, npv, <floating>1, W[l], prev, ldp, <floating *>B.tr, Z[l])
         else:
             gemm(p.r1 - p.r0, p.c1 - p.c0, npv, <floating>1, W[l] + <Py_ssize_t>p.r0 * npv,
                  npv, True, _cols_of(prev, ldp, prm, p.c0), ldp, prm,
@@ -941,10 +949,9 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             memset(GW[l], 0, <size_t>nl * npv * sizeof(floating))
             mm_nt_acc(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, GW[l])
         elif prm and _transposed(B, p, nl, npv, ms):
-            # A_(l-1)^T (ms x npv) row-major: the product in BLAS's fast form
-            transpose(npv, ms, prev, ldp, <floating *>B.tr, npv)
-            gemm(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, True, <const floating *>B.tr,
-                 npv, True, <floating>0, GW[l], npv)
+            # on A_(l-1)^T (ms x npv): the product in BLAS's fast form
+            _wxt_on_copy(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, ldp,
+                         <floating *>B.tr, GW[l])
         else:
             gemm(p.r1 - p.r0, p.c1 - p.c0, ms, <floating>(1.0 / N),
                  dZ[l] + <Py_ssize_t>p.r0 * ms, ms, True,
@@ -1963,9 +1970,7 @@ cdef void _wxt(int n, int m, int k, const floating *W, const floating *X, floati
     cdef Py_ssize_t r
     for r in range(repeat):
         if transposed:
-            transpose(m, k, X, k, T, m)
-            gemm(n, m, k, <floating>1, W, k, True, <const floating *>T, m, True,
-                 <floating>0, Z, m)
+            _wxt_on_copy(n, m, k, <floating>1, W, X, k, T, Z)
         else:
             gemm(n, m, k, <floating>1, W, k, True, X, k, False, <floating>0, Z, m)
 
