@@ -46,12 +46,13 @@ cdef void row_sums_ptr(const floating *M, Py_ssize_t rows, Py_ssize_t m, Py_ssiz
 cdef void relu_bias_ptr(const floating *z, floating b, floating *a, Py_ssize_t n) noexcept nogil
 cdef void relu_back_ptr(floating *d, const floating *a, Py_ssize_t n) noexcept nogil
 # the output layer's passes (losses.pxd's out_forward and output_delta): the bias added to
-# each row; the softmax over each column (maxima, sums, reciprocals in double); A - Y
+# each row; the softmax's passes around its exp (maxima, sums, reciprocals in double); A - Y
 cdef void add_bias_rows_ptr(floating *Z, const floating *b, Py_ssize_t rows, Py_ssize_t m,
                             Py_ssize_t ld) noexcept nogil
-cdef void softmax_ptr(floating *Z, const floating *b, floating *A, Py_ssize_t rows,
-                      Py_ssize_t m, Py_ssize_t ld, double *colmax,
-                      double *colsum) noexcept nogil
+cdef void softmax_shift_ptr(floating *Z, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
+                            double *colmax) noexcept nogil
+cdef void softmax_scale_ptr(floating *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
+                            double *colsum) noexcept nogil
 cdef void out_delta_ptr(floating *dZ, const floating *A, const floating *Y, Py_ssize_t ldy,
                         const floating *w, Py_ssize_t rows, Py_ssize_t m,
                         Py_ssize_t ld) noexcept nogil

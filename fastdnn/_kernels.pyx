@@ -314,9 +314,9 @@ cdef extern from *:
        same order for each element and each column's sums, so the same values.  Z, A
        (rows x m) row-major with leading dimension ld.
        fd_add_bias_rows: z += b[i] on row i, in T.
-       fd_softmax_pre: that, then each column's maximum in double (z > max ? z : max, rows
-       in order: a NaN is never taken), then z = (T)(z - max).
-       fd_softmax_post: after the exp, each column's sum in double (rows in order), its
+       fd_softmax_shift: each column's maximum in double (z > max ? z : max, rows in order:
+       a NaN is never taken), then z = (T)(z - max).
+       fd_softmax_scale: after the exp, each column's sum in double (rows in order), its
        reciprocal, a = (T)(a * (1 / sum)).
        fd_out_delta: dZ = A - Y, times w[j] where w (sample weights) is given. */
     #define FD_OUT_PASSES(SUF, T)                                                          \
@@ -328,13 +328,9 @@ cdef extern from *:
             for (Py_ssize_t j = 0; j < m; j++) z[j] = z[j] + bi;                            \
         }                                                                                   \
     }                                                                                       \
-    FD_CLONES static void fd_softmax_pre_##SUF(T *restrict Z, const T *restrict b,          \
-                                               Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld, \
-                                               double *restrict colmax) {                   \
-        for (Py_ssize_t i = 0; i < rows; i++) {                                             \
-            T bi = b[i], *restrict z = Z + i * ld;                                          \
-            for (Py_ssize_t j = 0; j < m; j++) z[j] = z[j] + bi;                            \
-        }                                                                                   \
+    FD_CLONES static void fd_softmax_shift_##SUF(T *restrict Z, Py_ssize_t rows,            \
+                                                 Py_ssize_t m, Py_ssize_t ld,               \
+                                                 double *restrict colmax) {                 \
         for (Py_ssize_t j = 0; j < m; j++) colmax[j] = Z[j];                                \
         for (Py_ssize_t i = 1; i < rows; i++) {                                             \
             const T *restrict z = Z + i * ld;                                               \
@@ -348,9 +344,9 @@ cdef extern from *:
             for (Py_ssize_t j = 0; j < m; j++) z[j] = (T)(z[j] - colmax[j]);                \
         }                                                                                   \
     }                                                                                       \
-    FD_CLONES static void fd_softmax_post_##SUF(T *restrict A, Py_ssize_t rows,             \
-                                                Py_ssize_t m, Py_ssize_t ld,                \
-                                                double *restrict colsum) {                  \
+    FD_CLONES static void fd_softmax_scale_##SUF(T *restrict A, Py_ssize_t rows,            \
+                                                 Py_ssize_t m, Py_ssize_t ld,               \
+                                                 double *restrict colsum) {                 \
         for (Py_ssize_t j = 0; j < m; j++) colsum[j] = 0;                                   \
         for (Py_ssize_t i = 0; i < rows; i++) {                                             \
             const T *restrict a = A + i * ld;                                               \
@@ -405,14 +401,14 @@ cdef extern from *:
                             Py_ssize_t ld) noexcept nogil
     void fd_add_bias_rows_f(float *Z, const float *b, Py_ssize_t rows, Py_ssize_t m,
                             Py_ssize_t ld) noexcept nogil
-    void fd_softmax_pre_d(double *Z, const double *b, Py_ssize_t rows, Py_ssize_t m,
-                          Py_ssize_t ld, double *colmax) noexcept nogil
-    void fd_softmax_pre_f(float *Z, const float *b, Py_ssize_t rows, Py_ssize_t m,
-                          Py_ssize_t ld, double *colmax) noexcept nogil
-    void fd_softmax_post_d(double *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
-                           double *colsum) noexcept nogil
-    void fd_softmax_post_f(float *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
-                           double *colsum) noexcept nogil
+    void fd_softmax_shift_d(double *Z, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
+                            double *colmax) noexcept nogil
+    void fd_softmax_shift_f(float *Z, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
+                            double *colmax) noexcept nogil
+    void fd_softmax_scale_d(double *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
+                            double *colsum) noexcept nogil
+    void fd_softmax_scale_f(float *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
+                            double *colsum) noexcept nogil
     void fd_out_delta_d(double *dZ, const double *A, const double *Y, Py_ssize_t ldy,
                         const double *w, Py_ssize_t rows, Py_ssize_t m,
                         Py_ssize_t ld) noexcept nogil
@@ -515,25 +511,24 @@ cdef void add_bias_rows_ptr(floating *Z, const floating *b, Py_ssize_t rows, Py_
         fd_add_bias_rows_f(Z, b, rows, m, ld)
 
 
-cdef void softmax_ptr(floating *Z, const floating *b, floating *A, Py_ssize_t rows,
-                      Py_ssize_t m, Py_ssize_t ld, double *colmax,
-                      double *colsum) noexcept nogil:
-    """A = softmax(Z + b) over each column, stably (Z is scratch: it ends as Z + b - max);
-    colmax, colsum: m doubles of scratch.  The maxima, sums and reciprocals in double."""
-    cdef Py_ssize_t i
+cdef void softmax_shift_ptr(floating *Z, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
+                            double *colmax) noexcept nogil:
+    """The softmax's first pass: Z -= each column's maximum (taken in double); colmax: m
+    doubles of scratch."""
     if floating is double:
-        fd_softmax_pre_d(Z, b, rows, m, ld, colmax)
+        fd_softmax_shift_d(Z, rows, m, ld, colmax)
     else:
-        fd_softmax_pre_f(Z, b, rows, m, ld, colmax)
-    if ld == m:
-        exp_ptr(Z, A, rows * m)         # one pass over the block
-    else:
-        for i in range(rows):
-            exp_ptr(Z + i * ld, A + i * ld, m)
+        fd_softmax_shift_f(Z, rows, m, ld, colmax)
+
+
+cdef void softmax_scale_ptr(floating *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
+                            double *colsum) noexcept nogil:
+    """The softmax's last pass, after the exp: A *= 1 / each column's sum (summed and
+    inverted in double); colsum: m doubles of scratch."""
     if floating is double:
-        fd_softmax_post_d(A, rows, m, ld, colsum)
+        fd_softmax_scale_d(A, rows, m, ld, colsum)
     else:
-        fd_softmax_post_f(A, rows, m, ld, colsum)
+        fd_softmax_scale_f(A, rows, m, ld, colsum)
 
 
 cdef void out_delta_ptr(floating *dZ, const floating *A, const floating *Y, Py_ssize_t ldy,

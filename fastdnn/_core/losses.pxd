@@ -17,7 +17,7 @@
 from libc.math cimport log
 from fastdnn._blas cimport floating
 from fastdnn._kernels cimport (add_bias_rows_ptr, exp_ptr, out_delta_ptr, sigmoid_ptr,
-                               softmax_ptr)
+                               softmax_scale_ptr, softmax_shift_ptr)
 
 cdef enum Output:
     OUT_SIGMOID = 0
@@ -36,33 +36,28 @@ cdef inline void out_forward(int out, floating *Z, const floating *b, floating *
     """A = out(Z + b), Z and A (rows x m) row-major with leading dimension ld (>= m) and
     distinct (Z is scratch); colmax, colsum: m doubles of scratch for the softmax.  The
     passes are fastdnn._kernels' C loops (compiled for AVX-512, AVX2 and baseline)."""
-    cdef Py_ssize_t i, j
-    cdef floating *z
-    cdef floating *a
-    if out == OUT_SOFTMAX:
-        # over each column, stably: the column's max subtracted (in double), the exp, one
-        # division per column and then products (a * (1/s) differs from a / s by rounding)
-        softmax_ptr(Z, b, A, rows, m, ld, colmax, colsum)
-        return
+    cdef Py_ssize_t i, j, nrows = rows, width = m
     add_bias_rows_ptr(Z, b, rows, m, ld)
-    if (out == OUT_SIGMOID or out == OUT_EXP) and ld == m:
-        # one pass over the block
-        if out == OUT_SIGMOID:
-            sigmoid_ptr(Z, A, <Py_ssize_t>rows * m)
-        else:
-            exp_ptr(Z, A, <Py_ssize_t>rows * m)
-    elif out == OUT_SIGMOID:
+    if out == OUT_IDENTITY:
         for i in range(rows):
-            sigmoid_ptr(Z + i * ld, A + i * ld, m)
-    elif out == OUT_EXP:
-        for i in range(rows):
-            exp_ptr(Z + i * ld, A + i * ld, m)
-    else:
-        for i in range(rows):
-            z = Z + i * ld
-            a = A + i * ld
             for j in range(m):
-                a[j] = z[j]
+                A[i * ld + j] = Z[i * ld + j]
+        return
+    if out == OUT_SOFTMAX:
+        # over each column, stably: the column's max subtracted (in double), the exp, then
+        # one division per column and products (a * (1/s) differs from a / s by rounding)
+        softmax_shift_ptr(Z, rows, m, ld, colmax)
+    if ld == m:
+        # the rows contiguous: the elementwise function in one pass over the block
+        nrows = 1
+        width = <Py_ssize_t>rows * m
+    for i in range(nrows):
+        if out == OUT_SIGMOID:
+            sigmoid_ptr(Z + i * ld, A + i * ld, width)
+        else:
+            exp_ptr(Z + i * ld, A + i * ld, width)
+    if out == OUT_SOFTMAX:
+        softmax_scale_ptr(A, rows, m, ld, colsum)
 
 
 cdef inline double _clog(double x) noexcept nogil:
