@@ -74,10 +74,12 @@ from numpy.random cimport bitgen_t
 from fastdnn._blas cimport floating, gemm
 from fastdnn._validation cimport need_buffer as _need
 from fastdnn._kernels cimport row_sums_ptr
+from fastdnn._core.gemm cimport (EPI_BIAS_RELU, EPI_RELU_BACK, EPI_STORE, GEMM_EPI_WORK,
+                                 fd_gemm_avx512, gemm_epi)
 from fastdnn._core.small cimport SMALL_WORK, TRANSPOSE_WORK, mm_nn, mm_nt_acc, mm_tn, transpose
 from fastdnn._core.thin cimport (THIN_MAX, THIN_V, THIN_WEIGHTS, fd_thin_div_array,
                                  fd_thin_step_d)
-from fastdnn._core.activations cimport act_forward, act_backward
+from fastdnn._core.activations cimport ACT_RELU, act_forward, act_backward
 from fastdnn._core.losses cimport out_forward, loss_sum, output_delta
 from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s,
                                        opt_is_linear, OPT_ADAM, OPT_ADAM_SKLEARN, _adam,
@@ -226,8 +228,14 @@ cdef struct Bufs:
     void *thin_act
     void *thin_acc
     # float32: a product's operand copied transposed (max_l n_(l-1) x mb), so that BLAS's
-    # small products run in their fast form (see _transposed); NULL: never
+    # small products run in their fast form (see _transposed); with epi, float64 too (for
+    # the relu layers' products of gemm.pxd, which need X_B^T row-major); NULL: never
     void *tr
+    # the relu layers' products with their relu in the same pass (fastdnn/_core/gemm.pxd:
+    # AVX-512; FASTDNN_GEMM=0 turns them off), see _epi; epi_runs counts them (a test's
+    # way to see that they ran: only a whole product, one thread's, runs there)
+    bint epi
+    long long epi_runs
     Py_ssize_t thin_act_size
     Py_ssize_t thin_acc_size
     Py_ssize_t thin_stride
@@ -577,6 +585,17 @@ cdef inline void _wxt_on_copy(int n, int m, int k, floating alpha, const floatin
     gemm(n, m, k, alpha, W, k, True, <const floating *>T, m, True, <floating>0, Z, m)
 
 
+cdef inline bint _epi(Bufs *B, Part p, int rows, int cols, int inner) noexcept nogil:
+    """Whether a (rows x cols) product over `inner` of the whole step (part p) runs on
+    gemm.pxd's kernel (a relu layer's forward and back-propagated products with relu in
+    the same pass, the weight gradient of an example-major batch): AVX-512, at least 8
+    rows (a block's), above SMALL_WORK (the small loops' range) and at most GEMM_EPI_WORK
+    multiply-adds (bench/bench_gemm_epi.py)."""
+    cdef long work = <long>rows * cols * inner
+    return (B.epi and rows >= 8 and _whole(p, rows, cols) and work > SMALL_WORK
+            and work <= GEMM_EPI_WORK)
+
+
 cdef inline const floating *_layer_input(int l, const floating *A0, int ld0, bint a0_rm,
                                          floating **Act, int ms, int *ldp,
                                          bint *prm) noexcept nogil:
@@ -831,7 +850,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef double N, cost = 0, kp = sp.keep_prob
     cdef floating fkp = <floating>sp.keep_prob
     cdef Part p
-    cdef bint fused, l2_shared, thin
+    cdef bint fused, l2_shared, thin, act_done
     cdef double l2
 
     if nt > 1 and sp.dp:
@@ -882,6 +901,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     for l in range(1, 0 if thin else L + 1):
         nl = n[l]
         npv = n[l - 1]
+        act_done = False
         prev = _layer_input(l, A0, ld0, a0_rm, Ad, ms, &ldp, &prm)
         if l == L:
             if tid != 0:
@@ -897,7 +917,19 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             _z1_lazy(B, p, ms, idx, tid, Z[1])
         elif _whole(p, nl, ms) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
             mm_nn(nl, ms, npv, W[l], prev, Z[l])
-        elif not prm and _transposed(B, p, nl, ms, npv):
+        elif (l < L and sp.hidden == ACT_RELU and (prm or B.tr != NULL)
+              and _epi(B, p, nl, ms, npv)):
+            # A_l = relu(W_l prev + b_l) in the product's pass (prev row-major: X_B^T
+            # copied first); Z_l is not written
+            if not prm:
+                transpose(ms, npv, prev, ldp, <floating *>B.tr, ms)
+                prev = <const floating *>B.tr
+                ldp = ms
+            gemm_epi(nl, ms, npv, <floating>1, W[l], npv, 1, prev, ldp, A[l], ms,
+                     EPI_BIAS_RELU, b[l], NULL, 0)
+            act_done = True
+            B.epi_runs += 1
+        elif floating is float and not prm and _transposed(B, p, nl, ms, npv):
             # on X_B^T (npv x ms): the product in BLAS's fast form
             _wxt_on_copy(nl, ms, npv, <floating>1, W[l], prev, ldp, <floating *>B.tr, Z[l])
         else:
@@ -906,7 +938,8 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                  <floating>0, Z[l] + <Py_ssize_t>p.r0 * ms + p.c0, ms)
         if l < L:
             if not _empty(p):
-                _act_part(sp.hidden, Z[l], b[l], A[l], p, ms)
+                if not act_done:
+                    _act_part(sp.hidden, Z[l], b[l], A[l], p, ms)
                 if sp.dropout:
                     _mask_part(Ad[l], A[l], D[l], fkp, p, ms)
             _sync(nt)
@@ -935,6 +968,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     for l in range(L, 0, -1):
         nl = n[l]
         npv = n[l - 1]
+        act_done = False
         prev = _layer_input(l, A0, ld0, a0_rm, Ad, ms, &ldp, &prm)
         # G_W = (1/N) dZ_l A_{l-1}^T  (A^T: the same memory in the other storage order)
         p = _part(nl, npv, <long>nl * ms * npv, tid, nt)
@@ -948,7 +982,12 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         elif _whole(p, nl, npv) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
             memset(GW[l], 0, <size_t>nl * npv * sizeof(floating))
             mm_nt_acc(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, GW[l])
-        elif prm and _transposed(B, p, nl, npv, ms):
+        elif not prm and _epi(B, p, nl, npv, ms):
+            # X_B example-major: its rows are the product's rows (gemm.pxd, no epilogue)
+            gemm_epi(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, 1, prev, ldp, GW[l], npv,
+                     EPI_STORE, NULL, NULL, 0)
+            B.epi_runs += 1
+        elif floating is float and prm and _transposed(B, p, nl, npv, ms):
             # on A_(l-1)^T (ms x npv): the product in BLAS's fast form
             _wxt_on_copy(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, ldp,
                          <floating *>B.tr, GW[l])
@@ -967,11 +1006,17 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                 pass
             elif _whole(p, npv, ms) and <long>nl * ms * npv <= SMALL_WORK:
                 mm_tn(npv, ms, nl, W[l], dZ[l], dZ[l - 1])
+            elif sp.hidden == ACT_RELU and not sp.dropout and _epi(B, p, npv, ms, nl):
+                # relu's derivative (0 where A_(l-1) <= 0) in the product's pass
+                gemm_epi(npv, ms, nl, <floating>1, W[l], 1, npv, dZ[l], ms, dZ[l - 1], ms,
+                         EPI_RELU_BACK, NULL, A[l - 1], ms)
+                act_done = True
+                B.epi_runs += 1
             else:
                 gemm(p.r1 - p.r0, p.c1 - p.c0, nl, <floating>1, W[l] + p.r0, npv, False,
                      dZ[l] + p.c0, ms, True,
                      <floating>0, dZ[l - 1] + <Py_ssize_t>p.r0 * ms + p.c0, ms)
-            if not _empty(p):
+            if not _empty(p) and not act_done:
                 if sp.dropout:
                     _mask_part(dZ[l - 1], dZ[l - 1], D[l - 1], fkp, p, ms)
                 _act_back_part(sp.hidden, dZ[l - 1], A[l - 1], p, ms)
@@ -1177,7 +1222,7 @@ def _after_fork_in_child():
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 # The enums' values by name: fastdnn.training.registry builds its tables on these.
-from fastdnn._core.activations cimport ACT_IDENTITY, ACT_RELU, ACT_TANH, ACT_SIGMOID
+from fastdnn._core.activations cimport ACT_IDENTITY, ACT_TANH, ACT_SIGMOID
 from fastdnn._core.losses cimport (OUT_SIGMOID, OUT_SOFTMAX, OUT_IDENTITY, OUT_EXP,
                                    LOSS_COURSE, LOSS_SKLEARN)
 from fastdnn._core.optimizers cimport OPT_GD, OPT_MOMENTUM, OPT_SGD
@@ -1402,7 +1447,11 @@ cdef class Engine:
         B.chunk_size = B.xc_size = 0
         B.thin_act = B.thin_acc = NULL
         B.tr = NULL
-        if not self.is_double and os.environ.get("FASTDNN_TRANSPOSE", "1").strip() != "0":
+        B.epi = (fd_gemm_avx512() != 0
+                 and os.environ.get("FASTDNN_GEMM", "1").strip() != "0")
+        B.epi_runs = 0
+        if ((not self.is_double or B.epi)
+                and os.environ.get("FASTDNN_TRANSPOSE", "1").strip() != "0"):
             B.tr = _ptr(self._scratch((max(dims[:L]) * mb,)))
         B.thin_act_size = B.thin_acc_size = 0
         self._thin_threads = 0
@@ -1743,6 +1792,12 @@ cdef class Engine:
         return bool(self.sp.thin)
 
     @property
+    def fused_products(self):
+        """How many products ran with their relu in the same pass (fastdnn/_core/gemm.pxd)
+        since the engine was made."""
+        return self.B.epi_runs
+
+    @property
     def workers(self):
         """Threads of the team that runs the epochs (1: the calling thread alone).  The
         caller keeps BLAS single-threaded meanwhile (fastdnn.threads.limit(1))."""
@@ -2009,3 +2064,80 @@ def product_wxt(W, X, Py_ssize_t repeat=1, bint transposed=False):
             _wxt[float](n, m, k, <float *>pw, <float *>px, <float *>pt, <float *>pz,
                         repeat, transposed)
     return Z
+
+
+EPILOGUES = {"store": EPI_STORE, "bias_relu": EPI_BIAS_RELU, "relu_back": EPI_RELU_BACK}
+
+
+cdef bint _epi_repeat(int M, int N, int K, floating alpha, const floating *A, long sai,
+                      long sak, const floating *B, long ldb, floating *C, int epi,
+                      const floating *bias, const floating *R, Py_ssize_t repeat,
+                      bint blas) noexcept nogil:
+    cdef Py_ssize_t r
+    for r in range(repeat):
+        if blas:
+            gemm(M, N, K, alpha, A, <int>(sai if sak == 1 else sak), sak == 1, B, <int>ldb, True,
+                 <floating>0, C, N)
+        elif not gemm_epi(M, N, K, alpha, A, sai, sak, B, ldb, C, N, epi, bias, R, N):
+            return False
+    return True
+
+
+def product_epi(A, B, epilogue="store", double alpha=1.0, bias=None, R=None,
+                Py_ssize_t repeat=1, bint blas=False):
+    """fastdnn._core.gemm's product on numpy arrays (a test hook, and bench/bench_gemm_epi.py's
+    way to it): C = alpha * A @ B ("store"), relu(A @ B + bias[:, None]) ("bias_relu"), or
+    A @ B where R > 0 or NaN, else 0 ("relu_back"), `repeat` times without the GIL.  A (M, K)
+    C- or Fortran-contiguous (its values are read with either strides), B (K, N) and R (M, N)
+    C-contiguous, bias (M,), one float dtype.  ``blas``: BLAS's product alone instead (A
+    C-contiguous or Fortran-contiguous, "store" only), for timing side by side.  Returns C,
+    or None where the processor lacks AVX-512 (the engine then takes BLAS)."""
+    if epilogue not in EPILOGUES:
+        raise ValueError(f"epilogue must be one of {sorted(EPILOGUES)}, got {epilogue!r}")
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    if not isinstance(A, np.ndarray) or not (A.flags.c_contiguous or A.flags.f_contiguous):
+        A = np.ascontiguousarray(A)
+    B = _hook_matrix(B, "B")
+    if A.dtype != B.dtype or A.ndim != 2:
+        raise TypeError(f"A must be 2-D of B's dtype {B.dtype}, got {A.dtype} {A.shape}")
+    M, K = A.shape
+    N = B.shape[1]
+    if B.shape[0] != K or 0 in (M, N, K) or max(M, N, K) > 2 ** 31 - 1:
+        raise ValueError(f"A (M, K) and B (K, N) must chain, non-empty, got {A.shape}, {B.shape}")
+    epi = EPILOGUES[epilogue]
+    if blas and epi != EPI_STORE:
+        raise ValueError("blas=True times the product alone: epilogue must be 'store'")
+    if epi == EPI_BIAS_RELU:
+        if bias is None:
+            raise ValueError("the 'bias_relu' epilogue needs bias (M,)")
+        bias = np.ascontiguousarray(bias, dtype=B.dtype)
+        if bias.shape != (M,):
+            raise ValueError(f"bias must have shape ({M},), got {bias.shape}")
+    if epi == EPI_RELU_BACK:
+        if R is None:
+            raise ValueError("the 'relu_back' epilogue needs R (M, N)")
+        R = _hook_matrix(R, "R")
+        if R.shape != (M, N) or R.dtype != B.dtype:
+            raise ValueError(f"R must be ({M}, {N}) {B.dtype}, got {R.shape} {R.dtype}")
+    C = np.empty((M, N), B.dtype)
+    cdef bint a_rm = A.flags.c_contiguous
+    cdef long sai = K if a_rm else 1, sak = 1 if a_rm else M
+    cdef void *pa = _ptr(A)
+    cdef void *pb = _ptr(B)
+    cdef void *pc = _ptr(C)
+    cdef void *pbias = _ptr(bias) if bias is not None else NULL
+    cdef void *pr = _ptr(R) if R is not None else NULL
+    cdef bint done
+    cdef int m = M, n = N, k = K, e = epi
+    if B.dtype == np.float64:
+        with nogil:
+            done = _epi_repeat[double](m, n, k, alpha, <double *>pa, sai, sak, <double *>pb, n,
+                                       <double *>pc, e, <double *>pbias, <double *>pr, repeat,
+                                       blas)
+    else:
+        with nogil:
+            done = _epi_repeat[float](m, n, k, <float>alpha, <float *>pa, sai, sak,
+                                      <float *>pb, n, <float *>pc, e, <float *>pbias,
+                                      <float *>pr, repeat, blas)
+    return C if done else None
