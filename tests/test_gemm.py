@@ -102,39 +102,6 @@ def test_epilogues_are_the_separate_passes(dtype):
                                 bias=np.zeros(1, dtype))).all()
 
 
-@needs_avx512
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_product_on_rows_read_through_indices(dtype):
-    """EPI_STORE_ROWS (the weight gradient on X's rows, a shuffled batch left ungathered):
-    alpha A @ B[rows], B's rows read in place, the same bits as on the gathered B."""
-    rs = np.random.RandomState(4)
-    for M, N, K in SHAPES:
-        B = rs.randn(K + 13, N).astype(dtype)
-        rows = rs.permutation(K + 13)[:K]
-        A = rs.randn(M, K).astype(dtype)
-        np.testing.assert_array_equal(product_epi(A, B, alpha=0.1, rows=rows),
-                                      product_epi(A, np.ascontiguousarray(B[rows]), alpha=0.1))
-        A, Bi = _ints(rs, (M, K), dtype), _ints(rs, (K + 13, N), dtype)
-        np.testing.assert_array_equal(product_epi(A, Bi, rows=rows),
-                                      (A.astype(np.float64) @ Bi[rows]).astype(dtype))
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_transpose_gathering_rows_is_exact(dtype):
-    """transpose_rows (X_B^T gathered from X through the batch's indices): src[rows].T
-    exactly, for every remainder of the register blocks."""
-    from fastdnn._core.loop import transpose_copy
-
-    rs = np.random.RandomState(9)
-    for n in (1, 3, 4, 5, 8, 9, 17, 200):
-        for cols in (1, 3, 4, 8, 9, 30, 64):
-            src = rs.randn(n + 7, cols).astype(dtype)
-            rows = rs.randint(0, n + 7, n)
-            np.testing.assert_array_equal(transpose_copy(src, rows), src[rows].T)
-    with pytest.raises(ValueError, match="rows"):
-        transpose_copy(np.ones((3, 2), dtype), [0, 3])
-
-
 def test_product_epi_rejects_bad_arguments():
     A, B = np.ones((3, 4)), np.ones((4, 5))
     with pytest.raises(ValueError, match="epilogue"):
@@ -153,10 +120,6 @@ def test_product_epi_rejects_bad_arguments():
         product_epi(A, B, repeat=0)
     with pytest.raises(ValueError, match="store"):
         product_epi(A, B, "relu_back", R=np.ones((3, 5)), blas=True)
-    with pytest.raises(ValueError, match="rows"):
-        product_epi(A, B, rows=[0, 1, 2, 4])
-    with pytest.raises(ValueError, match="rows"):
-        product_epi(A, B, rows=[0, 1, 2])
 
 
 CASES = {
@@ -174,12 +137,10 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_training_with_the_fused_passes_agrees(monkeypatch, x_order, case, dtype):
-    """The engine's training with the fused products (FASTDNN_GEMM=1; with an
-    example-major X, "F", layer 1 reads each shuffled batch from X through its indices)
-    against the same training with them off (BLAS and the separate passes, the batch
-    gathered): the same to rounding (1e-9 of the parameters' scale in float64, 1e-4 in
-    float32), the costs alike; and in float64 both against the independent numpy
-    reference (tests/reference_v2.py)."""
+    """The engine's training with the fused products (FASTDNN_GEMM=1) against the same
+    training with them off (BLAS and the separate passes): the same to rounding (1e-9 of
+    the parameters' scale in float64, 1e-4 in float32), the costs alike; and in float64
+    both against the independent numpy reference (tests/reference_v2.py)."""
     rs = np.random.RandomState(7)
     dims, mb, kw = CASES[case]
     m = 300

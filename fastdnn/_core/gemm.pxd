@@ -5,8 +5,6 @@
 #   FD_EPI_STORE      C = alpha * A B                        (G_W = (1/N) dZ X_B, ...)
 #   FD_EPI_BIAS_RELU  C = relu(A B + bias[i])                (a relu hidden layer: A_l = g(Z_l + b))
 #   FD_EPI_RELU_BACK  C = A B where R > 0 (or R is NaN), else 0   (dZ_(l-1) = W^T dZ_l * relu'(A))
-#   FD_EPI_STORE_ROWS C = alpha * A B with B's row k the one at B + bidx[k] * ldb
-#                     (G_W1 = (1/N) dZ_1 X_B read from X through the batch's indices)
 #
 # with relu's values as fastdnn._kernels' fd_relu_bias / fd_relu_back (z + b where z + b > 0
 # or NaN, else +0; 0 where the output A <= 0), so that each epilogue gives the value its
@@ -26,16 +24,11 @@
 # digits and breast cancer (bench/bench_gemm_epi.py).  fd_gemm_d / fd_gemm_f return 0 where
 # the processor lacks AVX-512 (or the compiler is not GCC on x86-64 Linux): the caller then
 # takes BLAS and the separate passes.
-from libc.stdint cimport int64_t
-
-
 cdef extern from *:
     """
-    #include <stdint.h>
     #define FD_EPI_STORE 0
     #define FD_EPI_BIAS_RELU 1
     #define FD_EPI_RELU_BACK 2
-    #define FD_EPI_STORE_ROWS 3
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
     #include <immintrin.h>
     #define FD_GEMM_TARGET __attribute__((target("avx512f,avx512dq,fma")))
@@ -46,15 +39,14 @@ cdef extern from *:
     #define FD_GEMM_BLOCK(SUF, T, V, MASK, LD, ST, SET1, FMA, MUL, ADD, CMPLE, MOVZ, ZERO) \
     static FD_GEMM_TARGET FD_GEMM_INL void fd_gemm_block_##SUF(                             \
             const int mr, const int nv, const int epi, int K, const T *A, long sai,        \
-            long sak, const T *B, long ldb, const int64_t *bidx, T *C, long ldc, T alpha,  \
-            const T *bias, const T *R, long ldr, MASK last) {                              \
+            long sak, const T *B, long ldb, T *C, long ldc, T alpha, const T *bias,        \
+            const T *R, long ldr, MASK last) {                                             \
         V c[8][3];                                                                         \
         _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                                \
             _Pragma("GCC unroll 3") for (int v = 0; v < 3; v++) c[r][v] = ZERO();          \
         for (int k = 0; k < K; k++) {                                                      \
             V b[3];                                                                        \
-            const T *bk = B + (epi == FD_EPI_STORE_ROWS ? (long)bidx[k] : (long)k) * ldb;  \
-            const T *ak = A + (long)k * sak;                                               \
+            const T *bk = B + (long)k * ldb, *ak = A + (long)k * sak;                      \
             _Pragma("GCC unroll 3") for (int v = 0; v < 3; v++)                            \
                 if (v < nv) b[v] = LD(v == nv - 1 ? last : (MASK)-1, bk + v * (64 / sizeof(T))); \
             _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                            \
@@ -73,7 +65,7 @@ cdef extern from *:
                 const MASK m = v == nv - 1 ? last : (MASK)-1;                              \
                 const long o = v * (64 / sizeof(T));                                       \
                 V x = c[r][v];                                                             \
-                if (epi == FD_EPI_STORE || epi == FD_EPI_STORE_ROWS) {                     \
+                if (epi == FD_EPI_STORE) {                                                 \
                     x = MUL(al, x);                                                        \
                 } else if (epi == FD_EPI_BIAS_RELU) {                                      \
                     x = ADD(x, SET1(bias[r]));                                             \
@@ -87,19 +79,19 @@ cdef extern from *:
     }
 
     #define FD_GEMM_CASE(SUF, MR, NV, EPI)                                                 \
-        case ((MR) * 4 + (NV)) * 4 + (EPI):                                                \
-            fd_gemm_block_##SUF(MR, NV, EPI, K, a, sai, sak, b, ldb, bidx, c, ldc, alpha,  \
+        case ((MR) * 4 + (NV)) * 3 + (EPI):                                                \
+            fd_gemm_block_##SUF(MR, NV, EPI, K, a, sai, sak, b, ldb, c, ldc, alpha,        \
                                 bias ? bias + i : NULL, r, ldr, last); break;
     #define FD_GEMM_CASES_E(SUF, MR, NV) FD_GEMM_CASE(SUF, MR, NV, 0)                      \
-        FD_GEMM_CASE(SUF, MR, NV, 1) FD_GEMM_CASE(SUF, MR, NV, 2) FD_GEMM_CASE(SUF, MR, NV, 3)
+        FD_GEMM_CASE(SUF, MR, NV, 1) FD_GEMM_CASE(SUF, MR, NV, 2)
     #define FD_GEMM_CASES(SUF, MR) FD_GEMM_CASES_E(SUF, MR, 1) FD_GEMM_CASES_E(SUF, MR, 2) \
         FD_GEMM_CASES_E(SUF, MR, 3)
 
     /* the driver: column blocks of 3 vectors outside, row blocks of 8 inside */
     #define FD_GEMM_DRIVER(SUF, T, MASK)                                                   \
     static FD_GEMM_TARGET void fd_gemm_avx512_##SUF(int M, int N, int K, T alpha,          \
-            const T *A, long sai, long sak, const T *B, long ldb, const int64_t *bidx,     \
-            T *C, long ldc, int epi, const T *bias, const T *R, long ldr) {                \
+            const T *A, long sai, long sak, const T *B, long ldb, T *C, long ldc, int epi, \
+            const T *bias, const T *R, long ldr) {                                         \
         const int L = 64 / sizeof(T);                                                      \
         for (int j = 0; j < N; j += 3 * L) {                                               \
             const int nj = N - j < 3 * L ? N - j : 3 * L, nv = (nj + L - 1) / L;          \
@@ -110,7 +102,7 @@ cdef extern from *:
                 const T *a = A + (long)i * sai, *b = B + j;                                \
                 T *c = C + (long)i * ldc + j;                                              \
                 const T *r = R ? R + (long)i * ldr + j : NULL;                             \
-                switch ((mr * 4 + nv) * 4 + epi) {                                         \
+                switch ((mr * 4 + nv) * 3 + epi) {                                         \
                     FD_GEMM_CASES(SUF, 1) FD_GEMM_CASES(SUF, 2) FD_GEMM_CASES(SUF, 3)      \
                     FD_GEMM_CASES(SUF, 4) FD_GEMM_CASES(SUF, 5) FD_GEMM_CASES(SUF, 6)      \
                     FD_GEMM_CASES(SUF, 7) FD_GEMM_CASES(SUF, 8)                            \
@@ -141,24 +133,22 @@ cdef extern from *:
     }
     #define FD_GEMM_CALL(SUF)                                                              \
         if (!fd_gemm_avx512()) return 0;                                                   \
-        fd_gemm_avx512_##SUF(M, N, K, alpha, A, sai, sak, B, ldb, bidx, C, ldc, epi, bias, R, \
-                             ldr);                                                         \
+        fd_gemm_avx512_##SUF(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, epi, bias, R, ldr); \
         return 1;
     #else
     #define FD_GEMM_CALL(SUF) return 0;
     static int fd_gemm_avx512(void) { return 0; }
     #endif
 
-    /* C = epi(alpha A B) as above (bidx: FD_EPI_STORE_ROWS's row indices, else unread);
-       1 if done, 0 if the processor lacks AVX-512 */
+    /* C = epi(alpha A B) as above; 1 if done, 0 if the processor lacks AVX-512 */
     static int fd_gemm_d(int M, int N, int K, double alpha, const double *A, long sai,
-                         long sak, const double *B, long ldb, const int64_t *bidx, double *C,
-                         long ldc, int epi, const double *bias, const double *R, long ldr) {
+                         long sak, const double *B, long ldb, double *C, long ldc, int epi,
+                         const double *bias, const double *R, long ldr) {
         FD_GEMM_CALL(d)
     }
     static int fd_gemm_f(int M, int N, int K, float alpha, const float *A, long sai,
-                         long sak, const float *B, long ldb, const int64_t *bidx, float *C,
-                         long ldc, int epi, const float *bias, const float *R, long ldr) {
+                         long sak, const float *B, long ldb, float *C, long ldc, int epi,
+                         const float *bias, const float *R, long ldr) {
         FD_GEMM_CALL(f)
     }
     """
@@ -166,14 +156,13 @@ cdef extern from *:
         EPI_STORE "FD_EPI_STORE"
         EPI_BIAS_RELU "FD_EPI_BIAS_RELU"
         EPI_RELU_BACK "FD_EPI_RELU_BACK"
-        EPI_STORE_ROWS "FD_EPI_STORE_ROWS"
     int fd_gemm_avx512() noexcept nogil
     int fd_gemm_d(int M, int N, int K, double alpha, const double *A, long sai, long sak,
-                  const double *B, long ldb, const int64_t *bidx, double *C, long ldc, int epi,
-                  const double *bias, const double *R, long ldr) noexcept nogil
+                  const double *B, long ldb, double *C, long ldc, int epi, const double *bias,
+                  const double *R, long ldr) noexcept nogil
     int fd_gemm_f(int M, int N, int K, float alpha, const float *A, long sai, long sak,
-                  const float *B, long ldb, const int64_t *bidx, float *C, long ldc, int epi,
-                  const float *bias, const float *R, long ldr) noexcept nogil
+                  const float *B, long ldb, float *C, long ldc, int epi, const float *bias,
+                  const float *R, long ldr) noexcept nogil
 
 
 from fastdnn._blas cimport floating
@@ -187,13 +176,10 @@ cdef enum:
 cdef inline bint gemm_epi(int M, int N, int K, floating alpha, const floating *A, long sai,
                           long sak, const floating *B, long ldb, floating *C, long ldc,
                           int epi, const floating *bias, const floating *R,
-                          long ldr, const int64_t *bidx) noexcept nogil:
-    """C (M x N, ldc) = epi(alpha sum_k A(i, k) B(k, j)) (see above; bidx: B's rows for
-    EPI_STORE_ROWS); False where the processor lacks AVX-512 (nothing written: the caller
-    takes BLAS)."""
+                          long ldr) noexcept nogil:
+    """C (M x N, ldc) = epi(alpha sum_k A(i, k) B(k, j)) (see above); False where the
+    processor lacks AVX-512 (nothing written: the caller takes BLAS)."""
     if floating is double:
-        return fd_gemm_d(M, N, K, alpha, A, sai, sak, B, ldb, bidx, C, ldc, epi, bias, R,
-                         ldr) != 0
+        return fd_gemm_d(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, epi, bias, R, ldr) != 0
     else:
-        return fd_gemm_f(M, N, K, alpha, A, sai, sak, B, ldb, bidx, C, ldc, epi, bias, R,
-                         ldr) != 0
+        return fd_gemm_f(M, N, K, alpha, A, sai, sak, B, ldb, C, ldc, epi, bias, R, ldr) != 0

@@ -74,10 +74,9 @@ from numpy.random cimport bitgen_t
 from fastdnn._blas cimport floating, gemm
 from fastdnn._validation cimport need_buffer as _need
 from fastdnn._kernels cimport row_sums_ptr
-from fastdnn._core.gemm cimport (EPI_BIAS_RELU, EPI_RELU_BACK, EPI_STORE, EPI_STORE_ROWS,
-                                 GEMM_EPI_WORK, fd_gemm_avx512, gemm_epi)
-from fastdnn._core.small cimport (SMALL_WORK, TRANSPOSE_WORK, mm_nn, mm_nt_acc, mm_tn, transpose,
-                                  transpose_rows)
+from fastdnn._core.gemm cimport (EPI_BIAS_RELU, EPI_RELU_BACK, EPI_STORE, GEMM_EPI_WORK,
+                                 fd_gemm_avx512, gemm_epi)
+from fastdnn._core.small cimport SMALL_WORK, TRANSPOSE_WORK, mm_nn, mm_nt_acc, mm_tn, transpose
 from fastdnn._core.thin cimport (THIN_MAX, THIN_V, THIN_WEIGHTS, fd_thin_div_array,
                                  fd_thin_step_d)
 from fastdnn._core.activations cimport ACT_RELU, act_forward, act_backward
@@ -597,20 +596,6 @@ cdef inline bint _epi(Bufs *B, Part p, int rows, int cols, int inner) noexcept n
             and work <= GEMM_EPI_WORK)
 
 
-cdef inline bint _x_direct(Spec *sp, Bufs *B, int ms, int nt) noexcept nogil:
-    """Whether a shuffled batch of an example-major X is left ungathered: layer 1 then reads
-    X through the batch's indices in both its products, the forward one on X_B^T gathered
-    transposed into B.tr, the weight gradient on X's rows in place (gemm.pxd's kernel,
-    EPI_STORE_ROWS).  Where both run there (one thread, a relu layer 1 as _epi takes it)
-    and nothing else reads the batch (not the gram solver, a gather by chunks, the fused
-    layer-1 update or a thin net's pass)."""
-    cdef long work = <long>B.n[1] * ms * B.n[0]
-    return (nt == 1 and B.epi and B.tr != NULL and not B.x_rm and not sp.gram
-            and B.xc == NULL and B.chunk == NULL and not sp.thin and sp.L >= 2
-            and sp.hidden == ACT_RELU and B.n[1] >= 8 and work > SMALL_WORK
-            and work <= GEMM_EPI_WORK)
-
-
 cdef inline const floating *_layer_input(int l, const floating *A0, int ld0, bint a0_rm,
                                          floating **Act, int ms, int *ldp,
                                          bint *prm) noexcept nogil:
@@ -866,8 +851,6 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef floating fkp = <floating>sp.keep_prob
     cdef Part p
     cdef bint fused, l2_shared, thin, act_done
-    # layer 1 reads the batch from X through idx (_epoch left it ungathered)
-    cdef bint xdirect = idx != NULL and _x_direct(sp, B, ms, nt)
     cdef double l2
 
     if nt > 1 and sp.dp:
@@ -934,17 +917,16 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             _z1_lazy(B, p, ms, idx, tid, Z[1])
         elif _whole(p, nl, ms) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
             mm_nn(nl, ms, npv, W[l], prev, Z[l])
-        elif ((l == 1 and xdirect) or (l < L and sp.hidden == ACT_RELU
-              and (prm or B.tr != NULL) and _epi(B, p, nl, ms, npv))):
+        elif (l < L and sp.hidden == ACT_RELU and (prm or B.tr != NULL)
+              and _epi(B, p, nl, ms, npv)):
             # A_l = relu(W_l prev + b_l) in the product's pass (prev row-major: X_B^T
-            # copied first, gathered from X on the way with xdirect); Z_l is not written
+            # copied first); Z_l is not written
             if not prm:
-                transpose_rows(ms, npv, prev, ldp, idx if l == 1 and xdirect else NULL,
-                               <floating *>B.tr, ms)
+                transpose(ms, npv, prev, ldp, <floating *>B.tr, ms)
                 prev = <const floating *>B.tr
                 ldp = ms
             gemm_epi(nl, ms, npv, <floating>1, W[l], npv, 1, prev, ldp, A[l], ms,
-                     EPI_BIAS_RELU, b[l], NULL, 0, NULL)
+                     EPI_BIAS_RELU, b[l], NULL, 0)
             act_done = True
             B.epi_runs += 1
         elif floating is float and not prm and _transposed(B, p, nl, ms, npv):
@@ -1000,15 +982,10 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         elif _whole(p, nl, npv) and prm and ldp == ms and <long>nl * ms * npv <= SMALL_WORK:
             memset(GW[l], 0, <size_t>nl * npv * sizeof(floating))
             mm_nt_acc(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, GW[l])
-        elif (l == 1 and xdirect) or (not prm and _epi(B, p, nl, npv, ms)):
-            # X_B example-major: its rows are the product's rows (gemm.pxd, no epilogue;
-            # with xdirect, X's rows idx)
-            if l == 1 and xdirect:
-                gemm_epi(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, 1, prev, ldp, GW[l],
-                         npv, EPI_STORE_ROWS, NULL, NULL, 0, idx)
-            else:
-                gemm_epi(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, 1, prev, ldp, GW[l],
-                         npv, EPI_STORE, NULL, NULL, 0, NULL)
+        elif not prm and _epi(B, p, nl, npv, ms):
+            # X_B example-major: its rows are the product's rows (gemm.pxd, no epilogue)
+            gemm_epi(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, 1, prev, ldp, GW[l], npv,
+                     EPI_STORE, NULL, NULL, 0)
             B.epi_runs += 1
         elif floating is float and prm and _transposed(B, p, nl, npv, ms):
             # on A_(l-1)^T (ms x npv): the product in BLAS's fast form
@@ -1032,7 +1009,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             elif sp.hidden == ACT_RELU and not sp.dropout and _epi(B, p, npv, ms, nl):
                 # relu's derivative (0 where A_(l-1) <= 0) in the product's pass
                 gemm_epi(npv, ms, nl, <floating>1, W[l], 1, npv, dZ[l], ms, dZ[l - 1], ms,
-                         EPI_RELU_BACK, NULL, A[l - 1], ms, NULL)
+                         EPI_RELU_BACK, NULL, A[l - 1], ms)
                 act_done = True
                 B.epi_runs += 1
             else:
@@ -1076,7 +1053,7 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
     cdef const floating *Yt = <const floating *>B.Yt
     cdef const floating *yk
     cdef const floating *xk
-    cdef bint xb_rm, direct = False
+    cdef bint xb_rm
     cdef const floating *w = <const floating *>B.w
     cdef floating *Xb = <floating *>B.Xb
     cdef floating *Yb = <floating *>B.Yb
@@ -1108,8 +1085,7 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
             # starts with a barrier
             xb_rm = B.x_rm or (not sp.gram and B.xc == NULL
                                and <long>B.n[1] * ms * n0 <= SMALL_WORK)
-            direct = _x_direct(sp, B, ms, nt)
-            if sp.gram or B.xc != NULL or direct:
+            if sp.gram or B.xc != NULL:
                 pass                # layer 1 reads X itself
             elif B.x_rm:
                 _span(n0, tid, nt, 1, &lo, &hi)
@@ -1143,9 +1119,8 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
                 if w != NULL:
                     for k in range(ms):
                         wb[k] = w[perm[start + k]]
-            c = _step(sp, B, X if direct else Xb, ms if xb_rm and not direct else n0,
-                      xb_rm and not direct, Yb, ms, NULL if w == NULL else wb, ms, want_cost, 0,
-                      perm + start, tid, nt)
+            c = _step(sp, B, Xb, ms if xb_rm else n0, xb_rm, Yb, ms,
+                      NULL if w == NULL else wb, ms, want_cost, 0, perm + start, tid, nt)
         total += c * ms
         start += ms
     return total / m
@@ -2029,29 +2004,19 @@ def adam_update(P, G, V, S, double lam, double b1, double omb1, double b2, doubl
                                  <float>c, <float>k, <float>eps)
 
 
-def transpose_copy(src, rows=None):
+def transpose_copy(src):
     """src.T as a new C-contiguous array, by fastdnn._core.small's transpose (a test hook):
-    src a 2-D float32 or float64 array (a C-contiguous copy of it is read).  ``rows``
-    (int64 indices into src's rows): src[rows].T, gathered on the way (transpose_rows, as
-    the engine gathers a shuffled batch's X_B^T from X)."""
+    src a 2-D float32 or float64 array (a C-contiguous copy of it is read)."""
     src = _hook_matrix(src, "src")
-    n, cols = src.shape
-    cdef const int64_t *ridx = NULL
-    if rows is not None:
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
-        if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= n)):
-            raise ValueError(f"rows must be 1-D indices into src's {n} rows")
-        n = rows.shape[0]
-        if n:
-            ridx = <const int64_t *>_ptr(rows)
-    dst = np.empty((cols, n), src.dtype)
-    if n and cols:
+    rows, cols = src.shape
+    dst = np.empty((cols, rows), src.dtype)
+    if rows and cols:
         if src.dtype == np.float64:
-            transpose_rows[double](<int>n, <int>cols, <double *>_ptr(src), cols, ridx,
-                                   <double *>_ptr(dst), n)
+            transpose[double](<int>rows, <int>cols, <double *>_ptr(src), cols,
+                              <double *>_ptr(dst), rows)
         else:
-            transpose_rows[float](<int>n, <int>cols, <float *>_ptr(src), cols, ridx,
-                                  <float *>_ptr(dst), n)
+            transpose[float](<int>rows, <int>cols, <float *>_ptr(src), cols,
+                             <float *>_ptr(dst), rows)
     return dst
 
 
@@ -2106,25 +2071,23 @@ EPILOGUES = {"store": EPI_STORE, "bias_relu": EPI_BIAS_RELU, "relu_back": EPI_RE
 
 cdef bint _epi_repeat(int M, int N, int K, floating alpha, const floating *A, long sai,
                       long sak, const floating *B, long ldb, floating *C, int epi,
-                      const floating *bias, const floating *R, const int64_t *bidx,
-                      Py_ssize_t repeat, bint blas) noexcept nogil:
+                      const floating *bias, const floating *R, Py_ssize_t repeat,
+                      bint blas) noexcept nogil:
     cdef Py_ssize_t r
     for r in range(repeat):
         if blas:
             gemm(M, N, K, alpha, A, <int>(sai if sak == 1 else sak), sak == 1, B, <int>ldb, True,
                  <floating>0, C, N)
-        elif not gemm_epi(M, N, K, alpha, A, sai, sak, B, ldb, C, N, epi, bias, R, N, bidx):
+        elif not gemm_epi(M, N, K, alpha, A, sai, sak, B, ldb, C, N, epi, bias, R, N):
             return False
     return True
 
 
-def product_epi(A, B, epilogue="store", double alpha=1.0, bias=None, R=None, rows=None,
+def product_epi(A, B, epilogue="store", double alpha=1.0, bias=None, R=None,
                 Py_ssize_t repeat=1, bint blas=False):
     """fastdnn._core.gemm's product on numpy arrays (a test hook, and bench/bench_gemm_epi.py's
     way to it): C = alpha * A @ B ("store"), relu(A @ B + bias[:, None]) ("bias_relu"), or
-    A @ B where R > 0 or NaN, else 0 ("relu_back"), `repeat` times without the GIL;
-    ``rows`` (int64 indices into B's rows, "store" only): alpha * A @ B[rows], B's rows
-    read in place (EPI_STORE_ROWS, the weight gradient on X's rows).  A (M, K)
+    A @ B where R > 0 or NaN, else 0 ("relu_back"), `repeat` times without the GIL.  A (M, K)
     C- or Fortran-contiguous (its values are read with either strides), B (K, N) and R (M, N)
     C-contiguous, bias (M,), one float dtype.  ``blas``: BLAS's product alone instead (A
     C-contiguous or Fortran-contiguous, "store" only), for timing side by side.  Returns C,
@@ -2140,20 +2103,9 @@ def product_epi(A, B, epilogue="store", double alpha=1.0, bias=None, R=None, row
         raise TypeError(f"A must be 2-D of B's dtype {B.dtype}, got {A.dtype} {A.shape}")
     M, K = A.shape
     N = B.shape[1]
+    if B.shape[0] != K or 0 in (M, N, K) or max(M, N, K) > 2 ** 31 - 1:
+        raise ValueError(f"A (M, K) and B (K, N) must chain, non-empty, got {A.shape}, {B.shape}")
     epi = EPILOGUES[epilogue]
-    cdef const int64_t *bidx = NULL
-    if rows is not None:
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
-        if epi != EPI_STORE or blas:
-            raise ValueError("rows: with the 'store' epilogue and blas=False only")
-        if rows.shape != (K,) or rows.min() < 0 or rows.max() >= B.shape[0]:
-            raise ValueError(f"rows must be {K} indices into B's {B.shape[0]} rows")
-        bidx = <const int64_t *>_ptr(rows)
-        epi = EPI_STORE_ROWS
-    elif B.shape[0] != K:
-        raise ValueError(f"A (M, K) and B (K, N) must chain, non-empty, got {A.shape}, {B.shape}")
-    if 0 in (M, N, K) or max(M, N, K) > 2 ** 31 - 1:
-        raise ValueError(f"A (M, K) and B (K, N) must chain, non-empty, got {A.shape}, {B.shape}")
     if blas and epi != EPI_STORE:
         raise ValueError("blas=True times the product alone: epilogue must be 'store'")
     if epi == EPI_BIAS_RELU:
@@ -2181,11 +2133,11 @@ def product_epi(A, B, epilogue="store", double alpha=1.0, bias=None, R=None, row
     if B.dtype == np.float64:
         with nogil:
             done = _epi_repeat[double](m, n, k, alpha, <double *>pa, sai, sak, <double *>pb, n,
-                                       <double *>pc, e, <double *>pbias, <double *>pr, bidx,
-                                       repeat, blas)
+                                       <double *>pc, e, <double *>pbias, <double *>pr, repeat,
+                                       blas)
     else:
         with nogil:
             done = _epi_repeat[float](m, n, k, <float>alpha, <float *>pa, sai, sak,
                                       <float *>pb, n, <float *>pc, e, <float *>pbias,
-                                      <float *>pr, bidx, repeat, blas)
+                                      <float *>pr, repeat, blas)
     return C if done else None

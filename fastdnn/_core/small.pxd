@@ -10,13 +10,10 @@
 # index, the sums of D A^T 4 x 2 at a time in vectors over the examples.  Each output
 # element is summed over the inner index in order; the clones with FMA fuse its steps
 # (as BLAS's kernels do, so the last bits depend on the processor, as BLAS's do).
-from libc.stdint cimport int64_t
-
 from fastdnn._blas cimport floating
 
 cdef extern from *:
     """
-    #include <stdint.h>
     #include "fastdnn/_simd.h"
     static inline FD_INLINE fd_v8d fd_ld8(const double *p) { fd_v8d v; memcpy(&v, p, sizeof v); return v; }
     static inline FD_INLINE void fd_st8(double *p, fd_v8d v) { memcpy(p, &v, sizeof v); }
@@ -132,37 +129,33 @@ cdef extern from *:
     }
 
     /* dst (cols x rows, leading dimension ldd) = src^T, src (rows x cols, leading dimension
-       lds), both row-major: a copy, exact; with ridx, src's row r is the one at
-       src + ridx[r] * lds (a batch's examples gathered on the way: fastdnn._core.loop).
-       With AVX2 in blocks held in registers (8 x 8 floats, 4 x 4 doubles: loads of src's
-       rows, stores of dst's), the edges one value at a time; without, one value at a
-       time. */
-    #define FD_ROW(r) (ridx ? ridx[r] : (long)(r))
+       lds), both row-major: a copy, exact.  With AVX2 in blocks held in registers (8 x 8
+       floats, 4 x 4 doubles: loads of src's rows, stores of dst's), the edges one value at a
+       time; without, one value at a time. */
     #define FD_TRANSPOSE_SCALAR(SUF, T)                                                      \
     static void fd_transpose_##SUF##_scalar(const T *restrict src, int rows, int cols,       \
-                                            long lds, const int64_t *ridx, T *restrict dst,  \
-                                            long ldd, int r0, int c0) {                      \
+                                            long lds, T *restrict dst, long ldd,             \
+                                            int r0, int c0) {                                \
         /* the edges: every (r, c) with r >= r0 or c >= c0 */                                 \
         for (int r = 0; r < rows; r++)                                                       \
             for (int c = r < r0 ? c0 : 0; c < cols; c++)                                     \
-                dst[(long)c * ldd + r] = src[FD_ROW(r) * lds + c];                           \
+                dst[(long)c * ldd + r] = src[(long)r * lds + c];                             \
     }
     FD_TRANSPOSE_SCALAR(d, double)
     FD_TRANSPOSE_SCALAR(f, float)
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
     #  include <immintrin.h>
     __attribute__((target("avx2"))) static void fd_transpose_f_avx2(const float *src, int rows,
-            int cols, long lds, const int64_t *ridx, float *dst, long ldd) {
+            int cols, long lds, float *dst, long ldd) {
         int r, c;
-        for (r = 0; r + 8 <= rows; r += 8) {
-            const float *p[8];
-            for (int q = 0; q < 8; q++) p[q] = src + FD_ROW(r + q) * lds;
+        for (r = 0; r + 8 <= rows; r += 8)
             for (c = 0; c + 8 <= cols; c += 8) {
+                const float *s = src + (long)r * lds + c;
                 float *d = dst + (long)c * ldd + r;
-                __m256 r0 = _mm256_loadu_ps(p[0] + c), r1 = _mm256_loadu_ps(p[1] + c);
-                __m256 r2 = _mm256_loadu_ps(p[2] + c), r3 = _mm256_loadu_ps(p[3] + c);
-                __m256 r4 = _mm256_loadu_ps(p[4] + c), r5 = _mm256_loadu_ps(p[5] + c);
-                __m256 r6 = _mm256_loadu_ps(p[6] + c), r7 = _mm256_loadu_ps(p[7] + c);
+                __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds);
+                __m256 r2 = _mm256_loadu_ps(s + 2 * lds), r3 = _mm256_loadu_ps(s + 3 * lds);
+                __m256 r4 = _mm256_loadu_ps(s + 4 * lds), r5 = _mm256_loadu_ps(s + 5 * lds);
+                __m256 r6 = _mm256_loadu_ps(s + 6 * lds), r7 = _mm256_loadu_ps(s + 7 * lds);
                 __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
                 __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
                 __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
@@ -180,20 +173,17 @@ cdef extern from *:
                 _mm256_storeu_ps(d + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
                 _mm256_storeu_ps(d + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
             }
-        }
-        fd_transpose_f_scalar(src, rows, cols, lds, ridx, dst, ldd, rows - rows % 8,
-                              cols - cols % 8);
+        fd_transpose_f_scalar(src, rows, cols, lds, dst, ldd, rows - rows % 8, cols - cols % 8);
     }
     __attribute__((target("avx2"))) static void fd_transpose_d_avx2(const double *src, int rows,
-            int cols, long lds, const int64_t *ridx, double *dst, long ldd) {
+            int cols, long lds, double *dst, long ldd) {
         int r, c;
-        for (r = 0; r + 4 <= rows; r += 4) {
-            const double *p0 = src + FD_ROW(r) * lds, *p1 = src + FD_ROW(r + 1) * lds;
-            const double *p2 = src + FD_ROW(r + 2) * lds, *p3 = src + FD_ROW(r + 3) * lds;
+        for (r = 0; r + 4 <= rows; r += 4)
             for (c = 0; c + 4 <= cols; c += 4) {
+                const double *s = src + (long)r * lds + c;
                 double *d = dst + (long)c * ldd + r;
-                __m256d r0 = _mm256_loadu_pd(p0 + c), r1 = _mm256_loadu_pd(p1 + c);
-                __m256d r2 = _mm256_loadu_pd(p2 + c), r3 = _mm256_loadu_pd(p3 + c);
+                __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + lds);
+                __m256d r2 = _mm256_loadu_pd(s + 2 * lds), r3 = _mm256_loadu_pd(s + 3 * lds);
                 __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
                 __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
                 _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
@@ -201,9 +191,7 @@ cdef extern from *:
                 _mm256_storeu_pd(d + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
                 _mm256_storeu_pd(d + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
             }
-        }
-        fd_transpose_d_scalar(src, rows, cols, lds, ridx, dst, ldd, rows - rows % 4,
-                              cols - cols % 4);
+        fd_transpose_d_scalar(src, rows, cols, lds, dst, ldd, rows - rows % 4, cols - cols % 4);
     }
     static int fd_transpose_avx2(void) {
         static int has = -1;
@@ -211,29 +199,29 @@ cdef extern from *:
         return has;
     }
     #  define FD_TRANSPOSE_AVX2(SUF) if (fd_transpose_avx2()) {                               \
-            fd_transpose_##SUF##_avx2(src, rows, cols, lds, ridx, dst, ldd); return; }
+            fd_transpose_##SUF##_avx2(src, rows, cols, lds, dst, ldd); return; }
     #else
     #  define FD_TRANSPOSE_AVX2(SUF)
     #endif
-    static void fd_transpose_d(const double *src, int rows, int cols, long lds,
-                               const int64_t *ridx, double *dst, long ldd) {
+    static void fd_transpose_d(const double *src, int rows, int cols, long lds, double *dst,
+                               long ldd) {
         FD_TRANSPOSE_AVX2(d)
-        fd_transpose_d_scalar(src, rows, cols, lds, ridx, dst, ldd, 0, 0);
+        fd_transpose_d_scalar(src, rows, cols, lds, dst, ldd, 0, 0);
     }
-    static void fd_transpose_f(const float *src, int rows, int cols, long lds,
-                               const int64_t *ridx, float *dst, long ldd) {
+    static void fd_transpose_f(const float *src, int rows, int cols, long lds, float *dst,
+                               long ldd) {
         FD_TRANSPOSE_AVX2(f)
-        fd_transpose_f_scalar(src, rows, cols, lds, ridx, dst, ldd, 0, 0);
+        fd_transpose_f_scalar(src, rows, cols, lds, dst, ldd, 0, 0);
     }
     """
     void fd_small_mm_d(int rows, int m, int inner, const double *W, int wr, int ws,
                        const double *A, double *Z) noexcept nogil
     void fd_small_nt_acc_d(int n, int k, int m, double alpha, const double *D,
                            const double *A, double *G) noexcept nogil
-    void fd_transpose_d(const double *src, int rows, int cols, long lds, const int64_t *ridx,
-                        double *dst, long ldd) noexcept nogil
-    void fd_transpose_f(const float *src, int rows, int cols, long lds, const int64_t *ridx,
-                        float *dst, long ldd) noexcept nogil
+    void fd_transpose_d(const double *src, int rows, int cols, long lds, double *dst,
+                        long ldd) noexcept nogil
+    void fd_transpose_f(const float *src, int rows, int cols, long lds, float *dst,
+                        long ldd) noexcept nogil
 
 # measured with bench/bench_training.py (planar) when these loops were introduced
 cdef enum:
@@ -326,13 +314,7 @@ cdef inline void transpose(int rows, int cols, const floating *src, long lds, fl
     """dst (cols x rows, leading dimension ldd) = src^T, src (rows x cols, leading
     dimension lds), row-major: an exact copy (AVX2 register blocks where the processor has
     them)."""
-    transpose_rows(rows, cols, src, lds, NULL, dst, ldd)
-
-
-cdef inline void transpose_rows(int rows, int cols, const floating *src, long lds,
-                                const int64_t *ridx, floating *dst, long ldd) noexcept nogil:
-    """transpose's copy with src's row r read at src + ridx[r] * lds (ridx NULL: r)."""
     if floating is double:
-        fd_transpose_d(src, rows, cols, lds, ridx, dst, ldd)
+        fd_transpose_d(src, rows, cols, lds, dst, ldd)
     else:
-        fd_transpose_f(src, rows, cols, lds, ridx, dst, ldd)
+        fd_transpose_f(src, rows, cols, lds, dst, ldd)
