@@ -378,6 +378,17 @@ def test_product_on_a_transposed_copy_is_the_product(dtype):
         product_wxt(np.ones((2, 3), dtype), np.ones((4, 3), dtype), 0)
 
 
+def random_training_problem(rs, dims, m, x_order):
+    """X (dims[0] x m, uniform, C- or Fortran-ordered), Y (binary for one output, else
+    labels) and He-initialised parameters: a training problem of dims."""
+    X = np.asarray(rs.rand(dims[0], m), order=x_order)
+    if dims[-1] == 1:
+        Y = (rs.rand(1, m) > 0.5).astype(np.float64)
+    else:
+        Y = rs.randint(0, dims[-1], (1, m))
+    return X, Y, initialize_parameters(dims, "he")
+
+
 @pytest.mark.parametrize("x_order", ["C", "F"])
 @pytest.mark.parametrize("case", ["softmax_dropout", "sigmoid_l2", "deep_tanh"])
 def test_float32_small_products_on_transposed_copies_agree(monkeypatch, x_order, case):
@@ -391,13 +402,7 @@ def test_float32_small_products_on_transposed_copies_agree(monkeypatch, x_order,
         "sigmoid_l2": ([30, 12, 1], dict(lambd=0.3)),
         "deep_tanh": ([20, 18, 9, 3], dict(output="softmax", hidden_activation="tanh")),
     }[case]
-    m = 150
-    X = np.asarray(rs.rand(dims[0], m), order=x_order)
-    if dims[-1] == 1:
-        Y = (rs.rand(1, m) > 0.5).astype(np.float64)
-    else:
-        Y = rs.randint(0, dims[-1], (1, m))
-    P = initialize_parameters(dims, "he")
+    X, Y, P = random_training_problem(rs, dims, 150, x_order)
     runs = {}
     for dtype, flag in (("float32", "1"), ("float32", "0"), ("float64", "1")):
         monkeypatch.setenv("FASTDNN_TRANSPOSE", flag)

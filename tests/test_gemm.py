@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from fastdnn._core.loop import product_epi
-from fastdnn.training import Trainer, TrainingConfig, initialize_parameters
+from fastdnn.training import Trainer, TrainingConfig
 from tests import reference_v2 as r2
+from tests.test_engine_v2_api import random_training_problem
 
 HAS_AVX512 = product_epi(np.ones((1, 1)), np.ones((1, 1))) is not None
 needs_avx512 = pytest.mark.skipif(not HAS_AVX512, reason="the processor lacks AVX-512: the "
@@ -143,13 +144,7 @@ def test_training_with_the_fused_passes_agrees(monkeypatch, x_order, case, dtype
     both against the independent numpy reference (tests/reference_v2.py)."""
     rs = np.random.RandomState(7)
     dims, mb, kw = CASES[case]
-    m = 300
-    X = np.asarray(rs.rand(dims[0], m), order=x_order)
-    if dims[-1] == 1:
-        Y = (rs.rand(1, m) > 0.5).astype(np.float64)
-    else:
-        Y = rs.randint(0, dims[-1], (1, m))
-    P = initialize_parameters(dims, "he")
+    X, Y, P = random_training_problem(rs, dims, 300, x_order)
     runs, fused = {}, {}
     for flag in ("1", "0"):
         monkeypatch.setenv("FASTDNN_GEMM", flag)
