@@ -134,6 +134,29 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_large_batch_copies_within_the_capped_scratch(monkeypatch, dtype):
+    """The transposed copy's scratch is capped (a full batch of a large data set does not
+    allocate max n_l x m): a batch of 4000 whose layer 1 (8 units) still runs on the kernel,
+    its X_B^T copied whole, beside a wider hidden layer (100 x 4000 > the cap), trains as
+    with the kernel off."""
+    rs = np.random.RandomState(8)
+    X, Y, P = random_training_problem(rs, [16, 8, 100, 1], 4000, "F")
+    runs, fused = {}, {}
+    for flag in ("1", "0"):
+        monkeypatch.setenv("FASTDNN_GEMM", flag)
+        tr = Trainer(X, Y, P, TrainingConfig(optimizer="momentum", learning_rate=0.05,
+                                             dtype=dtype))
+        tr.run(3)
+        runs[flag] = tr.parameters()
+        fused[flag] = getattr(tr, "_engine").fused_products
+    assert fused["0"] == 0 and (fused["1"] > 0) == HAS_AVX512
+    tol = 1e-9 if dtype == "float64" else 1e-4
+    for key in runs["1"]:
+        a, b = runs["1"][key].astype(np.float64), runs["0"][key].astype(np.float64)
+        assert np.abs(a - b).max() <= tol * np.abs(b).max(), key
+
+
 @pytest.mark.parametrize("x_order", ["C", "F"])
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

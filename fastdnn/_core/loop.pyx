@@ -1452,7 +1452,11 @@ cdef class Engine:
         B.epi_runs = 0
         if ((not self.is_double or B.epi)
                 and os.environ.get("FASTDNN_TRANSPOSE", "1").strip() != "0"):
-            B.tr = _ptr(self._scratch((max(dims[:L]) * mb,)))
+            # a copy holds work / rows values of a product taken there: at most
+            # TRANSPOSE_WORK / 5 (_transposed: more than 4 rows) or GEMM_EPI_WORK / 8 (_epi:
+            # at least 8 rows), so a full batch of a large data set allocates no more
+            B.tr = _ptr(self._scratch((min(max(dims[:L]) * mb,
+                                           max(TRANSPOSE_WORK // 5, GEMM_EPI_WORK // 8)),)))
         B.thin_act_size = B.thin_acc_size = 0
         self._thin_threads = 0
         if sp.thin:
