@@ -227,9 +227,10 @@ cdef struct Bufs:
     # t bytes further), of thin_act_size and thin_acc_size bytes
     void *thin_act
     void *thin_acc
-    # float32: a product's operand copied transposed (max_l n_(l-1) x mb), so that BLAS's
-    # small products run in their fast form (see _transposed); with epi, float64 too (for
-    # the relu layers' products of gemm.pxd, which need X_B^T row-major); NULL: never
+    # float32: a product's operand copied transposed (max_l n_(l-1) x mb values, capped at
+    # what a copy taken there can hold), so that BLAS's small products run in their fast
+    # form (see _transposed); with epi, float64 too (for the relu layers' products of
+    # gemm.pxd, which need X_B^T row-major); NULL: never
     void *tr
     # the relu layers' products with their relu in the same pass (fastdnn/_core/gemm.pxd:
     # AVX-512; FASTDNN_GEMM=0 turns them off), see _epi; epi_runs counts them (a test's
