@@ -83,14 +83,20 @@ def load(name):
 PAUSE = 0.2
 
 
+def fixed_epochs(Est, epochs, params):
+    """Est with the workload's params trained for exactly `epochs` epochs: tol 0 and
+    n_iter_no_change above the epoch count, so that it never stops early."""
+    return Est(random_state=0, max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1,
+               **params)
+
+
 def fit_time(Est, X, y, params, epochs):
     """ms per epoch of a fit, timed right after an identical untimed fit: after a rest the
     first work of a process can run many times slower on a virtual machine (here a numpy
     pass over 64 KB took milliseconds after time.sleep(0.2) against microseconds warm:
     bench/wake_cost.py), a cost that a short fit carries whole and a long one spreads thin."""
     def fit():
-        est = Est(random_state=0, max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1,
-                  **params)
+        est = fixed_epochs(Est, epochs, params)
         t0 = time.perf_counter()
         est.fit(X, y)
         return time.perf_counter() - t0, est

@@ -6,12 +6,12 @@ independent numpy reference."""
 import numpy as np
 import pytest
 
-from fastdnn._core.loop import product_epi
+from fastdnn._core.loop import GEMM_AVX512, product_epi
 from fastdnn.training import Trainer, TrainingConfig
 from tests import reference_v2 as r2
 from tests.test_engine_v2_api import random_training_problem
 
-HAS_AVX512 = product_epi(np.ones((1, 1)), np.ones((1, 1))) is not None
+HAS_AVX512 = GEMM_AVX512
 needs_avx512 = pytest.mark.skipif(not HAS_AVX512, reason="the processor lacks AVX-512: the "
                                   "engine takes BLAS and the separate passes instead")
 

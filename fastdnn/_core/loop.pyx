@@ -2072,6 +2072,9 @@ def product_wxt(W, X, Py_ssize_t repeat=1, bint transposed=False):
 
 
 EPILOGUES = {"store": EPI_STORE, "bias_relu": EPI_BIAS_RELU, "relu_back": EPI_RELU_BACK}
+# whether this processor runs fastdnn/_core/gemm.pxd's kernel (AVX-512); else the engine
+# takes BLAS and the separate passes, and product_epi returns None
+GEMM_AVX512 = bool(fd_gemm_avx512())
 
 
 cdef bint _epi_repeat(int M, int N, int K, floating alpha, const floating *A, long sai,
