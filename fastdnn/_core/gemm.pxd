@@ -31,7 +31,7 @@ cdef extern from *:
     #define FD_EPI_RELU_BACK 2
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
     #include <immintrin.h>
-    #define FD_GEMM_TARGET __attribute__((target("avx512f,avx512dq,fma")))
+    #define FD_GEMM_TARGET __attribute__((target("avx512f,fma")))
     #define FD_GEMM_INL __attribute__((always_inline)) inline
 
     /* one block: mr rows (1..8) x nv vectors (1..3), the last vector's lanes as `last`;
@@ -128,7 +128,7 @@ cdef extern from *:
 
     static int fd_gemm_avx512(void) {
         static int has = -1;
-        if (has < 0) has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+        if (has < 0) has = __builtin_cpu_supports("avx512f");
         return has;
     }
     #define FD_GEMM_CALL(SUF)                                                              \
