@@ -11,8 +11,7 @@ from fastdnn.training import Trainer, TrainingConfig
 from tests import reference_v2 as r2
 from tests.test_engine_v2_api import random_training_problem
 
-HAS_AVX512 = GEMM_AVX512
-needs_avx512 = pytest.mark.skipif(not HAS_AVX512, reason="the processor lacks AVX-512: the "
+needs_avx512 = pytest.mark.skipif(not GEMM_AVX512, reason="the processor lacks AVX-512: the "
                                   "engine takes BLAS and the separate passes instead")
 
 # shapes that cover every row-block height (1..8 and beyond), vector count (1..3) and
@@ -150,7 +149,7 @@ def test_a_large_batch_copies_within_the_capped_scratch(monkeypatch, dtype):
         tr.run(3)
         runs[flag] = tr.parameters()
         fused[flag] = getattr(tr, "_engine").fused_products
-    assert fused["0"] == 0 and (fused["1"] > 0) == HAS_AVX512
+    assert fused["0"] == 0 and (fused["1"] > 0) == GEMM_AVX512
     tol = 1e-9 if dtype == "float64" else 1e-4
     for key in runs["1"]:
         a, b = runs["1"][key].astype(np.float64), runs["0"][key].astype(np.float64)
@@ -185,7 +184,7 @@ def test_training_with_the_fused_passes_agrees(monkeypatch, x_order, case, dtype
     np.testing.assert_allclose(on[1], off[1], rtol=tol)
     # they ran (where the processor has them), and not with FASTDNN_GEMM=0
     assert fused["0"] == 0
-    assert (fused["1"] > 0) == HAS_AVX512
+    assert (fused["1"] > 0) == GEMM_AVX512
     if dtype == "float64":
         ref_p, ref_c = r2.train_v2(X, Y, dims, parameters=P, learning_rate=0.01,
                                    num_iterations=5, mini_batch_size=mb, record_every=1,
