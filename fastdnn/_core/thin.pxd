@@ -14,9 +14,10 @@
 #              in lane j % 8), added up when the blocks are done
 #
 # with the formulas of the engine's layer-by-layer path, each product summed over its inner
-# index in order from 0 (as small.pxd's loops); the gradients' sums (lanes, then pairwise)
-# and the division by keep_prob (fd_thin_div) round differently from that path's, so the
-# two agree to rounding (tests/test_thin.py).  Only Z_L and A_L reach the engine's buffers.
+# index in order (a hidden layer's forward sums from its bias, the rest from 0); the bias
+# added first, the gradients' sums (lanes, then pairwise) and the division by keep_prob
+# (fd_thin_div) round differently from that path's, so the two agree to rounding
+# (tests/test_thin.py).  Only Z_L and A_L reach the engine's buffers.
 # The vectors of the last block that hold fewer than 8 examples go through the same vector
 # code zero-padded (their deltas zero), stored back in part.  A data-parallel team runs it
 # on each thread's blocks (ld, doff, share).  Compiled as small.pxd's loops
@@ -95,55 +96,119 @@ cdef extern from *:
             fd_tst(out + j, fd_thin_div(fd_tld(x + j, (int)(n - j)), kp, kr, fz), (int)(n - j));
     }
 
-    /* a hidden unit's sums of a block: + b, relu (z where z > 0 or z is NaN, else +0),
-       kept as the next layer's input (after dropout: A * D / kp, and A itself apart for
-       relu') */
-    static inline FD_INLINE void fd_thin_hidden(fd_v8d *c, double bi, const double *Drow,
-            double kp, double kr, int fz, const int *cnt, fd_v8d *in, fd_v8d *pre) {
-        for (int k = 0; k < FD_THIN_V; k++) {
-            fd_v8d z = c[k] + bi;
-            z = (fd_v8d)((fd_tv8l)z & ~(z <= 0));
-            if (Drow) {
-                pre[k] = z;
-                z = fd_thin_div(z * fd_tld(Drow + 8 * k, cnt[k]), kp, kr, fz);
-            }
-            in[k] = z;
-        }
-    }
+    /* The three products of a block, each for a group of U units (U = 1..4, a constant
+       where called, so each group size is its own unrolled code with its sums in
+       registers: 4 units x the block's 4 vectors = 16 independent sums, each input vector
+       loaded once for the group). */
+    #if FD_THIN_V != 4
+    #  error "fd_thin_fwd, fd_thin_back and fd_thin_grad take a block as four vectors"
+    #endif
+    #define FD_THIN_G 4
 
-    /* c = sum_s w0[s ws] in[s], e = the same with w1 (two units' sums over a block's
-       vectors, each input vector loaded once for both); two = 0: c alone (an odd count's
-       last unit), e zero.  Called with two a constant, so each form is its own code. */
-    static inline FD_INLINE void fd_thin_dot(const double *w0, const double *w1, long ws,
-            int ns, const fd_v8d *in, fd_v8d *c, fd_v8d *e, int two) {
-        for (int k = 0; k < FD_THIN_V; k++) c[k] = e[k] = (fd_v8d){0};
-        for (int s = 0; s < ns; s++) {
+    /* forward of units 0..U-1 of a layer (rows w, w + np, ...): their sums over the inputs
+       s in order, from the bias b[u] (a hidden layer) or from 0 (the last: Z_L stored, as
+       the engine's output layer adds the bias itself); a hidden unit's then relu (z where
+       z > 0 or z is NaN, else +0), kept as the next layer's input nx (after dropout:
+       A * D / kp, and A itself apart in pre for relu') */
+    static inline FD_INLINE void fd_thin_fwd(const double *w, int np, const fd_v8d *in,
+            const double *b, int U, int last, double *ZL, long ld, int j0, const int *cnt,
+            const double *D, double kp, double kr, int fz, fd_v8d *nx, fd_v8d *pre) {
+        fd_v8d acc[FD_THIN_G][FD_THIN_V];
+        #pragma GCC unroll 4
+        for (int u = 0; u < U; u++) {
+            const double b0 = last ? 0.0 : b[u];
+            #pragma GCC unroll 4
+            for (int k = 0; k < FD_THIN_V; k++) acc[u][k] = (fd_v8d){0} + b0;
+        }
+        for (int s = 0; s < np; s++) {
             const fd_v8d *a = in + s * FD_THIN_V;
-            double x0 = w0[(long)s * ws], x1 = two ? w1[(long)s * ws] : 0;
+            const fd_v8d x0 = a[0], x1 = a[1], x2 = a[2], x3 = a[3];
+            #pragma GCC unroll 4
+            for (int u = 0; u < U; u++) {
+                const double c = w[(long)u * np + s];
+                acc[u][0] += c * x0; acc[u][1] += c * x1; acc[u][2] += c * x2; acc[u][3] += c * x3;
+            }
+        }
+        #pragma GCC unroll 4
+        for (int u = 0; u < U; u++) {
+            #pragma GCC unroll 4
             for (int k = 0; k < FD_THIN_V; k++) {
-                c[k] += x0 * a[k];
-                if (two) e[k] += x1 * a[k];
+                fd_v8d z = acc[u][k];
+                if (last) {
+                    fd_tst(ZL + (long)u * ld + j0 + 8 * k, z, cnt[k]);
+                    continue;
+                }
+                z = (fd_v8d)((fd_tv8l)z & ~(z <= 0));
+                if (D) {
+                    pre[u * FD_THIN_V + k] = z;
+                    z = fd_thin_div(z * fd_tld(D + (long)u * ld + j0 + 8 * k, cnt[k]), kp, kr, fz);
+                }
+                nx[u * FD_THIN_V + k] = z;
             }
         }
     }
 
-    /* the gradients' lanes of unit i (and i + 1 with two): ab += the deltas d (f), aW row
-       += d in^T (f in^T) over the block's vectors, in order */
-    static inline FD_INLINE void fd_thin_grad(const fd_v8d *d, const fd_v8d *f, int np,
-            const fd_v8d *in, fd_v8d *g0, fd_v8d *g1, fd_v8d *b0, fd_v8d *b1, int two) {
-        fd_v8d g = *b0, h = two ? *b1 : (fd_v8d){0};
-        for (int k = 0; k < FD_THIN_V; k++) { g += d[k]; if (two) h += f[k]; }
-        *b0 = g;
-        if (two) *b1 = h;
+    /* the deltas of inputs 0..U-1 of a layer (W's columns w, w + 1, ...): sum_i W[i][u] d_i
+       over its nl units i in order (* D / kp with dropout), 0 where A <= 0 (A: the
+       inputs' values before dropout), into nxt */
+    static inline FD_INLINE void fd_thin_back(const double *w, int np, int nl, const fd_v8d *d,
+            int U, const double *D, long ld, int j0, const int *cnt, double kp, double kr,
+            int fz, const fd_v8d *A, fd_v8d *nxt) {
+        fd_v8d acc[FD_THIN_G][FD_THIN_V];
+        #pragma GCC unroll 4
+        for (int u = 0; u < U; u++) {
+            #pragma GCC unroll 4
+            for (int k = 0; k < FD_THIN_V; k++) acc[u][k] = (fd_v8d){0};
+        }
+        for (int i = 0; i < nl; i++) {
+            const fd_v8d *a = d + i * FD_THIN_V;
+            const fd_v8d y0 = a[0], y1 = a[1], y2 = a[2], y3 = a[3];
+            #pragma GCC unroll 4
+            for (int u = 0; u < U; u++) {
+                const double c = w[(long)i * np + u];
+                acc[u][0] += c * y0; acc[u][1] += c * y1; acc[u][2] += c * y2; acc[u][3] += c * y3;
+            }
+        }
+        #pragma GCC unroll 4
+        for (int u = 0; u < U; u++) {
+            #pragma GCC unroll 4
+            for (int k = 0; k < FD_THIN_V; k++) {
+                fd_v8d v = acc[u][k];
+                if (D)
+                    v = fd_thin_div(v * fd_tld(D + (long)u * ld + j0 + 8 * k, cnt[k]), kp, kr, fz);
+                nxt[u * FD_THIN_V + k] = (fd_v8d)((fd_tv8l)v & ~(A[u * FD_THIN_V + k] <= 0));
+            }
+        }
+    }
+
+    /* the gradients' lanes of units 0..U-1 (deltas d): gb[u] += the block's deltas (its
+       vectors added pairwise), gw[u][p] += d_u in_p^T over the block's vectors in order */
+    static inline FD_INLINE void fd_thin_grad(const fd_v8d *d, int np, const fd_v8d *in,
+                                              fd_v8d *gw, fd_v8d *gb, int U) {
+        fd_v8d dd[FD_THIN_G][FD_THIN_V];
+        #pragma GCC unroll 4
+        for (int u = 0; u < U; u++) {
+            #pragma GCC unroll 4
+            for (int k = 0; k < FD_THIN_V; k++) dd[u][k] = d[u * FD_THIN_V + k];
+            gb[u] += (dd[u][0] + dd[u][1]) + (dd[u][2] + dd[u][3]);
+        }
         for (int p = 0; p < np; p++) {
             const fd_v8d *a = in + p * FD_THIN_V;
-            g = g0[p];
-            h = two ? g1[p] : (fd_v8d){0};
-            for (int k = 0; k < FD_THIN_V; k++) { g += d[k] * a[k]; if (two) h += f[k] * a[k]; }
-            g0[p] = g;
-            if (two) g1[p] = h;
+            const fd_v8d x0 = a[0], x1 = a[1], x2 = a[2], x3 = a[3];
+            #pragma GCC unroll 4
+            for (int u = 0; u < U; u++) {
+                fd_v8d g = gw[(long)u * np + p];
+                g += dd[u][0] * x0; g += dd[u][1] * x1; g += dd[u][2] * x2; g += dd[u][3] * x3;
+                gw[(long)u * np + p] = g;
+            }
         }
     }
+
+    /* CALL(U) for the group of min(R, 4) units, U a constant */
+    #define FD_THIN_GROUP(R, CALL) \
+        switch ((R) < FD_THIN_G ? (R) : FD_THIN_G) { \
+            case 1: CALL(1); break; case 2: CALL(2); break; case 3: CALL(3); break; \
+            default: CALL(4); }
 
     /* One step's passes.  For each block of 32 examples:
          forward   the input of layer l (X's block, then A_l = relu(W_l in + b_l), after
@@ -182,7 +247,7 @@ cdef extern from *:
             for (s = 0; s < n[0]; s++)
                 for (k = 0; k < FD_THIN_V; k++)
                     x[s * FD_THIN_V + k] = fd_tld(X + (long)s * ldx + j0 + 8 * k, cnt[k]);
-            /* ---- forward: two units at a time (eight independent sums) */
+            /* ---- forward, up to four units at a time */
             for (l = 1; l <= L; l++) {
                 const int nl = n[l], np = n[l - 1], last = l == L;
                 const double *const Wl = W[l], *const bl = b[l];
@@ -190,25 +255,13 @@ cdef extern from *:
                 const fd_v8d *const in = act + in_off[l - 1];
                 fd_v8d *const nx = last ? NULL : act + in_off[l];
                 fd_v8d *const pre = Dl ? act + pre_off[l] : NULL;
-                for (i = 0; i < nl; i += 2) {
-                    const int two = i + 1 < nl;
-                    const double *w0 = Wl + (long)i * np;
-                    fd_v8d c[FD_THIN_V], e[FD_THIN_V];
-                    if (two) fd_thin_dot(w0, w0 + np, 1, np, in, c, e, 1);
-                    else fd_thin_dot(w0, w0, 1, np, in, c, e, 0);
-                    if (last) {     /* the product alone: out() does the rest */
-                        for (k = 0; k < FD_THIN_V; k++) {
-                            fd_tst(ZL + (long)i * ld + j0 + 8 * k, c[k], cnt[k]);
-                            if (two) fd_tst(ZL + (long)(i + 1) * ld + j0 + 8 * k, e[k], cnt[k]);
-                        }
-                        continue;
-                    }
-                    fd_thin_hidden(c, bl[i], Dl ? Dl + (long)i * ld + j0 : NULL, kp, kr, fz, cnt,
-                                   nx + i * FD_THIN_V, pre ? pre + i * FD_THIN_V : NULL);
-                    if (two)
-                        fd_thin_hidden(e, bl[i + 1], Dl ? Dl + (long)(i + 1) * ld + j0 : NULL,
-                                       kp, kr, fz, cnt, nx + (i + 1) * FD_THIN_V,
-                                       pre ? pre + (i + 1) * FD_THIN_V : NULL);
+                for (i = 0; i < nl; i += FD_THIN_G) {
+    #define FD_THIN_FWD(U) fd_thin_fwd(Wl + (long)i * np, np, in, bl + i, U, last,             \
+                                       ZL + (long)i * ld, ld, j0, cnt,                         \
+                                       Dl ? Dl + (long)i * ld : NULL, kp, kr, fz,              \
+                                       last ? NULL : nx + i * FD_THIN_V,                        \
+                                       pre ? pre + i * FD_THIN_V : NULL)
+                    FD_THIN_GROUP(nl - i, FD_THIN_FWD)
                 }
             }
             out(ZL + j0, b[L], AL + j0, n[L], tot, ld);
@@ -226,38 +279,19 @@ cdef extern from *:
                 const double *const Wl = W[l];
                 const fd_v8d *const in = act + in_off[l - 1];
                 fd_v8d *const aW = acc + acc_off[l], *const ab = aW + (long)nl * np;
-                /* two units at a time: each input vector loaded once for both */
-                for (i = 0; i < nl; i += 2) {
-                    const fd_v8d *d = cur + i * FD_THIN_V;
-                    fd_v8d *g0 = aW + (long)i * np;
-                    if (i + 1 < nl)
-                        fd_thin_grad(d, d + FD_THIN_V, np, in, g0, g0 + np, ab + i, ab + i + 1, 1);
-                    else
-                        fd_thin_grad(d, d, np, in, g0, g0, ab + i, ab + i, 0);
+                for (i = 0; i < nl; i += FD_THIN_G) {
+    #define FD_THIN_GRAD(U) fd_thin_grad(cur + i * FD_THIN_V, np, in, aW + (long)i * np, ab + i, U)
+                    FD_THIN_GROUP(nl - i, FD_THIN_GRAD)
                 }
                 if (l == 1)
                     break;
                 const double *const Dl = D ? D[l - 1] + doff : NULL;
                 const fd_v8d *const Al = Dl ? act + pre_off[l - 1] : in;
-                for (p = 0; p < np; p += 2) {
-                    const int two = p + 1 < np, q = two ? p + 1 : p;
-                    fd_v8d c[FD_THIN_V], e[FD_THIN_V];
-                    if (two) fd_thin_dot(Wl + p, Wl + q, np, nl, cur, c, e, 1);
-                    else fd_thin_dot(Wl + p, Wl + p, np, nl, cur, c, e, 0);
-                    for (k = 0; k < FD_THIN_V; k++) {
-                        if (Dl) {
-                            c[k] = fd_thin_div(c[k] * fd_tld(Dl + (long)p * ld + j0 + 8 * k,
-                                                             cnt[k]), kp, kr, fz);
-                            e[k] = fd_thin_div(e[k] * fd_tld(Dl + (long)q * ld + j0 + 8 * k,
-                                                             cnt[k]), kp, kr, fz);
-                        }
-                        /* relu': 0 where A <= 0 */
-                        nxt[p * FD_THIN_V + k] = (fd_v8d)((fd_tv8l)c[k]
-                                                  & ~(Al[p * FD_THIN_V + k] <= 0));
-                        if (two)
-                            nxt[q * FD_THIN_V + k] = (fd_v8d)((fd_tv8l)e[k]
-                                                      & ~(Al[q * FD_THIN_V + k] <= 0));
-                    }
+                for (p = 0; p < np; p += FD_THIN_G) {
+    #define FD_THIN_BACK(U) fd_thin_back(Wl + p, np, nl, cur, U, Dl ? Dl + (long)p * ld : NULL, \
+                                         ld, j0, cnt, kp, kr, fz, Al + p * FD_THIN_V,          \
+                                         nxt + p * FD_THIN_V)
+                    FD_THIN_GROUP(np - p, FD_THIN_BACK)
                 }
                 t = cur; cur = nxt; nxt = t;
             }
