@@ -588,6 +588,27 @@ def _reshuffled(sample_idx, random_state):
     return sample_idx[order]
 
 
+def _label_binarizer(y):
+    """``LabelBinarizer().fit(y)`` for the estimator's targets.
+
+    For 1-D integer y (the common case: about 0.3 ms of scikit-learn's target-type
+    inspection in a fit of a few milliseconds' work) the fitted attributes are set from
+    ``np.unique``: ``classes_`` the sorted distinct labels in y's dtype, ``y_type_``
+    "binary" for at most two of them, else "multiclass", ``sparse_input_`` False: what
+    ``fit`` sets for such y (tests/test_sklearn_speed_paths.py compares every attribute
+    for each integer dtype). Anything else (floats, strings, objects, 2-D, sparse, empty)
+    goes through ``fit``, with its checks and errors.
+    """
+    lb = LabelBinarizer()
+    if isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iu" and y.shape[0]:
+        classes = np.unique(y)
+        lb.y_type_ = "multiclass" if classes.shape[0] > 2 else "binary"
+        lb.sparse_input_ = False
+        lb.classes_ = classes
+        return lb
+    return lb.fit(y)
+
+
 def _binarized(binarizer, y):
     """``binarizer.transform(y).astype(bool)`` for y whose labels are all among
     ``binarizer.classes_`` (every caller has checked that).
@@ -680,8 +701,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            self._label_binarizer = _label_binarizer(y)
             self.classes_ = self._label_binarizer.classes_
         else:
             classes = unique_labels(y)

@@ -1,5 +1,7 @@
 """The per-epoch fast paths behind fastdnn.MLPClassifier's speed (issue 10).
 
+* ``fastdnn.sklearn._label_binarizer`` against scikit-learn's ``LabelBinarizer.fit`` (every
+  fitted attribute, each integer dtype, and the fallback's errors);
 * ``fastdnn.sklearn._binarized`` against scikit-learn's own ``LabelBinarizer.transform``
   (the oracle) for every kind of label the estimator meets;
 * ``Trainer.run_epoch``'s permutation check (one bincount) still refuses everything that
@@ -22,7 +24,7 @@ from fastdnn.training import Trainer, TrainingConfig, TrainingDiverged
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn is not installed")
 from sklearn.preprocessing import LabelBinarizer  # noqa: E402
 
-from fastdnn.sklearn import _binarized  # noqa: E402
+from fastdnn.sklearn import _binarized, _label_binarizer  # noqa: E402
 
 
 # ------------------------------------------------------------------ label binarizing
@@ -55,6 +57,41 @@ def test_binarized_is_label_binarizers_transform(what, fit_on, y):
     got = _binarized(lb, y)
     assert got.dtype == np.bool_ and got.shape == expected.shape, what
     np.testing.assert_array_equal(got, expected, err_msg=what)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "uint16",
+                                   "uint32", "uint64"])
+@pytest.mark.parametrize("labels", [[0, 1], [3], [1, 2, 3], [7, 2, 5, 100], [0, 1, 2, 3, 4]])
+def test_label_binarizer_is_label_binarizers_fit(dtype, labels):
+    rs = np.random.RandomState(1)
+    y = np.asarray(labels, dtype=dtype)[rs.randint(0, len(labels), 31)]
+    want, got = LabelBinarizer().fit(y), _label_binarizer(y)
+    assert type(got) is LabelBinarizer
+    assert got.y_type_ == want.y_type_ and got.sparse_input_ == want.sparse_input_
+    assert got.classes_.dtype == want.classes_.dtype, (got.classes_.dtype, want.classes_.dtype)
+    np.testing.assert_array_equal(got.classes_, want.classes_)
+    np.testing.assert_array_equal(got.transform(y), want.transform(y))
+    np.testing.assert_array_equal(got.inverse_transform(want.transform(y)), y)
+
+
+@pytest.mark.parametrize("y", [np.array([0.5, 1.5]), np.array([], dtype=int),
+                               np.array([[1, 0], [0, 2]])], ids=["continuous", "empty",
+                                                                 "multioutput"])
+def test_label_binarizer_falls_back_to_fit_and_its_errors(y):
+    with pytest.raises(ValueError) as want:
+        LabelBinarizer().fit(y)
+    with pytest.raises(ValueError) as got:
+        _label_binarizer(y)
+    assert str(got.value) == str(want.value)
+
+
+@pytest.mark.parametrize("y", [np.array(["b", "a", "b"]), np.array([1.0, 0.0, 1.0]),
+                               np.array([True, False]), np.array([[0, 1], [1, 1]])],
+                         ids=["str", "float", "bool", "multilabel"])
+def test_label_binarizer_other_labels_are_fit(y):
+    want, got = LabelBinarizer().fit(y), _label_binarizer(y)
+    assert got.y_type_ == want.y_type_
+    np.testing.assert_array_equal(got.classes_, want.classes_)
 
 
 def test_binarized_for_partial_fit_classes():
