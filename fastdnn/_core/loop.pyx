@@ -80,7 +80,8 @@ from fastdnn._core.small cimport SMALL_WORK, TRANSPOSE_WORK, mm_nn, mm_nt_acc, m
 from fastdnn._core.thin cimport (THIN_MAX, THIN_V, THIN_WEIGHTS, fd_thin_div_array,
                                  fd_thin_step_d)
 from fastdnn._core.activations cimport ACT_RELU, act_forward, act_backward
-from fastdnn._core.losses cimport out_forward, loss_sum, output_delta
+from fastdnn._core.losses cimport (out_forward, loss_sum, output_delta, fd_log_512,
+                                   fd_log_array_512)
 from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s,
                                        opt_is_linear, OPT_ADAM, OPT_ADAM_SKLEARN, _adam,
                                        fd_adam_div_d, fd_adam_div_f)
@@ -1843,6 +1844,40 @@ cdef class Engine:
         for l in range(1, self.sp.L + 1):
             s += <long long>self.B.n[l] * self.B.n[l - 1] * self.sp.mb
         return 3 * s
+
+
+def vector_log(const double[::1] x):
+    """log of each value as the scikit-learn convention's binary loss takes it on AVX-512
+    (fastdnn/_core/losses.pxd's fd_log8); None where the processor lacks AVX-512 (a test
+    hook)."""
+    if not fd_log_512():
+        return None
+    out = np.empty(x.shape[0])
+    cdef double[::1] o = out
+    if x.shape[0]:
+        with nogil:
+            fd_log_array_512(&x[0], &o[0], x.shape[0])
+    return out
+
+
+def sklearn_binary_loss(const double[::1] a, const double[::1] y, w=None,
+                        double eps=2.220446049250313e-16):
+    """sum_j w_j l_j of the scikit-learn convention's binary loss (one sigmoid unit) as a
+    step sums it (a test hook): the loss of probabilities a and targets y, weights w."""
+    if y.shape[0] != a.shape[0]:
+        raise ValueError(f"a and y must have the same length, got {a.shape[0]} and {y.shape[0]}")
+    cdef const double[::1] wv
+    cdef const double *wp = NULL
+    if w is not None:
+        wv = np.ascontiguousarray(w, dtype=np.float64)
+        if wv.shape[0] != a.shape[0]:
+            raise ValueError(f"w must have a's length {a.shape[0]}, got {wv.shape[0]}")
+        if wv.shape[0]:
+            wp = &wv[0]
+    if a.shape[0] == 0:
+        return 0.0
+    return loss_sum[double](OUT_SIGMOID, LOSS_SKLEARN, &a[0], &y[0], <int>a.shape[0], wp, 1,
+                            <int>a.shape[0], eps, a.shape[0])
 
 
 def thin_divide(const double[::1] x, double keep_prob, Py_ssize_t repeat=1):

@@ -19,6 +19,120 @@ from fastdnn._blas cimport floating
 from fastdnn._kernels cimport (add_bias_rows_ptr, exp_ptr, out_delta_ptr, sigmoid_ptr,
                                softmax_scale_ptr, softmax_shift_ptr)
 
+# The scikit-learn convention's binary loss (one sigmoid unit, float64), eight columns at a
+# time on AVX-512: fd_log8 is fdlibm's log (e_log.c's reduction to [sqrt(2)/2, sqrt(2)) and
+# its polynomial in s = f / (2 + f), the hfsq form), error under an ulp
+# (tests/test_losses_vector.py against numpy's log); lanes outside the positive normal
+# numbers (0, negative, subnormal, infinite, NaN) take libm's log instead.  The loss per
+# column as the scalar loop below (xlogy of the clipped probability); the columns' terms
+# summed in eight lanes, then pairwise: the sum rounds differently from the loop's.
+cdef extern from *:
+    """
+    #include <math.h>
+    #include "fastdnn/_simd.h"
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    #  include <immintrin.h>
+    #  define FD_LOG_512 1
+    __attribute__((target("avx512f"))) static inline FD_INLINE __m512d fd_log8(__m512d x) {
+        const __m512d one = _mm512_set1_pd(1.0), two = _mm512_set1_pd(2.0),
+                      half = _mm512_set1_pd(0.5);
+        __m512d m = _mm512_getmant_pd(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+        __m512d k = _mm512_getexp_pd(x);
+        __mmask8 big = _mm512_cmp_pd_mask(m, _mm512_set1_pd(1.4142135623730951), _CMP_GT_OQ);
+        m = _mm512_mask_mul_pd(m, big, m, half);
+        k = _mm512_mask_add_pd(k, big, k, one);
+        __m512d f = _mm512_sub_pd(m, one);
+        __m512d s = _mm512_div_pd(f, _mm512_add_pd(two, f));
+        __m512d z = _mm512_mul_pd(s, s), w = _mm512_mul_pd(z, z);
+        __m512d t1 = _mm512_fmadd_pd(w, _mm512_set1_pd(1.531383769920937332e-01),
+                                     _mm512_set1_pd(2.222219843214978396e-01));
+        t1 = _mm512_fmadd_pd(w, t1, _mm512_set1_pd(3.999999999940941908e-01));
+        t1 = _mm512_mul_pd(w, t1);
+        __m512d t2 = _mm512_fmadd_pd(w, _mm512_set1_pd(1.479819860511658591e-01),
+                                     _mm512_set1_pd(1.818357216161805012e-01));
+        t2 = _mm512_fmadd_pd(w, t2, _mm512_set1_pd(2.857142874366239149e-01));
+        t2 = _mm512_fmadd_pd(w, t2, _mm512_set1_pd(6.666666666666735130e-01));
+        t2 = _mm512_mul_pd(z, t2);
+        __m512d R = _mm512_add_pd(t2, t1);
+        __m512d hfsq = _mm512_mul_pd(_mm512_mul_pd(half, f), f);
+        /* k ln2_hi - ((hfsq - (s (hfsq + R) + k ln2_lo)) - f) */
+        __m512d inner = _mm512_fmadd_pd(k, _mm512_set1_pd(1.90821492927058770002e-10),
+                                        _mm512_mul_pd(s, _mm512_add_pd(hfsq, R)));
+        __m512d r = _mm512_sub_pd(_mm512_sub_pd(hfsq, inner), f);
+        r = _mm512_fmsub_pd(k, _mm512_set1_pd(6.93147180369123816490e-01), r);
+        /* lanes outside [DBL_MIN, DBL_MAX]: libm */
+        __mmask8 ok = _mm512_cmp_pd_mask(x, _mm512_set1_pd(0x1p-1022), _CMP_GE_OQ)
+                    & _mm512_cmp_pd_mask(x, _mm512_set1_pd(0x1.fffffffffffffp+1023), _CMP_LE_OQ);
+        if (ok != 0xFF) {
+            double v[8], o[8];
+            _mm512_storeu_pd(v, x);
+            _mm512_storeu_pd(o, r);
+            for (int i = 0; i < 8; i++)
+                if (!((ok >> i) & 1)) o[i] = log(v[i]);
+            r = _mm512_loadu_pd(o);
+        }
+        return r;
+    }
+    /* log of n values (a test hook's way to fd_log8) */
+    __attribute__((target("avx512f"))) static void fd_log_array_512(const double *x, double *out,
+                                                                   long n) {
+        long j = 0;
+        for (; j + 8 <= n; j += 8) _mm512_storeu_pd(out + j, fd_log8(_mm512_loadu_pd(x + j)));
+        if (j < n) {
+            __mmask8 k = (__mmask8)((1u << (n - j)) - 1);
+            __m512d v = _mm512_mask_loadu_pd(_mm512_set1_pd(1.0), k, x + j);
+            _mm512_mask_storeu_pd(out + j, k, fd_log8(v));
+        }
+    }
+    /* sum_j w_j l_j, l_j = -(xlogy(y, p) + xlogy(1 - y, 1 - p)), p = a clipped to
+       [eps, 1 - eps], over m columns (w NULL: weights 1) */
+    __attribute__((target("avx512f"))) static double fd_logloss_bin_512(const double *a,
+            const double *y, const double *w, long m, double eps) {
+        const __m512d lo = _mm512_set1_pd(eps), hi = _mm512_set1_pd(1 - eps),
+                      one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
+        __m512d acc = zero;
+        for (long j = 0; j < m; j += 8) {
+            __mmask8 k = m - j >= 8 ? 0xFF : (__mmask8)((1u << (m - j)) - 1);
+            __m512d p = _mm512_mask_loadu_pd(_mm512_set1_pd(0.5), k, a + j);
+            __m512d yv = _mm512_maskz_loadu_pd(k, y + j);
+            p = _mm512_min_pd(_mm512_max_pd(p, lo), hi);
+            __m512d q = _mm512_sub_pd(one, p), ny = _mm512_sub_pd(one, yv);
+            __m512d t = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(yv, zero, _CMP_NEQ_UQ) & k,
+                                            yv, fd_log8(p));
+            t = _mm512_add_pd(t, _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(ny, zero, _CMP_NEQ_UQ)
+                                                     & k, ny, fd_log8(q)));
+            if (w) t = _mm512_mul_pd(_mm512_maskz_loadu_pd(k, w + j), t);
+            acc = _mm512_sub_pd(acc, t);
+        }
+        double v[8];
+        _mm512_storeu_pd(v, acc);
+        return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+    }
+    #else
+    #  define FD_LOG_512 0
+    static void fd_log_array_512(const double *x, double *out, long n) {
+        (void)x; (void)out; (void)n;
+    }
+    static double fd_logloss_bin_512(const double *a, const double *y, const double *w,
+                                     long m, double eps) {
+        (void)a; (void)y; (void)w; (void)m; (void)eps; return 0;
+    }
+    #endif
+    /* whether the processor runs fd_log8 (AVX-512F) */
+    static int fd_log_512(void) {
+    #if FD_LOG_512 && defined(__linux__)
+        return __builtin_cpu_supports("avx512f");
+    #else
+        return 0;
+    #endif
+    }
+    """
+    int fd_log_512() noexcept nogil
+    void fd_log_array_512(const double *x, double *out, long n) noexcept nogil
+    double fd_logloss_bin_512(const double *a, const double *y, const double *w, long m,
+                              double eps) noexcept nogil
+
+
 cdef enum Output:
     OUT_SIGMOID = 0
     OUT_SOFTMAX = 1
@@ -81,6 +195,10 @@ cdef inline double loss_sum(int out, int conv, const floating *A, const floating
     clipping bound of the sklearn convention."""
     cdef Py_ssize_t i, j
     cdef double s = 0, col, a, y, p
+    if (floating is double and out == OUT_SIGMOID and conv == LOSS_SKLEARN and rows == 1
+            and fd_log_512()):
+        return fd_logloss_bin_512(<const double *>A, <const double *>Y,
+                                  <const double *>w, m, eps)
     for j in range(m):
         col = 0
         for i in range(rows):
