@@ -59,6 +59,19 @@ def test_binary_loss_is_the_formulas(m, weighted):
     np.testing.assert_allclose(got, _reference_loss(a, y, w), rtol=1e-13)
 
 
+@pytest.mark.parametrize("bad,finite", [(np.nan, False), (np.inf, True), (-np.inf, True)])
+def test_binary_loss_of_non_finite_probabilities_is_the_formulas(bad, finite):
+    """NaN stays NaN (the estimators' diverged epochs report it); infinities clip."""
+    for m in (3, 8, 13):
+        a = np.full(m, 0.25)
+        a[m // 2] = bad
+        y = np.arange(m) % 2.0
+        got = loop.sklearn_binary_loss(a, y)
+        assert np.isfinite(got) == finite
+        if finite:
+            np.testing.assert_allclose(got, _reference_loss(a, y), rtol=1e-13)
+
+
 def test_binary_loss_checks_its_arguments():
     with pytest.raises(ValueError, match="same length"):
         loop.sklearn_binary_loss(np.zeros(3), np.zeros(2))

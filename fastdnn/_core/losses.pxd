@@ -95,7 +95,8 @@ cdef extern from *:
             __mmask8 k = m - j >= 8 ? 0xFF : (__mmask8)((1u << (m - j)) - 1);
             __m512d p = _mm512_mask_loadu_pd(_mm512_set1_pd(0.5), k, a + j);
             __m512d yv = _mm512_maskz_loadu_pd(k, y + j);
-            p = _mm512_min_pd(_mm512_max_pd(p, lo), hi);
+            /* NaN stays NaN (max and min give their second operand if either is NaN) */
+            p = _mm512_min_pd(hi, _mm512_max_pd(lo, p));
             __m512d q = _mm512_sub_pd(one, p), ny = _mm512_sub_pd(one, yv);
             __m512d t = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(yv, zero, _CMP_NEQ_UQ) & k,
                                             yv, fd_log8(p));
