@@ -102,6 +102,43 @@ def test_epilogues_are_the_separate_passes(dtype):
                                 bias=np.zeros(1, dtype))).all()
 
 
+@needs_avx512
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("a_order", ["C", "F"])
+def test_store_sum_gives_the_product_and_the_row_sums(dtype, a_order):
+    """EPI_STORE_SUM (G_W and G_b in one pass): C as the plain product bit for bit, the row
+    sums exact on integers, and nothing (None) where N leaves no spare lane."""
+    rs = np.random.RandomState(3)
+    lanes = 64 // np.dtype(dtype).itemsize
+    for M, N, K in SHAPES + [(100, 30, 200), (9, 63, 5)]:
+        A = np.asarray(_ints(rs, (M, K), dtype), order=a_order)
+        B = _ints(rs, (K, N), dtype)
+        out = product_epi(A, B, "store_sum", alpha=0.25)
+        if N % lanes == 0:
+            assert out is None, (M, N, K)
+            continue
+        C, sums = out
+        np.testing.assert_array_equal(C, product_epi(A, B, alpha=0.25), err_msg=str((M, N, K)))
+        np.testing.assert_array_equal(C, 0.25 * (A @ B))
+        np.testing.assert_array_equal(sums, 0.25 * A.sum(1), err_msg=str((M, N, K)))
+
+
+@needs_avx512
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_store_sum_row_sums_are_one_chain_in_order(dtype):
+    """Each row sum is A(i, 0) + A(i, 1) + ... in order, then times alpha: the same bits
+    as that loop in numpy, for values whose sums round."""
+    rs = np.random.RandomState(4)
+    for M, N, K in [(9, 25, 3), (100, 30, 200), (17, 7, 64)]:
+        A = rs.standard_normal((M, K)).astype(dtype)
+        B = rs.standard_normal((K, N)).astype(dtype)
+        acc = np.zeros(M, dtype)
+        for k in range(K):
+            acc = acc + A[:, k]
+        _, sums = product_epi(A, B, "store_sum", alpha=0.3)
+        np.testing.assert_array_equal(sums, dtype(0.3) * acc)
+
+
 def test_product_epi_rejects_bad_arguments():
     A, B = np.ones((3, 4)), np.ones((4, 5))
     with pytest.raises(ValueError, match="epilogue"):

@@ -74,8 +74,8 @@ from numpy.random cimport bitgen_t
 from fastdnn._blas cimport floating, gemm
 from fastdnn._validation cimport need_buffer as _need
 from fastdnn._kernels cimport row_sums_ptr
-from fastdnn._core.gemm cimport (EPI_BIAS_RELU, EPI_RELU_BACK, EPI_STORE, GEMM_EPI_WORK,
-                                 fd_gemm_avx512, gemm_epi)
+from fastdnn._core.gemm cimport (EPI_BIAS_RELU, EPI_RELU_BACK, EPI_STORE, EPI_STORE_SUM,
+                                 GEMM_EPI_WORK, fd_gemm_avx512, gemm_epi)
 from fastdnn._core.small cimport SMALL_WORK, TRANSPOSE_WORK, mm_nn, mm_nt_acc, mm_tn, transpose
 from fastdnn._core.thin cimport (THIN_MAX, THIN_V, THIN_WEIGHTS, fd_thin_div_array,
                                  fd_thin_step_d)
@@ -852,7 +852,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef double N, cost = 0, kp = sp.keep_prob
     cdef floating fkp = <floating>sp.keep_prob
     cdef Part p
-    cdef bint fused, l2_shared, thin, act_done
+    cdef bint fused, l2_shared, thin, act_done, sums_done
     cdef double l2
 
     if nt > 1 and sp.dp:
@@ -971,6 +971,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         nl = n[l]
         npv = n[l - 1]
         act_done = False
+        sums_done = False
         prev = _layer_input(l, A0, ld0, a0_rm, Ad, ms, &ldp, &prm)
         # G_W = (1/N) dZ_l A_{l-1}^T  (A^T: the same memory in the other storage order)
         p = _part(nl, npv, <long>nl * ms * npv, tid, nt)
@@ -985,9 +986,14 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
             memset(GW[l], 0, <size_t>nl * npv * sizeof(floating))
             mm_nt_acc(nl, npv, ms, <floating>(1.0 / N), dZ[l], prev, GW[l])
         elif not prm and _epi(B, p, nl, npv, ms):
-            # X_B example-major: its rows are the product's rows (gemm.pxd, no epilogue)
-            gemm_epi(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, 1, prev, ldp, GW[l], npv,
-                     EPI_STORE, NULL, NULL, 0)
+            # X_B example-major: its rows are the product's rows (gemm.pxd); alone, G_b with
+            # it where the row sums fit in a spare lane (EPI_STORE_SUM)
+            sums_done = nt == 1 and gemm_epi(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, 1,
+                                             prev, ldp, GW[l], npv, EPI_STORE_SUM, NULL, NULL,
+                                             0, Gb[l])
+            if not sums_done:
+                gemm_epi(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, 1, prev, ldp, GW[l],
+                         npv, EPI_STORE, NULL, NULL, 0)
             B.epi_runs += 1
         elif floating is float and prm and _transposed(B, p, nl, npv, ms):
             # on A_(l-1)^T (ms x npv): the product in BLAS's fast form
@@ -999,7 +1005,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                  _rows_of(prev, ldp, prm, p.c0), ldp, not prm,
                  <floating>0, GW[l] + <Py_ssize_t>p.r0 * npv + p.c0, npv)
         _span(nl, tid, nt, 1, &lo, &hi)
-        if hi > lo and not thin:
+        if hi > lo and not thin and not sums_done:
             _row_means(dZ[l] + <Py_ssize_t>lo * ms, Gb[l] + lo, hi - lo, ms, N)
         if l > 1 and not thin:
             # dZ_{l-1} = W_l^T dZ_l with the old W_l
@@ -2106,7 +2112,8 @@ def product_wxt(W, X, Py_ssize_t repeat=1, bint transposed=False):
     return Z
 
 
-EPILOGUES = {"store": EPI_STORE, "bias_relu": EPI_BIAS_RELU, "relu_back": EPI_RELU_BACK}
+EPILOGUES = {"store": EPI_STORE, "bias_relu": EPI_BIAS_RELU, "relu_back": EPI_RELU_BACK,
+             "store_sum": EPI_STORE_SUM}
 # whether this processor runs fastdnn/_core/gemm.pxd's kernel (AVX-512); else the engine
 # takes BLAS and the separate passes, and product_epi returns None
 GEMM_AVX512 = bool(fd_gemm_avx512())
@@ -2114,14 +2121,14 @@ GEMM_AVX512 = bool(fd_gemm_avx512())
 
 cdef bint _epi_repeat(int M, int N, int K, floating alpha, const floating *A, long sai,
                       long sak, const floating *B, long ldb, floating *C, int epi,
-                      const floating *bias, const floating *R, Py_ssize_t repeat,
-                      bint blas) noexcept nogil:
+                      const floating *bias, const floating *R, floating *rs,
+                      Py_ssize_t repeat, bint blas) noexcept nogil:
     cdef Py_ssize_t r
     for r in range(repeat):
         if blas:
             gemm(M, N, K, alpha, A, <int>(sai if sak == 1 else sak), sak == 1, B, <int>ldb, True,
                  <floating>0, C, N)
-        elif not gemm_epi(M, N, K, alpha, A, sai, sak, B, ldb, C, N, epi, bias, R, N):
+        elif not gemm_epi(M, N, K, alpha, A, sai, sak, B, ldb, C, N, epi, bias, R, N, rs):
             return False
     return True
 
@@ -2132,7 +2139,9 @@ def product_epi(A, B, epilogue="store", double alpha=1.0, bias=None, R=None,
     way to it): C = alpha * A @ B ("store"), relu(A @ B + bias[:, None]) ("bias_relu"), or
     A @ B where R > 0 or NaN, else 0 ("relu_back"), `repeat` times without the GIL.  A (M, K)
     C- or Fortran-contiguous (its values are read with either strides), B (K, N) and R (M, N)
-    C-contiguous, bias (M,), one float dtype.  ``blas``: BLAS's product alone instead (A
+    C-contiguous, bias (M,), one float dtype; "store_sum": C = alpha * A @ B and the row
+    sums alpha * A.sum(1), returned as (C, sums), None where N is a multiple of the vector's
+    lanes (8 doubles, 16 floats: no spare lane).  ``blas``: BLAS's product alone instead (A
     C-contiguous or Fortran-contiguous, "store" only), for timing side by side.  Returns C,
     or None where the processor lacks AVX-512 (the engine then takes BLAS)."""
     if epilogue not in EPILOGUES:
@@ -2164,6 +2173,7 @@ def product_epi(A, B, epilogue="store", double alpha=1.0, bias=None, R=None,
         if R.shape != (M, N) or R.dtype != B.dtype:
             raise ValueError(f"R must be ({M}, {N}) {B.dtype}, got {R.shape} {R.dtype}")
     C = np.empty((M, N), B.dtype)
+    sums = np.empty(M, B.dtype) if epi == EPI_STORE_SUM else None
     cdef bint a_rm = A.flags.c_contiguous
     cdef long sai = K if a_rm else 1, sak = 1 if a_rm else M
     cdef void *pa = _ptr(A)
@@ -2171,16 +2181,19 @@ def product_epi(A, B, epilogue="store", double alpha=1.0, bias=None, R=None,
     cdef void *pc = _ptr(C)
     cdef void *pbias = _ptr(bias) if bias is not None else NULL
     cdef void *pr = _ptr(R) if R is not None else NULL
+    cdef void *ps = _ptr(sums) if sums is not None else NULL
     cdef bint done
     cdef int m = M, n = N, k = K, e = epi
     if B.dtype == np.float64:
         with nogil:
             done = _epi_repeat[double](m, n, k, alpha, <double *>pa, sai, sak, <double *>pb, n,
-                                       <double *>pc, e, <double *>pbias, <double *>pr, repeat,
-                                       blas)
+                                       <double *>pc, e, <double *>pbias, <double *>pr,
+                                       <double *>ps, repeat, blas)
     else:
         with nogil:
             done = _epi_repeat[float](m, n, k, <float>alpha, <float *>pa, sai, sak,
                                       <float *>pb, n, <float *>pc, e, <float *>pbias,
-                                      <float *>pr, repeat, blas)
-    return C if done else None
+                                      <float *>pr, <float *>ps, repeat, blas)
+    if not done:
+        return None
+    return (C, sums) if sums is not None else C
