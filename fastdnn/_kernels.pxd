@@ -38,6 +38,9 @@ cdef void matmul(const floating[:, :] L, bint l_rowmajor,
 
 # the vectorised sigmoid and exp over n contiguous elements (raw pointers, for the engine)
 cdef void sigmoid_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil
+# the softmax output layer in one pass (float32 on AVX-512; False: not done, see _kernels.pyx)
+cdef bint softmax_out_ptr(floating *Z, const floating *b, floating *A, Py_ssize_t rows,
+                          Py_ssize_t m, Py_ssize_t ld) noexcept nogil
 cdef void exp_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil
 # vectorised loops for the training loop: row sums as row_sum_f64's, relu forward with a
 # bias, relu's derivative

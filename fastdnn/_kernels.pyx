@@ -187,9 +187,83 @@ cdef extern from *:
             _mm512_mask_storeu_pd(a + j, k, _mm512_div_pd(one, _mm512_add_pd(one, e)));
         }
     }
+    /* The float32 softmax output layer in one pass over each block of 16 columns (at most
+       FD_SOFTMAX_ROWS rows, their values in registers): z = Z + b[i] in float, the
+       column's maximum in double (rows in order, v > max ? v : max), z = (float)(z - max)
+       stored back to Z, a = fd_exp_f's exp of it, the column's sum of a in double (rows in
+       order), a = (float)(a * (1 / sum)).  Each element and each column's sums go through
+       the operations of fd_add_bias_rows_f, fd_softmax_shift_f, fd_exp_f and
+       fd_softmax_scale_f in the same order, so Z and A end as those four passes leave them
+       (tests/test_kernels_softmax.py compares them bit for bit); the saving is the passes'
+       calls and loads, a tenth of a digits-sized mini-batch step.  The last block's
+       columns past m through masked loads and stores. */
+    #define FD_SOFTMAX_ROWS 32
+    /* two halves of 8 floats as one vector of 16 (AVX-512F only: no AVX-512DQ insert) */
+    #define FD_CAT8(lo, hi) _mm512_castpd_ps(_mm512_insertf64x4(                             \
+        _mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1))
+    __attribute__((target("avx512f"))) static void fd_softmax_out_f_512(float *Z,
+            const float *b, float *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld) {
+        __m512 z[FD_SOFTMAX_ROWS];
+        for (Py_ssize_t j = 0; j < m; j += 16) {
+            const __mmask16 k = m - j >= 16 ? (__mmask16)0xFFFF
+                                            : (__mmask16)((1u << (m - j)) - 1);
+            for (Py_ssize_t i = 0; i < rows; i++)
+                z[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(k, Z + i * ld + j),
+                                     _mm512_set1_ps(b[i]));
+            __m512d mlo = _mm512_cvtps_pd(_mm512_castps512_ps256(z[0]));
+            __m512d mhi = _mm512_cvtps_pd(_mm256_castpd_ps(
+                _mm512_extractf64x4_pd(_mm512_castps_pd(z[0]), 1)));
+            for (Py_ssize_t i = 1; i < rows; i++) {
+                __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(z[i]));
+                __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(
+                    _mm512_extractf64x4_pd(_mm512_castps_pd(z[i]), 1)));
+                mlo = _mm512_mask_mov_pd(mlo, _mm512_cmp_pd_mask(lo, mlo, _CMP_GT_OQ), lo);
+                mhi = _mm512_mask_mov_pd(mhi, _mm512_cmp_pd_mask(hi, mhi, _CMP_GT_OQ), hi);
+            }
+            __m512d slo = _mm512_setzero_pd(), shi = _mm512_setzero_pd();
+            for (Py_ssize_t i = 0; i < rows; i++) {
+                __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(z[i]));
+                __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(
+                    _mm512_extractf64x4_pd(_mm512_castps_pd(z[i]), 1)));
+                __m256 flo = _mm512_cvtpd_ps(_mm512_sub_pd(lo, mlo));
+                __m256 fhi = _mm512_cvtpd_ps(_mm512_sub_pd(hi, mhi));
+                _mm512_mask_storeu_ps(Z + i * ld + j, k, FD_CAT8(flo, fhi));
+                __m256 elo = _mm512_cvtpd_ps(fd_exp8_fused(_mm512_cvtps_pd(flo)));
+                __m256 ehi = _mm512_cvtpd_ps(fd_exp8_fused(_mm512_cvtps_pd(fhi)));
+                slo = _mm512_add_pd(slo, _mm512_cvtps_pd(elo));
+                shi = _mm512_add_pd(shi, _mm512_cvtps_pd(ehi));
+                z[i] = FD_CAT8(elo, ehi);
+            }
+            const __m512d one = _mm512_set1_pd(1.0);
+            slo = _mm512_div_pd(one, slo);
+            shi = _mm512_div_pd(one, shi);
+            for (Py_ssize_t i = 0; i < rows; i++) {
+                __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(z[i]));
+                __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(
+                    _mm512_extractf64x4_pd(_mm512_castps_pd(z[i]), 1)));
+                __m256 flo = _mm512_cvtpd_ps(_mm512_mul_pd(lo, slo));
+                __m256 fhi = _mm512_cvtpd_ps(_mm512_mul_pd(hi, shi));
+                _mm512_mask_storeu_ps(A + i * ld + j, k, FD_CAT8(flo, fhi));
+            }
+        }
+    }
     #else
     #  define FD_EXP_512 0
     #endif
+    /* the softmax output layer of float32 logits in one pass where the processor has
+       AVX-512 and rows <= FD_SOFTMAX_ROWS (see fd_softmax_out_f_512): 1 if done, else 0
+       (the caller runs the four passes) */
+    static int fd_softmax_out_f(float *Z, const float *b, float *A, Py_ssize_t rows,
+                                Py_ssize_t m, Py_ssize_t ld) {
+    #if FD_EXP_512
+        if (rows >= 1 && rows <= FD_SOFTMAX_ROWS && __builtin_cpu_supports("avx512f")) {
+            fd_softmax_out_f_512(Z, b, A, rows, m, ld);
+            return 1;
+        }
+    #endif
+        (void)Z; (void)b; (void)A; (void)rows; (void)m; (void)ld;
+        return 0;
+    }
     /* the training engine's float64 sigmoid: fd_sigmoid_d, or on AVX-512 fd_sigmoid_d_512
        (the same formula, other last bits: the exp's steps fused) */
     static void fd_sigmoid_dv(const double *restrict z, double *restrict a, Py_ssize_t n) {
@@ -409,6 +483,8 @@ cdef extern from *:
                             double *colsum) noexcept nogil
     void fd_softmax_scale_f(float *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
                             double *colsum) noexcept nogil
+    int fd_softmax_out_f(float *Z, const float *b, float *A, Py_ssize_t rows, Py_ssize_t m,
+                         Py_ssize_t ld) noexcept nogil
     void fd_out_delta_d(double *dZ, const double *A, const double *Y, Py_ssize_t ldy,
                         const double *w, Py_ssize_t rows, Py_ssize_t m,
                         Py_ssize_t ld) noexcept nogil
@@ -519,6 +595,18 @@ cdef void softmax_shift_ptr(floating *Z, Py_ssize_t rows, Py_ssize_t m, Py_ssize
         fd_softmax_shift_d(Z, rows, m, ld, colmax)
     else:
         fd_softmax_shift_f(Z, rows, m, ld, colmax)
+
+
+cdef bint softmax_out_ptr(floating *Z, const floating *b, floating *A, Py_ssize_t rows,
+                         Py_ssize_t m, Py_ssize_t ld) noexcept nogil:
+    """The whole softmax output layer, A = softmax(Z + b) column by column, in one pass
+    where that is compiled and runs (float32 on AVX-512, at most 32 rows): Z and A as
+    add_bias_rows_ptr, softmax_shift_ptr, exp_ptr and softmax_scale_ptr leave them.  False
+    where not done (nothing written: the caller runs those passes)."""
+    if floating is double:
+        return False
+    else:
+        return fd_softmax_out_f(Z, b, A, rows, m, ld) != 0
 
 
 cdef void softmax_scale_ptr(floating *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
@@ -691,3 +779,42 @@ def exp_float32(z, bint plain=False, Py_ssize_t repeat=1):
             else:
                 fd_exp_f(&xv[0], &ov[0], n)
     return out
+
+
+def softmax_output(Z, b, Py_ssize_t m=-1, bint fused=True):
+    """The engine's float32 softmax output layer on a copy of Z (a test hook): A =
+    softmax(Z + b[:, None]) over each column of the first m columns of the row-major
+    (rows, ld) float32 Z (m = -1: all).  ``fused``: the one-pass kernel (None where it does
+    not run: no AVX-512, or more than 32 rows); else the four passes it replaces.  Returns
+    (Z after, A), both (rows, ld), columns past m untouched (Z's) or zero (A's)."""
+    import numpy as np
+    z = np.array(Z, dtype=np.float32, order="C", copy=True)
+    bv = np.ascontiguousarray(b, dtype=np.float32)
+    if z.ndim != 2 or bv.shape != (z.shape[0],):
+        raise ValueError(f"Z must be 2-D and b (rows,), got {np.shape(Z)} and {np.shape(b)}")
+    rows, ld = z.shape
+    if m < 0:
+        m = ld
+    if m > ld or rows == 0:
+        raise ValueError(f"m must be at most Z's {ld} columns and Z non-empty, got m={m}, {z.shape}")
+    a = np.zeros_like(z)
+    scratch = np.empty((2, max(m, 1)))
+    cdef float[:, ::1] zv = z
+    cdef float[:, ::1] av = a
+    cdef const float[::1] bw = bv
+    cdef double[:, ::1] sv = scratch
+    cdef bint done = False
+    cdef Py_ssize_t r, nr = rows, width = m, lead = ld
+    if m == 0:
+        return z, a
+    with nogil:
+        if fused:
+            done = softmax_out_ptr[float](&zv[0, 0], &bw[0], &av[0, 0], nr, width, lead)
+        else:
+            add_bias_rows_ptr[float](&zv[0, 0], &bw[0], nr, width, lead)
+            softmax_shift_ptr[float](&zv[0, 0], nr, width, lead, &sv[0, 0])
+            for r in range(nr):
+                exp_ptr[float](&zv[r, 0], &av[r, 0], width)
+            softmax_scale_ptr[float](&av[0, 0], nr, width, lead, &sv[1, 0])
+            done = True
+    return (z, a) if done else None

@@ -17,7 +17,7 @@
 from libc.math cimport log
 from fastdnn._blas cimport floating
 from fastdnn._kernels cimport (add_bias_rows_ptr, exp_ptr, out_delta_ptr, sigmoid_ptr,
-                               softmax_scale_ptr, softmax_shift_ptr)
+                               softmax_out_ptr, softmax_scale_ptr, softmax_shift_ptr)
 
 # The scikit-learn convention's binary loss (one sigmoid unit, float64), eight columns at a
 # time on AVX-512: fd_log8 is fdlibm's log (e_log.c's reduction to [sqrt(2)/2, sqrt(2)) and
@@ -152,6 +152,8 @@ cdef inline void out_forward(int out, floating *Z, const floating *b, floating *
     distinct (Z is scratch); colmax, colsum: m doubles of scratch for the softmax.  The
     passes are fastdnn._kernels' C loops (compiled for AVX-512, AVX2 and baseline)."""
     cdef Py_ssize_t i, j, nrows = rows, width = m
+    if out == OUT_SOFTMAX and softmax_out_ptr(Z, b, A, rows, m, ld):
+        return          # the passes below in one (float32 on AVX-512): the same values
     add_bias_rows_ptr(Z, b, rows, m, ld)
     if out == OUT_IDENTITY:
         for i in range(rows):
