@@ -3,7 +3,13 @@
 "Within 1e-6 relative" means, per array, max|fastdnn - sklearn| <= 1e-6 * max|sklearn|
 (coefs_, intercepts_), and elementwise |a - b| <= 1e-6 |b| for loss_curve_ / loss_.
 Expected values come from scikit-learn's own estimators, run side by side.
+
+With FASTDNN_AGREEMENT_REPORT set, the module prints (with ``pytest -s``) the largest
+differences it met: README's figures come from
+
+    FASTDNN_AGREEMENT_REPORT=1 .venv/bin/python -m pytest -q -s tests/test_sklearn_compare.py
 """
+import os
 import pickle
 import warnings
 
@@ -86,12 +92,45 @@ def _rel(a, b):
     return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
 
 
+# the largest differences met (FASTDNN_AGREEMENT_REPORT): parameters as _rel, the rest
+# elementwise relative
+_WORST = {"parameters": 0.0, "losses, scores, probabilities": 0.0}
+
+
+def _note(kind, a, b=None):
+    if b is None:
+        value = a
+    else:
+        a, b = np.ravel(np.asarray(a, dtype=float)), np.ravel(np.asarray(b, dtype=float))
+        big = np.abs(b) > 1e-9
+        value = np.max(np.abs(a[big] - b[big]) / np.abs(b[big])) if big.any() else 0.0
+    if np.isfinite(value):
+        _WORST[kind] = max(_WORST[kind], float(value))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_the_largest_differences():
+    yield
+    if os.environ.get("FASTDNN_AGREEMENT_REPORT"):
+        print("\nlargest differences from scikit-learn in tests/test_sklearn_compare.py: "
+              + ", ".join(f"{k} {v:.2g}" for k, v in _WORST.items()))
+
+
 def assert_same_model(ours, ref, X, check_curve=True):
     """coefs_, intercepts_ (1e-6 of each array's scale), curves, attributes, predictions."""
     assert len(ours.coefs_) == len(ref.coefs_)
     for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
         assert a.shape == b.shape and a.dtype == b.dtype
         assert _rel(a, b) <= RTOL, _rel(a, b)
+        _note("parameters", _rel(a, b))
+    kind = "losses, scores, probabilities"
+    _note(kind, ours.loss_, ref.loss_)
+    if check_curve:
+        _note(kind, ours.loss_curve_, ref.loss_curve_)
+        if ref.validation_scores_ is not None:
+            _note(kind, ours.validation_scores_, ref.validation_scores_)
+    if hasattr(ref, "predict_proba"):
+        _note(kind, ours.predict_proba(X), ref.predict_proba(X))
     for name in ("n_iter_", "n_layers_", "n_outputs_", "out_activation_", "n_features_in_"):
         assert getattr(ours, name) == getattr(ref, name), name
     np.testing.assert_allclose(ours.loss_, ref.loss_, rtol=RTOL)
