@@ -1,0 +1,135 @@
+/* What bounds the thin step of course 2's full-batch runs (issue 11's 20x): compiled and run
+   by bench/thin_floor.py, which extracts fastdnn/_core/thin.pxd's C block into thin_kernel.h.
+   Prints, per net: the step's vector multiply-adds and their time at this core's measured
+   peak rate; fd_thin_step_d alone (its output function a linear stand-in); and two OpenMP
+   threads each taking half of the blocks with the least exchange a team could have (one
+   barrier a step, each thread updating its own copy of the parameters from both threads'
+   gradient shares, double-buffered), and that exchange alone (no kernel). */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <immintrin.h>
+#include "thin_kernel.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* zmm multiply-adds per ns: 12 independent chains in registers */
+__attribute__((target("avx512f,fma"))) static double fma_rate(void) {
+    /* distinct starting values: equal chains would be computed once */
+#define S(k) _mm512_set1_pd(1.0 + (k) * 1e-9)
+    __m512d a0 = S(0), a1 = S(1), a2 = S(2), a3 = S(3), a4 = S(4), a5 = S(5), a6 = S(6),
+            a7 = S(7), a8 = S(8), a9 = S(9), a10 = S(10), a11 = S(11);
+    const __m512d x = _mm512_set1_pd(0.9999999), y = _mm512_set1_pd(1e-9);
+    const long n = 50000000;
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t = now();
+        for (long i = 0; i < n; i++) {
+#define F(v) v = _mm512_fmadd_pd(v, x, y);
+            F(a0) F(a1) F(a2) F(a3) F(a4) F(a5) F(a6) F(a7) F(a8) F(a9) F(a10) F(a11)
+            __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5),
+                             "+v"(a6), "+v"(a7), "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));
+        }
+        t = now() - t;
+        if (t < best) best = t;
+    }
+    volatile double sink = _mm512_reduce_add_pd(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 +
+                                                a9 + a10 + a11);
+    (void)sink;
+    return n * 12 / best / 1e9;
+}
+
+/* the output layer's function: a linear stand-in (the products and passes are what is
+   timed; the engine's vectorised sigmoid is not part of this harness) */
+static void out_linear(double *Z, const double *b, double *A, int rows, int cnt, long ld) {
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cnt; j++) A[i * ld + j] = 0.5 + 0.25 * (Z[i * ld + j] + b[i]);
+}
+
+static double urand(unsigned *s) { *s = *s * 1103515245u + 12345u; return (*s >> 8) / 16777216.0 * 2 - 1; }
+
+/* µs per step: threads nt, each its share of the blocks; kernel 0: the exchange alone */
+static double run(int L, const int *n, int m, int nt, int kernel, int steps) {
+    int P = 0, off[8];
+    for (int l = 1; l <= L; l++) { off[l] = P; P += n[l] * n[l - 1] + n[l]; }
+    const int Pp = (P + 7) / 8 * 8;
+    unsigned s = 1;
+    double *X = malloc(sizeof(double) * n[0] * m), *Y = malloc(sizeof(double) * m);
+    for (int i = 0; i < n[0] * m; i++) X[i] = urand(&s);
+    for (int j = 0; j < m; j++) Y[j] = urand(&s) > 0;
+    double *init = malloc(sizeof(double) * P);
+    for (int i = 0; i < P; i++) init[i] = 0.5 * urand(&s);
+    double *ZL = aligned_alloc(64, 64 * ((m + 7) / 8 + 1)), *AL = aligned_alloc(64, 64 * ((m + 7) / 8 + 1));
+    double *share = aligned_alloc(64, sizeof(double) * 2 * nt * Pp);
+    double best = 1e30;
+    for (int round = 0; round < 5; round++) {
+        double t0 = 0, t1 = 0;
+        #pragma omp parallel num_threads(nt)
+        {
+            const int tid = omp_get_thread_num();
+            double *prm = aligned_alloc(64, sizeof(double) * Pp);
+            memcpy(prm, init, sizeof(double) * P);
+            double *W[8], *b[8];
+            for (int l = 1; l <= L; l++) { W[l] = prm + off[l]; b[l] = prm + off[l] + n[l] * n[l - 1]; }
+            fd_v8d *act = aligned_alloc(64, 64 * 4096), *acc = aligned_alloc(64, 64 * 4096);
+            const int nb = (m + 31) / 32, c0 = tid * nb / nt * 32;
+            int c1 = (tid + 1) * nb / nt * 32;
+            if (c1 > m) c1 = m;
+            #pragma omp barrier
+            if (tid == 0) t0 = now();
+            for (int r = 0; r < steps; r++) {
+                const int par = r & 1;
+                double *sh = share + (par * nt + tid) * Pp;
+                if (kernel)
+                    fd_thin_step_d(L, n, c1 - c0, m, X + c0, m, W, b, ZL + c0, AL + c0, NULL, 0,
+                                   1.0, Y + c0, m, NULL, act, acc, NULL, NULL, sh, 1.0 / m, m,
+                                   out_linear);
+                else
+                    for (int i = 0; i < P; i++) sh[i] = 1e-3 * i;
+                if (nt > 1) {
+                    #pragma omp barrier
+                }
+                for (int i = 0; i < P; i++) {
+                    double g = share[par * nt * Pp + i];
+                    for (int t = 1; t < nt; t++) g += share[(par * nt + t) * Pp + i];
+                    prm[i] -= 1e-3 * g;
+                }
+            }
+            #pragma omp barrier
+            if (tid == 0) t1 = now();
+            free(prm); free(act); free(acc);
+        }
+        if ((t1 - t0) / steps * 1e6 < best) best = (t1 - t0) / steps * 1e6;
+    }
+    free(X); free(Y); free(init); free(ZL); free(AL); free(share);
+    return best;
+}
+
+int main(void) {
+    const double rate = fma_rate();
+    printf("this core: %.2f zmm multiply-adds per ns (8 doubles each)\n\n", rate);
+    printf("%-12s %5s %9s %9s %9s %9s %9s %7s\n", "net", "m", "fma/step", "floor us", "alone us",
+           "2 thr us", "exch. us", "alone/2");
+    const int nets[2][4] = {{2, 10, 5, 1}, {2, 20, 3, 1}};
+    const int ms[2] = {300, 211};
+    for (int k = 0; k < 2; k++) {
+        const int *n = nets[k], m = ms[k], L = 3;
+        const int blocks = (m + 31) / 32;
+        long fw = 0, bk = 0;
+        for (int l = 1; l <= L; l++) fw += n[l] * n[l - 1];
+        for (int l = 2; l <= L; l++) bk += n[l] * n[l - 1];
+        const long vf = (2 * fw + bk) * 4L * blocks;      /* forward, gradients, deltas */
+        const double alone = run(L, n, m, 1, 1, 20000), two = run(L, n, m, 2, 1, 20000),
+                     ex = run(L, n, m, 2, 0, 20000);
+        printf("%d,%d,%d,%d %7d %9ld %9.2f %9.2f %9.2f %9.2f %7.2f\n", n[0], n[1], n[2], n[3], m,
+               vf, vf / rate / 1e3, alone, two, ex, alone / two);
+    }
+    return 0;
+}
