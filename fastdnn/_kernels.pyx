@@ -157,16 +157,20 @@ cdef extern from *:
                                                 magic_bits), 52);
         return _mm512_mul_pd(_mm512_mul_pd(p, _mm512_castsi512_pd(e1)), _mm512_castsi512_pd(e2));
     }
+    /* a vector of 16 floats as two of 8 doubles (its low and high halves, exactly), and two
+       halves of 8 floats as one vector of 16 (AVX-512F only: no AVX-512DQ insert) */
+    #define FD_LO8(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
+    #define FD_HI8(v) _mm512_cvtps_pd(_mm256_castpd_ps(                                     \
+        _mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
+    #define FD_CAT8(lo, hi) _mm512_castpd_ps(_mm512_insertf64x4(                             \
+        _mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1))
     __attribute__((target("avx512f"))) static void fd_exp_f_512(const float *restrict z,
                                                                  float *restrict a, Py_ssize_t n) {
         Py_ssize_t j = 0;
         for (; j + 16 <= n; j += 16) {
             __m512 v = _mm512_loadu_ps(z + j);
-            __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-            __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(
-                _mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-            _mm256_storeu_ps(a + j, _mm512_cvtpd_ps(fd_exp8_fused(lo)));
-            _mm256_storeu_ps(a + j + 8, _mm512_cvtpd_ps(fd_exp8_fused(hi)));
+            _mm256_storeu_ps(a + j, _mm512_cvtpd_ps(fd_exp8_fused(FD_LO8(v))));
+            _mm256_storeu_ps(a + j + 8, _mm512_cvtpd_ps(fd_exp8_fused(FD_HI8(v))));
         }
         if (j < n) fd_exp_f_loop(z + j, a + j, n - j);
     }
@@ -198,9 +202,6 @@ cdef extern from *:
        calls and loads, a tenth of a digits-sized mini-batch step.  The last block's
        columns past m through masked loads and stores. */
     #define FD_SOFTMAX_ROWS 32
-    /* two halves of 8 floats as one vector of 16 (AVX-512F only: no AVX-512DQ insert) */
-    #define FD_CAT8(lo, hi) _mm512_castpd_ps(_mm512_insertf64x4(                             \
-        _mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1))
     __attribute__((target("avx512f"))) static void fd_softmax_out_f_512(float *Z,
             const float *b, float *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld) {
         __m512 z[FD_SOFTMAX_ROWS];
@@ -210,21 +211,15 @@ cdef extern from *:
             for (Py_ssize_t i = 0; i < rows; i++)
                 z[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(k, Z + i * ld + j),
                                      _mm512_set1_ps(b[i]));
-            __m512d mlo = _mm512_cvtps_pd(_mm512_castps512_ps256(z[0]));
-            __m512d mhi = _mm512_cvtps_pd(_mm256_castpd_ps(
-                _mm512_extractf64x4_pd(_mm512_castps_pd(z[0]), 1)));
+            __m512d mlo = FD_LO8(z[0]), mhi = FD_HI8(z[0]);
             for (Py_ssize_t i = 1; i < rows; i++) {
-                __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(z[i]));
-                __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(
-                    _mm512_extractf64x4_pd(_mm512_castps_pd(z[i]), 1)));
+                __m512d lo = FD_LO8(z[i]), hi = FD_HI8(z[i]);
                 mlo = _mm512_mask_mov_pd(mlo, _mm512_cmp_pd_mask(lo, mlo, _CMP_GT_OQ), lo);
                 mhi = _mm512_mask_mov_pd(mhi, _mm512_cmp_pd_mask(hi, mhi, _CMP_GT_OQ), hi);
             }
             __m512d slo = _mm512_setzero_pd(), shi = _mm512_setzero_pd();
             for (Py_ssize_t i = 0; i < rows; i++) {
-                __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(z[i]));
-                __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(
-                    _mm512_extractf64x4_pd(_mm512_castps_pd(z[i]), 1)));
+                __m512d lo = FD_LO8(z[i]), hi = FD_HI8(z[i]);
                 __m256 flo = _mm512_cvtpd_ps(_mm512_sub_pd(lo, mlo));
                 __m256 fhi = _mm512_cvtpd_ps(_mm512_sub_pd(hi, mhi));
                 _mm512_mask_storeu_ps(Z + i * ld + j, k, FD_CAT8(flo, fhi));
@@ -238,9 +233,7 @@ cdef extern from *:
             slo = _mm512_div_pd(one, slo);
             shi = _mm512_div_pd(one, shi);
             for (Py_ssize_t i = 0; i < rows; i++) {
-                __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(z[i]));
-                __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(
-                    _mm512_extractf64x4_pd(_mm512_castps_pd(z[i]), 1)));
+                __m512d lo = FD_LO8(z[i]), hi = FD_HI8(z[i]);
                 __m256 flo = _mm512_cvtpd_ps(_mm512_mul_pd(lo, slo));
                 __m256 fhi = _mm512_cvtpd_ps(_mm512_mul_pd(hi, shi));
                 _mm512_mask_storeu_ps(A + i * ld + j, k, FD_CAT8(flo, fhi));

@@ -99,11 +99,35 @@ cdef extern from *:
     /* The three products of a block, each for a group of U units (U = 1..4, a constant
        where called, so each group size is its own unrolled code with its sums in
        registers: 4 units x the block's 4 vectors = 16 independent sums, each input vector
-       loaded once for the group). */
+       loaded once for the group); the forward and back-propagated ones through
+       fd_thin_sums. */
     #if FD_THIN_V != 4
     #  error "fd_thin_fwd, fd_thin_back and fd_thin_grad take a block as four vectors"
     #endif
     #define FD_THIN_G 4
+
+    /* the sums of units 0..U-1: acc[u][k] = init[u] (NULL: 0) + sum_s w[u su + s ss] in_s[k]
+       over s = 0..ns-1 in order, each input vector loaded once for the group; the forward
+       product takes W's rows (su = np, ss = 1), the back-propagated one W's columns (su = 1,
+       ss = np) */
+    static inline FD_INLINE void fd_thin_sums(const double *w, long su, long ss, int ns,
+            const fd_v8d *in, const double *init, int U, fd_v8d acc[FD_THIN_G][FD_THIN_V]) {
+        #pragma GCC unroll 4
+        for (int u = 0; u < U; u++) {
+            const double b0 = init ? init[u] : 0.0;
+            #pragma GCC unroll 4
+            for (int k = 0; k < FD_THIN_V; k++) acc[u][k] = (fd_v8d){0} + b0;
+        }
+        for (int s = 0; s < ns; s++) {
+            const fd_v8d *a = in + s * FD_THIN_V;
+            const fd_v8d x0 = a[0], x1 = a[1], x2 = a[2], x3 = a[3];
+            #pragma GCC unroll 4
+            for (int u = 0; u < U; u++) {
+                const double c = w[u * su + s * ss];
+                acc[u][0] += c * x0; acc[u][1] += c * x1; acc[u][2] += c * x2; acc[u][3] += c * x3;
+            }
+        }
+    }
 
     /* forward of units 0..U-1 of a layer (rows w, w + np, ...): their sums over the inputs
        s in order, from the bias b[u] (a hidden layer) or from 0 (the last: Z_L stored, as
@@ -114,21 +138,7 @@ cdef extern from *:
             const double *b, int U, int last, double *ZL, long ld, int j0, const int *cnt,
             const double *D, double kp, double kr, int fz, fd_v8d *nx, fd_v8d *pre) {
         fd_v8d acc[FD_THIN_G][FD_THIN_V];
-        #pragma GCC unroll 4
-        for (int u = 0; u < U; u++) {
-            const double b0 = last ? 0.0 : b[u];
-            #pragma GCC unroll 4
-            for (int k = 0; k < FD_THIN_V; k++) acc[u][k] = (fd_v8d){0} + b0;
-        }
-        for (int s = 0; s < np; s++) {
-            const fd_v8d *a = in + s * FD_THIN_V;
-            const fd_v8d x0 = a[0], x1 = a[1], x2 = a[2], x3 = a[3];
-            #pragma GCC unroll 4
-            for (int u = 0; u < U; u++) {
-                const double c = w[(long)u * np + s];
-                acc[u][0] += c * x0; acc[u][1] += c * x1; acc[u][2] += c * x2; acc[u][3] += c * x3;
-            }
-        }
+        fd_thin_sums(w, np, 1, np, in, last ? NULL : b, U, acc);
         #pragma GCC unroll 4
         for (int u = 0; u < U; u++) {
             #pragma GCC unroll 4
@@ -155,20 +165,7 @@ cdef extern from *:
             int U, const double *D, long ld, int j0, const int *cnt, double kp, double kr,
             int fz, const fd_v8d *A, fd_v8d *nxt) {
         fd_v8d acc[FD_THIN_G][FD_THIN_V];
-        #pragma GCC unroll 4
-        for (int u = 0; u < U; u++) {
-            #pragma GCC unroll 4
-            for (int k = 0; k < FD_THIN_V; k++) acc[u][k] = (fd_v8d){0};
-        }
-        for (int i = 0; i < nl; i++) {
-            const fd_v8d *a = d + i * FD_THIN_V;
-            const fd_v8d y0 = a[0], y1 = a[1], y2 = a[2], y3 = a[3];
-            #pragma GCC unroll 4
-            for (int u = 0; u < U; u++) {
-                const double c = w[(long)i * np + u];
-                acc[u][0] += c * y0; acc[u][1] += c * y1; acc[u][2] += c * y2; acc[u][3] += c * y3;
-            }
-        }
+        fd_thin_sums(w, 1, np, nl, d, NULL, U, acc);
         #pragma GCC unroll 4
         for (int u = 0; u < U; u++) {
             #pragma GCC unroll 4
