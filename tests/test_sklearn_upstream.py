@@ -5,7 +5,7 @@ directory with its one import of the estimators rewritten to
 ``from fastdnn.sklearn import MLPClassifier, MLPRegressor``, and run by pytest in a
 subprocess (scikit-learn's conftest loaded as a plugin for its ``global_random_seed``
 fixture). Every test must pass except those in ``KNOWN_FAILURES`` (none today; the list and
-its reasons are mirrored in docs/SKLEARN_README_SECTION.md).
+its reasons are mirrored in README's scikit-learn section).
 """
 import os
 import re
