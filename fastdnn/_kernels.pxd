@@ -38,9 +38,6 @@ cdef void matmul(const floating[:, :] L, bint l_rowmajor,
 
 # the vectorised sigmoid and exp over n contiguous elements (raw pointers, for the engine)
 cdef void sigmoid_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil
-# the softmax output layer in one pass (float32 on AVX-512; False: not done, see _kernels.pyx)
-cdef bint softmax_out_ptr(floating *Z, const floating *b, floating *A, Py_ssize_t rows,
-                          Py_ssize_t m, Py_ssize_t ld) noexcept nogil
 cdef void exp_ptr(const floating *z, floating *a, Py_ssize_t n) noexcept nogil
 # vectorised loops for the training loop: row sums as row_sum_f64's, relu forward with a
 # bias, relu's derivative
@@ -52,10 +49,11 @@ cdef void relu_back_ptr(floating *d, const floating *a, Py_ssize_t n) noexcept n
 # each row; the softmax's passes around its exp (maxima, sums, reciprocals in double); A - Y
 cdef void add_bias_rows_ptr(floating *Z, const floating *b, Py_ssize_t rows, Py_ssize_t m,
                             Py_ssize_t ld) noexcept nogil
-cdef void softmax_shift_ptr(floating *Z, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
-                            double *colmax) noexcept nogil
-cdef void softmax_scale_ptr(floating *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
-                            double *colsum) noexcept nogil
+# the softmax output layer, A = softmax(Z + b) by columns: one pass where it runs (float32 on
+# AVX-512, one_pass set), else its four passes, the same values either way (see _kernels.pyx)
+cdef void softmax_ptr(floating *Z, const floating *b, floating *A, Py_ssize_t rows,
+                      Py_ssize_t m, Py_ssize_t ld, double *colmax, double *colsum,
+                      bint one_pass) noexcept nogil
 cdef void out_delta_ptr(floating *dZ, const floating *A, const floating *Y, Py_ssize_t ldy,
                         const floating *w, Py_ssize_t rows, Py_ssize_t m,
                         Py_ssize_t ld) noexcept nogil

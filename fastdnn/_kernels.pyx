@@ -243,25 +243,33 @@ cdef extern from *:
     #else
     #  define FD_EXP_512 0
     #endif
-    /* the softmax output layer of float32 logits in one pass where the processor has
-       AVX-512 and rows <= FD_SOFTMAX_ROWS (see fd_softmax_out_f_512): 1 if done, else 0
-       (the caller runs the four passes) */
+    /* whether the float32 softmax of `rows` outputs runs in one pass: the processor has
+       AVX-512 and rows <= FD_SOFTMAX_ROWS (see fd_softmax_out_f_512) */
+    static int fd_softmax_one_pass(Py_ssize_t rows) {
+    #if FD_EXP_512
+        return rows >= 1 && rows <= FD_SOFTMAX_ROWS && fd_avx512f();
+    #else
+        (void)rows;
+        return 0;
+    #endif
+    }
+    /* that one pass where it runs: 1 if done, else 0 (the caller runs the four passes) */
     static int fd_softmax_out_f(float *Z, const float *b, float *A, Py_ssize_t rows,
                                 Py_ssize_t m, Py_ssize_t ld) {
+        if (!fd_softmax_one_pass(rows))
+            return 0;
     #if FD_EXP_512
-        if (rows >= 1 && rows <= FD_SOFTMAX_ROWS && __builtin_cpu_supports("avx512f")) {
-            fd_softmax_out_f_512(Z, b, A, rows, m, ld);
-            return 1;
-        }
+        fd_softmax_out_f_512(Z, b, A, rows, m, ld);
+    #else
+        (void)Z; (void)b; (void)A; (void)m; (void)ld;
     #endif
-        (void)Z; (void)b; (void)A; (void)rows; (void)m; (void)ld;
-        return 0;
+        return 1;
     }
     /* the training engine's float64 sigmoid: fd_sigmoid_d, or on AVX-512 fd_sigmoid_d_512
        (the same formula, other last bits: the exp's steps fused) */
     static void fd_sigmoid_dv(const double *restrict z, double *restrict a, Py_ssize_t n) {
     #if FD_EXP_512
-        if (__builtin_cpu_supports("avx512f")) {
+        if (fd_avx512f()) {
             fd_sigmoid_d_512(z, a, n);
             return;
         }
@@ -271,7 +279,7 @@ cdef extern from *:
     /* exp of float32 values: computed in double by fd_exp, rounded once */
     static void fd_exp_f(const float *restrict z, float *restrict a, Py_ssize_t n) {
     #if FD_EXP_512
-        if (__builtin_cpu_supports("avx512f")) {
+        if (fd_avx512f()) {
             fd_exp_f_512(z, a, n);
             return;
         }
@@ -478,6 +486,7 @@ cdef extern from *:
                             double *colsum) noexcept nogil
     int fd_softmax_out_f(float *Z, const float *b, float *A, Py_ssize_t rows, Py_ssize_t m,
                          Py_ssize_t ld) noexcept nogil
+    int fd_softmax_one_pass(Py_ssize_t rows) noexcept nogil
     void fd_out_delta_d(double *dZ, const double *A, const double *Y, Py_ssize_t ldy,
                         const double *w, Py_ssize_t rows, Py_ssize_t m,
                         Py_ssize_t ld) noexcept nogil
@@ -590,18 +599,6 @@ cdef void softmax_shift_ptr(floating *Z, Py_ssize_t rows, Py_ssize_t m, Py_ssize
         fd_softmax_shift_f(Z, rows, m, ld, colmax)
 
 
-cdef bint softmax_out_ptr(floating *Z, const floating *b, floating *A, Py_ssize_t rows,
-                         Py_ssize_t m, Py_ssize_t ld) noexcept nogil:
-    """The whole softmax output layer, A = softmax(Z + b) column by column, in one pass
-    where that is compiled and runs (float32 on AVX-512, at most 32 rows): Z and A as
-    add_bias_rows_ptr, softmax_shift_ptr, exp_ptr and softmax_scale_ptr leave them.  False
-    where not done (nothing written: the caller runs those passes)."""
-    if floating is double:
-        return False
-    else:
-        return fd_softmax_out_f(Z, b, A, rows, m, ld) != 0
-
-
 cdef void softmax_scale_ptr(floating *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld,
                             double *colsum) noexcept nogil:
     """The softmax's last pass, after the exp: A *= 1 / each column's sum (summed and
@@ -610,6 +607,29 @@ cdef void softmax_scale_ptr(floating *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize
         fd_softmax_scale_d(A, rows, m, ld, colsum)
     else:
         fd_softmax_scale_f(A, rows, m, ld, colsum)
+
+
+cdef void softmax_ptr(floating *Z, const floating *b, floating *A, Py_ssize_t rows,
+                      Py_ssize_t m, Py_ssize_t ld, double *colmax, double *colsum,
+                      bint one_pass) noexcept nogil:
+    """The softmax output layer, A = softmax(Z + b) over each column, stably: the bias
+    added, the column's max subtracted (in double), the exp, then one division per column
+    and products (a * (1/s) differs from a / s by rounding); Z (scratch) left as z + b -
+    max.  With one_pass, where that is compiled and runs (float32 on AVX-512, at most 32
+    rows), fd_softmax_out_f does it all in one pass with the same values; else the four
+    passes.  colmax, colsum: m doubles of scratch."""
+    cdef Py_ssize_t i
+    if floating is float:
+        if one_pass and fd_softmax_out_f(Z, b, A, rows, m, ld):
+            return
+    add_bias_rows_ptr(Z, b, rows, m, ld)
+    softmax_shift_ptr(Z, rows, m, ld, colmax)
+    if ld == m:
+        exp_ptr(Z, A, rows * m)         # the rows contiguous: one pass over the block
+    else:
+        for i in range(rows):
+            exp_ptr(Z + i * ld, A + i * ld, m)
+    softmax_scale_ptr(A, rows, m, ld, colsum)
 
 
 cdef void out_delta_ptr(floating *dZ, const floating *A, const floating *Y, Py_ssize_t ldy,
@@ -796,18 +816,12 @@ def softmax_output(Z, b, Py_ssize_t m=-1, bint fused=True):
     cdef float[:, ::1] av = a
     cdef const float[::1] bw = bv
     cdef double[:, ::1] sv = scratch
-    cdef bint done = False
-    cdef Py_ssize_t r, nr = rows, width = m, lead = ld
+    cdef Py_ssize_t nr = rows, width = m, lead = ld
+    if fused and not fd_softmax_one_pass(nr):
+        return None
     if m == 0:
         return z, a
     with nogil:
-        if fused:
-            done = softmax_out_ptr[float](&zv[0, 0], &bw[0], &av[0, 0], nr, width, lead)
-        else:
-            add_bias_rows_ptr[float](&zv[0, 0], &bw[0], nr, width, lead)
-            softmax_shift_ptr[float](&zv[0, 0], nr, width, lead, &sv[0, 0])
-            for r in range(nr):
-                exp_ptr[float](&zv[r, 0], &av[r, 0], width)
-            softmax_scale_ptr[float](&av[0, 0], nr, width, lead, &sv[1, 0])
-            done = True
-    return (z, a) if done else None
+        softmax_ptr[float](&zv[0, 0], &bw[0], &av[0, 0], nr, width, lead, &sv[0, 0],
+                           &sv[1, 0], fused)
+    return z, a

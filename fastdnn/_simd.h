@@ -28,6 +28,15 @@
 /* 8 doubles (GCC's vector extension; one AVX-512 register, two AVX2 ones), and their sum
    as the small products' and the thin step's lanes are added: pairwise */
 typedef double fd_v8d __attribute__((vector_size(64)));
+/* whether the processor has AVX-512F: the one test behind every hand-written AVX-512 path
+   (each also compiled only where its own guard allows) */
+static inline int fd_avx512f(void) {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
 static inline FD_INLINE double fd_hsum8(fd_v8d v) {
     return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }

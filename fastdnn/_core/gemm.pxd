@@ -36,6 +36,7 @@ cdef extern from *:
     #define FD_EPI_STORE_SUM 3
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
     #include <immintrin.h>
+    #include "fastdnn/_simd.h"
     #define FD_GEMM_TARGET __attribute__((target("avx512f,fma")))
     #define FD_GEMM_INL __attribute__((always_inline)) inline
 
@@ -144,11 +145,7 @@ cdef extern from *:
     FD_GEMM_DRIVER(d, double, __mmask8)
     FD_GEMM_DRIVER(f, float, __mmask16)
 
-    static int fd_gemm_avx512(void) {
-        static int has = -1;
-        if (has < 0) has = __builtin_cpu_supports("avx512f");
-        return has;
-    }
+    static int fd_gemm_avx512(void) { return fd_avx512f(); }
     #define FD_GEMM_CALL(SUF, T)                                                           \
         if (!fd_gemm_avx512()) return 0;                                                   \
         if (epi == FD_EPI_STORE_SUM && N % (64 / (int)sizeof(T)) == 0) return 0;           \

@@ -17,7 +17,7 @@
 from libc.math cimport log
 from fastdnn._blas cimport floating
 from fastdnn._kernels cimport (add_bias_rows_ptr, exp_ptr, out_delta_ptr, sigmoid_ptr,
-                               softmax_out_ptr, softmax_scale_ptr, softmax_shift_ptr)
+                               softmax_ptr)
 
 # The scikit-learn convention's binary loss (one sigmoid unit, float64), eight columns at a
 # time on AVX-512: fd_log8 is fdlibm's log (e_log.c's reduction to [sqrt(2)/2, sqrt(2)) and
@@ -120,13 +120,7 @@ cdef extern from *:
     }
     #endif
     /* whether the processor runs fd_log8 (AVX-512F) */
-    static int fd_log_512(void) {
-    #if FD_LOG_512 && defined(__linux__)
-        return __builtin_cpu_supports("avx512f");
-    #else
-        return 0;
-    #endif
-    }
+    static int fd_log_512(void) { return FD_LOG_512 && fd_avx512f(); }
     """
     int fd_log_512() noexcept nogil
     void fd_log_array_512(const double *x, double *out, long n) noexcept nogil
@@ -152,18 +146,15 @@ cdef inline void out_forward(int out, floating *Z, const floating *b, floating *
     distinct (Z is scratch); colmax, colsum: m doubles of scratch for the softmax.  The
     passes are fastdnn._kernels' C loops (compiled for AVX-512, AVX2 and baseline)."""
     cdef Py_ssize_t i, j, nrows = rows, width = m
-    if out == OUT_SOFTMAX and softmax_out_ptr(Z, b, A, rows, m, ld):
-        return          # the passes below in one (float32 on AVX-512): the same values
+    if out == OUT_SOFTMAX:
+        softmax_ptr(Z, b, A, rows, m, ld, colmax, colsum, True)
+        return
     add_bias_rows_ptr(Z, b, rows, m, ld)
     if out == OUT_IDENTITY:
         for i in range(rows):
             for j in range(m):
                 A[i * ld + j] = Z[i * ld + j]
         return
-    if out == OUT_SOFTMAX:
-        # over each column, stably: the column's max subtracted (in double), the exp, then
-        # one division per column and products (a * (1/s) differs from a / s by rounding)
-        softmax_shift_ptr(Z, rows, m, ld, colmax)
     if ld == m:
         # the rows contiguous: the elementwise function in one pass over the block
         nrows = 1
@@ -173,8 +164,6 @@ cdef inline void out_forward(int out, floating *Z, const floating *b, floating *
             sigmoid_ptr(Z + i * ld, A + i * ld, width)
         else:
             exp_ptr(Z + i * ld, A + i * ld, width)
-    if out == OUT_SOFTMAX:
-        softmax_scale_ptr(A, rows, m, ld, colsum)
 
 
 cdef inline double _clog(double x) noexcept nogil:

@@ -32,6 +32,7 @@ cdef extern from *:
     r"""
     #include <immintrin.h>
     #include <math.h>
+    #include "fastdnn/_simd.h"
     #if defined(__GNUC__) && !defined(__clang__)
     #  pragma GCC push_options
     #  pragma GCC optimize ("fp-contract=off")
@@ -112,7 +113,7 @@ cdef extern from *:
     #endif
     static void fd_adam_d(FD_ADAM_ARGS(double)) {
     #if FD_ADAM_NEWTON
-        if (__builtin_cpu_supports("avx512f")) {
+        if (fd_avx512f()) {
             fd_adam_512_d(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps);
             return;
         }
@@ -121,7 +122,7 @@ cdef extern from *:
     }
     static void fd_adam_f(FD_ADAM_ARGS(float)) {
     #if FD_ADAM_NEWTON
-        if (__builtin_cpu_supports("avx512f")) {
+        if (fd_avx512f()) {
             fd_adam_512_f(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps);
             return;
         }

@@ -77,19 +77,13 @@ cdef extern from *:
         fd_tv8l ok = (fd_tv8l)((((fd_tv8u)x & 0x7fffffffffffffffUL) - lo) <= span);
         return (fd_v8d)((ok & (fd_tv8l)f) | (~ok & (fd_tv8l)q));
     }
-    /* whether fd_thin_div takes the fused path: the processor has AVX-512 (its clone) */
-    static int fd_thin_fused(void) {
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-        return __builtin_cpu_supports("avx512f");
-    #else
-        return 0;
-    #endif
-    }
+    /* fd_thin_div takes the fused path where the processor has AVX-512 (its clone):
+       fz = fd_avx512f() (fastdnn/_simd.h) */
 
     /* fd_thin_div over n values (a test hook's way to it: tests/test_thin.py) */
     FD_CLONES static void fd_thin_div_array(const double *x, double *out, long n, double kp) {
         const double kr = 1.0 / kp;
-        const int fz = fd_thin_fused();
+        const int fz = fd_avx512f();
         long j = 0;
         for (; j + 8 <= n; j += 8) fd_tst(out + j, fd_thin_div(fd_tld(x + j, 8), kp, kr, fz), 8);
         if (j < n)
@@ -230,7 +224,7 @@ cdef extern from *:
         long in_off[L + 1], pre_off[L + 1], acc_off[L + 1], o;
         int j0, l, i, p, s, k, cnt[FD_THIN_V];
         const double kr = 1.0 / kp;
-        const int fz = fd_thin_fused();
+        const int fz = fd_avx512f();
         o = 0;
         for (l = 0; l < L; l++) { in_off[l] = o; o += (long)n[l] * FD_THIN_V; }
         for (l = 1; l < L; l++) { pre_off[l] = o; if (D) o += (long)n[l] * FD_THIN_V; }
