@@ -454,7 +454,8 @@ def test_row_means_sum_as_four_sequential_partial_sums():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_adam_loop_is_the_formula_exactly(dtype):
     """The engine's Adam loop (on AVX-512 its division by Newton-Raphson, elsewhere the
-    divider) against the formula in numpy, exactly (==): g = G + lam P, V = b1 V + omb1 g,
+    divider) against the formula in numpy, exactly (==): g = G + lam P (G itself where lam is
+    0, which an infinite P tells apart), V = b1 V + omb1 g,
     S = b2 S + omb2 g^2, P -= (c V) / (sqrt(S k) + eps), over values from 1e-30 to 1e30,
     zeros, lengths that leave a tail of every size, and vectors with a value outside the
     Newton path's range (NaN, infinities, 1e-200, subnormal a) that must divide as numpy."""
@@ -476,13 +477,14 @@ def test_adam_loop_is_the_formula_exactly(dtype):
             where = rs.choice(n, size=min(5, n // 8), replace=False)
             for w, val in zip(where, special):
                 G[w] = val
+            P[rs.choice(n, size=2, replace=False)] = [np.inf, -np.inf]
         for lam, b1, b2, c, k, eps in [(1e-4, 0.9, 0.999, 1e-3, 1.0, 1e-8),
                                         (0.0, 0.8, 0.99, 0.37, 1.7, 1e-7),
                                         (2.5, 0.0, 0.0, 1.0, 1.0, 1e-3)]:
             lam, b1, b2, c, k, eps = (t(x) for x in (lam, b1, b2, c, k, eps))
             omb1, omb2 = t(1) - b1, t(1) - b2
             with np.errstate(all="ignore"):
-                g = G + lam * P
+                g = G + lam * P if lam != 0 else G
                 Vw = b1 * V + omb1 * g
                 Sw = b2 * S + omb2 * (g * g)
                 Pw = P - (c * Vw) / (np.sqrt(Sw * k) + eps)

@@ -1,6 +1,7 @@
 # Optimisers: one nogil pass per parameter array, the L2 term folded in.
 #
-# g = G + l2 * P   (G: the loss gradient, l2 = lambd / N for weights, 0 for biases)
+# g = G + l2 * P   (G: the loss gradient, l2 = lambd / N for weights, 0 for biases; gd and
+#                   adam take g = G itself where l2 is 0, the same value for finite P)
 #
 #   gd            P -= lr g
 #   momentum      V = beta V + (1 - beta) g;  P -= lr V                   (course 2)
@@ -39,7 +40,7 @@ cdef extern from *:
     #endif
     #define FD_ADAM_SCALAR(T, SQRT)                                                       \
         for (; i < n; i++) {                                                              \
-            T g = G[i] + lam * P[i];                                                      \
+            T g = lam == 0 ? G[i] : G[i] + lam * P[i];                                    \
             T vk = b1 * V[i] + omb1 * g;                                                  \
             T sk = b2 * S[i] + omb2 * (g * g);                                            \
             V[i] = vk; S[i] = sk;                                                         \
@@ -58,8 +59,14 @@ cdef extern from *:
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
     #  define FD_ADAM_NEWTON 1
     /* W: vector width in elements; X: the intrinsics' suffix (pd, ps); M: mask type */
+    /* the loop for one (lam == 0, eps >= LO) case: NAME_body with has_lam, check_lo
+       constants (always inlined into NAME, once per case).  A vector's checks as masked
+       compares, each ANDed into the last's mask: b <= HI (false for NaN), b >= LO unless
+       eps >= LO makes it hold (b = sqrt(.) + eps is NaN or at least eps), |a| <= HI, then
+       |a| >= LO or a == 0 */
     #define FD_ADAM_512(NAME, T, X, W, M, FULL, LO, HI, STEPS)                             \
-    __attribute__((target("avx512f"))) static void NAME(FD_ADAM_ARGS(T)) {                \
+    __attribute__((target("avx512f"), always_inline)) static inline void NAME##_body(     \
+            FD_ADAM_ARGS(T), const int has_lam, const int check_lo) {                     \
         const __m512##X##_t vl = _mm512_set1_##X(lam), vb1 = _mm512_set1_##X(b1),         \
             vo1 = _mm512_set1_##X(omb1), vb2 = _mm512_set1_##X(b2),                       \
             vo2 = _mm512_set1_##X(omb2), vc = _mm512_set1_##X(c), vk = _mm512_set1_##X(kk), \
@@ -68,7 +75,8 @@ cdef extern from *:
         Py_ssize_t i = 0;                                                                 \
         for (; i + W <= n; i += W) {                                                      \
             __m512##X##_t p = _mm512_loadu_##X(P + i);                                    \
-            __m512##X##_t g = _mm512_add_##X(_mm512_loadu_##X(G + i), _mm512_mul_##X(vl, p)); \
+            __m512##X##_t g = _mm512_loadu_##X(G + i);                                    \
+            if (has_lam) g = _mm512_add_##X(g, _mm512_mul_##X(vl, p));                    \
             __m512##X##_t v = _mm512_add_##X(_mm512_mul_##X(vb1, _mm512_loadu_##X(V + i)), \
                                              _mm512_mul_##X(vo1, g));                     \
             __m512##X##_t s = _mm512_add_##X(_mm512_mul_##X(vb2, _mm512_loadu_##X(S + i)), \
@@ -78,11 +86,11 @@ cdef extern from *:
             __m512##X##_t a = _mm512_mul_##X(vc, v);                                      \
             __m512##X##_t b = _mm512_add_##X(_mm512_sqrt_##X(_mm512_mul_##X(s, vk)), ve); \
             __m512##X##_t aa = _mm512_abs_##X(a), q;                                      \
-            M ok = _mm512_cmp_##X##_mask(b, lo, _CMP_GE_OQ)                               \
-                 & _mm512_cmp_##X##_mask(b, hi, _CMP_LE_OQ)                               \
-                 & (_mm512_cmp_##X##_mask(a, zero, _CMP_EQ_OQ)                            \
-                    | (_mm512_cmp_##X##_mask(aa, lo, _CMP_GE_OQ)                          \
-                       & _mm512_cmp_##X##_mask(aa, hi, _CMP_LE_OQ)));                     \
+            M ok = _mm512_cmp_##X##_mask(b, hi, _CMP_LE_OQ);                              \
+            if (check_lo) ok = _mm512_mask_cmp_##X##_mask(ok, b, lo, _CMP_GE_OQ);          \
+            ok = _mm512_mask_cmp_##X##_mask(ok, aa, hi, _CMP_LE_OQ);                      \
+            ok = _mm512_mask_cmp_##X##_mask(ok, aa, lo, _CMP_GE_OQ)                       \
+               | _mm512_mask_cmp_##X##_mask(ok, a, zero, _CMP_EQ_OQ);                     \
             if (ok == (M)(FULL)) {                                                        \
                 __m512##X##_t y = _mm512_rcp14_##X(b), e, q0, r;                          \
                 for (int t = 0; t < STEPS; t++) {                                         \
@@ -98,6 +106,16 @@ cdef extern from *:
             _mm512_storeu_##X(P + i, _mm512_sub_##X(p, q));                               \
         }                                                                                 \
         FD_ADAM_SCALAR(T, FD_SQRT_##X)                                                    \
+    }                                                                                     \
+    __attribute__((target("avx512f"))) static void NAME(FD_ADAM_ARGS(T)) {                \
+        const int check_lo = !(eps >= (T)(LO));                                           \
+        if (lam == 0) {                                                                   \
+            if (check_lo) NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 0, 1); \
+            else NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 0, 0);   \
+        } else {                                                                          \
+            if (check_lo) NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 1, 1); \
+            else NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 1, 0);   \
+        }                                                                                 \
     }
     typedef __m512d __m512pd_t;
     typedef __m512 __m512ps_t;
@@ -147,7 +165,8 @@ cdef extern from *:
 cdef inline void _adam(floating *P, const floating *G, floating *V, floating *S, Py_ssize_t n,
                        floating lam, floating b1, floating omb1, floating b2, floating omb2,
                        floating c, floating k, floating eps) noexcept nogil:
-    """P -= (c V) / (sqrt(S k) + eps) after V, S's moving averages of g = G + lam P."""
+    """P -= (c V) / (sqrt(S k) + eps) after V, S's moving averages of g = G + lam P (G
+    itself where lam is 0)."""
     if floating is double:
         fd_adam_d(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, k, eps)
     else:
