@@ -259,6 +259,25 @@ def test_softmax_label_forms(form):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_soft_targets_minibatch(dtype):
+    """Shuffled batches gather one-hot targets from class indices and any other targets
+    (here soft ones: each column a distribution) as they are: both against the reference."""
+    X, Y, n = r2.make_problem("softmax", n_x=5, m=M, seed=6, n_out=4)
+    onehot = r2.targets_matrix(Y, "softmax", n, np.float64)
+    soft = 0.7 * onehot + 0.3 / n
+    for name, T in (("one-hot", onehot), ("soft", soft)):
+        kw = dict(learning_rate=0.01, hidden_activation="relu", output="softmax",
+                  optimizer="adam", mini_batch_size=9, dtype=dtype)
+        ref_p, ref_c = r2.train_v2(X, T, [5, 4, n], num_iterations=EPOCHS, record_every=1,
+                                   **kw)
+        tr = Trainer(X, T, r2.initialize_parameters_v2([5, 4, n], "seed"),
+                     TrainingConfig(**kw))
+        costs = tr.run(EPOCHS, record_every=1)
+        check_params(tr.parameters(), ref_p, dtype, "softmax " + name)
+        check_costs(costs, ref_c, dtype, "softmax " + name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_sigmoid_multilabel(dtype):
     X, Y, n = r2.make_problem("sigmoid", n_x=5, m=M, seed=4, n_out=3)
     kw = dict(learning_rate=0.1, hidden_activation="tanh", output="sigmoid",

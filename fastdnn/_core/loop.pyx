@@ -60,7 +60,7 @@ Everything here trusts ``fastdnn.training.trainer`` to have validated shapes and
 ``Engine`` checks only dtypes, contiguity and the shapes it was told.
 """
 from libc.math cimport pow, sqrt
-from libc.stdint cimport int64_t, uint32_t, uintptr_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uintptr_t
 from libc.string cimport memcpy, memset
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.pycapsule cimport PyCapsule_GetPointer
@@ -188,6 +188,8 @@ cdef struct Bufs:
     bint x_rm
     const void *Y           # (n_L, m) C order
     const void *Yt          # (m, n_L) C order: Y's transpose for the batch gathers (n_L > 1), or NULL
+    const int32_t *ylab     # (m,): Y's one-hot columns as class indices for the batch
+                            # gathers (n_L > 1, every column one 1 and zeros), or NULL
     const void *w           # (m,) or NULL
     void *Xb                # gather buffers: (n0, mb) in X's order, (n_L, mb), (mb,)
     void *Yb
@@ -1059,6 +1061,7 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
     cdef const floating *X = <const floating *>B.X
     cdef const floating *Y = <const floating *>B.Y
     cdef const floating *Yt = <const floating *>B.Yt
+    cdef const int32_t *ylab = B.ylab
     cdef const floating *yk
     cdef const floating *xk
     cdef bint xb_rm
@@ -1113,7 +1116,12 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
                 _span(ms, tid, nt, 16 if sp.dp else 1, &lo, &hi)
                 _gather_rows(X, n0, perm + start, lo, hi, 0, n0, Xb + <Py_ssize_t>lo * n0)
             if tid == 0:
-                if Yt != NULL:
+                if ylab != NULL:
+                    # one-hot targets: zeros, then each example's 1 at its class
+                    memset(Yb, 0, <size_t>nL * ms * sizeof(floating))
+                    for k in range(ms):
+                        Yb[<Py_ssize_t>ylab[perm[start + k]] * ms + k] = 1
+                elif Yt != NULL:
                     # an example's n_L targets are contiguous in Yt: one line read per
                     # example instead of n_L scattered reads
                     for k in range(ms):
@@ -1395,10 +1403,18 @@ cdef class Engine:
         Ya = _need(Y, "Y", (dims[L], m), dtype)
         B.Y = _ptr(Ya)
         B.Yt = NULL
+        B.ylab = NULL
         if sp.shuffle != SHUF_NONE and dims[L] > 1:
-            Yt = np.ascontiguousarray(Ya.T)
-            keep.append(Yt)
-            B.Yt = _ptr(Yt)
+            if (not np.signbit(Ya).any() and ((Ya == 0) | (Ya == 1)).all()
+                    and (Ya.sum(axis=0) == 1).all()):
+                # one-hot (+0 and 1 only): each batch's targets from the class indices
+                ylab = np.ascontiguousarray(Ya.argmax(axis=0), dtype=np.int32)
+                keep.append(ylab)
+                B.ylab = <const int32_t *>_ptr(ylab)
+            else:
+                Yt = np.ascontiguousarray(Ya.T)
+                keep.append(Yt)
+                B.Yt = _ptr(Yt)
         B.w = NULL if w is None else _ptr(_need(w, "w", (m,), dtype))
         has_v = opt_has_v(sp.optimizer)
         has_s = opt_has_s(sp.optimizer)
