@@ -193,49 +193,49 @@ cdef extern from *:
     }
     /* The float32 softmax output layer in one pass over each block of 16 columns (at most
        FD_SOFTMAX_ROWS rows, their values in registers): z = Z + b[i] in float, the
-       column's maximum in double (rows in order, v > max ? v : max), z = (float)(z - max)
-       stored back to Z, a = fd_exp_f's exp of it, the column's sum of a in double (rows in
-       order), a = (float)(a * (1 / sum)).  Each element and each column's sums go through
-       the operations of fd_add_bias_rows_f, fd_softmax_shift_f, fd_exp_f and
-       fd_softmax_scale_f in the same order, so Z and A end as those four passes leave them
-       (tests/test_kernels_softmax.py compares them bit for bit); the saving is the passes'
-       calls and loads, a tenth of a digits-sized mini-batch step.  The last block's
-       columns past m through masked loads and stores. */
+       column's maximum (rows in order, v > max ? v : max), z = z - max stored back to Z,
+       a = fd_exp_f's exp of it, the column's sum of a in double (rows in order),
+       a = (float)(a * (1 / sum)).  Each element and each column's sums take the values of
+       fd_add_bias_rows_f, fd_softmax_shift_f, fd_exp_f and fd_softmax_scale_f in the same
+       order, so Z and A end as those four passes leave them (tests/test_kernels_softmax.py
+       compares them bit for bit); the maximum and the shift, which the shift pass takes in
+       double, are the same values in float (see below), without the conversions; the
+       saving is the passes' calls, loads and conversions, a tenth of a digits-sized
+       mini-batch step.  The last block's columns past m through masked loads and stores. */
     #define FD_SOFTMAX_ROWS 32
     __attribute__((target("avx512f"))) static void fd_softmax_out_f_512(float *Z,
             const float *b, float *A, Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld) {
         __m512 z[FD_SOFTMAX_ROWS];
+        __m512d elo[FD_SOFTMAX_ROWS], ehi[FD_SOFTMAX_ROWS];
         for (Py_ssize_t j = 0; j < m; j += 16) {
             const __mmask16 k = m - j >= 16 ? (__mmask16)0xFFFF
                                             : (__mmask16)((1u << (m - j)) - 1);
             for (Py_ssize_t i = 0; i < rows; i++)
                 z[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(k, Z + i * ld + j),
                                      _mm512_set1_ps(b[i]));
-            __m512d mlo = FD_LO8(z[0]), mhi = FD_HI8(z[0]);
-            for (Py_ssize_t i = 1; i < rows; i++) {
-                __m512d lo = FD_LO8(z[i]), hi = FD_HI8(z[i]);
-                mlo = _mm512_mask_mov_pd(mlo, _mm512_cmp_pd_mask(lo, mlo, _CMP_GT_OQ), lo);
-                mhi = _mm512_mask_mov_pd(mhi, _mm512_cmp_pd_mask(hi, mhi, _CMP_GT_OQ), hi);
-            }
+            /* the maximum of floats in float: the same value as in double (the conversion
+               is exact and keeps the order; NaN compares false in both) */
+            __m512 mx = z[0];
+            for (Py_ssize_t i = 1; i < rows; i++)
+                mx = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(z[i], mx, _CMP_GT_OQ), z[i]);
             __m512d slo = _mm512_setzero_pd(), shi = _mm512_setzero_pd();
             for (Py_ssize_t i = 0; i < rows; i++) {
-                __m512d lo = FD_LO8(z[i]), hi = FD_HI8(z[i]);
-                __m256 flo = _mm512_cvtpd_ps(_mm512_sub_pd(lo, mlo));
-                __m256 fhi = _mm512_cvtpd_ps(_mm512_sub_pd(hi, mhi));
-                _mm512_mask_storeu_ps(Z + i * ld + j, k, FD_CAT8(flo, fhi));
-                __m256 elo = _mm512_cvtpd_ps(fd_exp8_fused(_mm512_cvtps_pd(flo)));
-                __m256 ehi = _mm512_cvtpd_ps(fd_exp8_fused(_mm512_cvtps_pd(fhi)));
-                slo = _mm512_add_pd(slo, _mm512_cvtps_pd(elo));
-                shi = _mm512_add_pd(shi, _mm512_cvtps_pd(ehi));
-                z[i] = FD_CAT8(elo, ehi);
+                /* (float)((double)z - (double)max) is z - max in float: rounding a double
+                   sum of two floats to float rounds once (53 >= 2 * 24 + 2 bits) */
+                const __m512 d = _mm512_sub_ps(z[i], mx);
+                _mm512_mask_storeu_ps(Z + i * ld + j, k, d);
+                /* the exp's float values, held in double for the sum and the scaling */
+                elo[i] = _mm512_cvtps_pd(_mm512_cvtpd_ps(fd_exp8_fused(FD_LO8(d))));
+                ehi[i] = _mm512_cvtps_pd(_mm512_cvtpd_ps(fd_exp8_fused(FD_HI8(d))));
+                slo = _mm512_add_pd(slo, elo[i]);
+                shi = _mm512_add_pd(shi, ehi[i]);
             }
             const __m512d one = _mm512_set1_pd(1.0);
             slo = _mm512_div_pd(one, slo);
             shi = _mm512_div_pd(one, shi);
             for (Py_ssize_t i = 0; i < rows; i++) {
-                __m512d lo = FD_LO8(z[i]), hi = FD_HI8(z[i]);
-                __m256 flo = _mm512_cvtpd_ps(_mm512_mul_pd(lo, slo));
-                __m256 fhi = _mm512_cvtpd_ps(_mm512_mul_pd(hi, shi));
+                __m256 flo = _mm512_cvtpd_ps(_mm512_mul_pd(elo[i], slo));
+                __m256 fhi = _mm512_cvtpd_ps(_mm512_mul_pd(ehi[i], shi));
                 _mm512_mask_storeu_ps(A + i * ld + j, k, FD_CAT8(flo, fhi));
             }
         }
