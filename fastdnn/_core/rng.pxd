@@ -151,10 +151,10 @@ cdef inline void _mt_temper_block(const uint32_t *key, uint32_t *T) noexcept nog
 cdef inline void _fisher_yates(MT19937 *st, int64_t *out, int64_t m) noexcept nogil:
     """out = a permutation of 0..m-1 as RandomState.permutation draws it from st: i from
     m - 1 down to 1, out[i] swapped with out[j], j = mt_interval(st, i).  The outputs are
-    tempered a block of 624 at a time and the interval's mask shrinks with i; a draw looks
-    at the next four outputs at once and takes the first within [0, i] without a branch
-    (fd_first_within4: a rejection, about a third of the draws, would mispredict), the next
-    outputs one at a time only where all four are rejected or the block ends."""
+    tempered a block of 624 at a time and the interval's mask shrinks with i; a draw takes
+    the next output where it is within [0, i], else the first within it of the four after
+    by one compare (fd_first_within4: a rejection per output would mispredict again), the
+    outputs one at a time only where all are rejected or the block ends."""
     cdef uint32_t T[624]
     cdef int pos = st.pos, k
     cdef int64_t i, j, tmp
@@ -172,11 +172,14 @@ cdef inline void _fisher_yates(MT19937 *st, int64_t *out, int64_t m) noexcept no
         while (mask >> 1) >= mx:
             mask >>= 1
         v = mx + 1                  # none taken yet
-        if pos + 4 <= 624 and mx < 0x80000000U:
-            k = fd_first_within4(&T[pos], mask, mx)
-            if k < 4:
-                v = T[pos + k] & mask
-            pos += k + 1 if k < 4 else 4
+        if pos + 5 <= 624 and mx < 0x80000000U:
+            v = T[pos] & mask
+            pos += 1
+            if v > mx:
+                k = fd_first_within4(&T[pos], mask, mx)
+                if k < 4:
+                    v = T[pos + k] & mask
+                pos += k + 1 if k < 4 else 4
         while v > mx:
             if pos >= 624:
                 _mt_twist(st)
