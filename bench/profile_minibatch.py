@@ -153,6 +153,33 @@ def parts(args):
     print(f"| products alone (numpy) | pre-gathered | {1e3 * best / args.epochs:.3f} |")
 
 
+def helper(args):
+    """The workload's fastdnn f32 epoch at 2 threads with and without the permutation
+    helper (a second thread drawing the course shuffle's permutations), interleaved; the
+    two runs' parameters compared bit for bit."""
+    w = workload(args.workload, rounds=args.rounds, epochs=args.epochs)
+    cs = {}
+    for on in (False, True):
+        c = bm.Fastdnn(w, args.dtype, 2)
+        c.setup()
+        c.tr._forced_helper = on
+        cs[on] = c
+    print(f"# {w.dims}, batch {w.mb}, {args.dtype}, threads 2, the loop alone (team of "
+          f"{cs[False].tr._engine.workers}), wall ms/epoch, best of {args.rounds} rounds of "
+          f"{args.epochs} epochs, each side in turn")
+    best = {False: float("inf"), True: float("inf")}
+    for _ in range(args.rounds):
+        for on in (False, True):
+            t0 = time.perf_counter()
+            cs[on].run(args.epochs)
+            best[on] = min(best[on], time.perf_counter() - t0)
+    same = all(np.array_equal(a, b) for a, b in zip(cs[False].params().values(),
+                                                    cs[True].params().values()))
+    print(f"without the helper {1e3 * best[False] / args.epochs:.4f}, with it "
+          f"{1e3 * best[True] / args.epochs:.4f} ({best[False] / best[True]:.3f}x); helped "
+          f"runs {cs[True].tr._engine.helped_runs}; parameters equal: {same}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", default="digits", choices=sorted(bm.WORKLOADS))
@@ -163,6 +190,7 @@ def main():
     ap.add_argument("--spin", type=float, default=0.0)
     ap.add_argument("--teams", action="store_true")
     ap.add_argument("--parts", action="store_true")
+    ap.add_argument("--helper", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="for --parts")
     ap.add_argument("--mb", type=int, default=None, help="the batch size (--parts: default "
                     "the workload's; --teams: default 64)")
@@ -171,6 +199,8 @@ def main():
         return teams(args)
     if args.parts:
         return parts(args)
+    if args.helper:
+        return helper(args)
     threadpoolctl.threadpool_limits(1)
     if args.spin:
         w = workload(args.workload, rounds=1, epochs=1)

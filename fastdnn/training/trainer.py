@@ -287,6 +287,9 @@ class Trainer:
     #: tests and benchmarks: a team of this many threads splitting the batch, whatever the
     #: rules of fastdnn.threads (None: the rules)
     _forced_team = None
+    #: tests and benchmarks: whether a lone loop's course-shuffle permutations are drawn by a
+    #: second thread (fastdnn.threads.permutation_helper), whatever the rules (None: the rules)
+    _forced_helper = None
 
     def _team(self):
         """Sets the engine's team for its next run; returns the BLAS limit to run it in."""
@@ -301,6 +304,9 @@ class Trainer:
             split = _threads.team_splits_batch(self._team_batch)
         self._engine.workers = team
         self._engine.data_parallel = team > 1 and split
+        self._engine.permutation_helper = team == 1 and (
+            _threads.permutation_helper(self.threads) if self._forced_helper is None
+            else self._forced_helper)
         return _threads.team_limit(self.threads, team)
 
     def _gram_wanted(self, n_x, m, no_update):
