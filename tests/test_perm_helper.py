@@ -97,3 +97,22 @@ def test_the_rule():
         assert tr._engine.permutation_helper is (threads == 2
                                                  and fthreads.available_cores() >= 2)
         assert tr._engine.helped_runs == int(tr._engine.permutation_helper)
+
+
+@pytest.mark.parametrize("m, mb, epochs, slots", [(203, 16, 40, 16), (70000, 7000, 7, 2)])
+def test_the_ring_wraps(m, mb, epochs, slots):
+    """More epochs in one run than the ring holds (16 permutations; 2 of a large m): the
+    helper waits for free slots, and the run is still the lone one bit for bit."""
+    X, Y, n = r2.make_problem("softmax", n_x=3, m=m, n_out=3, seed=8)
+    P = r2.initialize_parameters_v2([3, 4, n], "seed")
+    cfg = TrainingConfig(learning_rate=0.05, output="softmax", optimizer="adam",
+                         mini_batch_size=mb, seed=3, threads=2, solver="primal")
+    tr0, P0, _ = _train(X, Y, P, cfg, False, None, ())
+    tr1, P1, _ = _train(X, Y, P, cfg, True, None, ())
+    tr0.run(epochs, record_every=0)
+    tr1.run(epochs, record_every=0)
+    assert tr1._engine.helped_runs == 1 and tr0._engine.helped_runs == 0
+    assert tr1._engine.permutation_slots == slots
+    P0, P1 = tr0.parameters(), tr1.parameters()
+    for k in P0:
+        np.testing.assert_array_equal(P1[k], P0[k], err_msg=k)

@@ -198,7 +198,8 @@ cdef struct Bufs:
     void *Yb
     void *wb
     int64_t *perm           # (m,)
-    int64_t *perm2          # (2, m): the permutation helper's two buffers, or NULL
+    int64_t *perm2          # (perm_slots, m): the permutation helper's ring, or NULL
+    int perm_slots
     MTLanes lanes           # course shuffle: the generators of the next epochs' seeds
     double *l2part          # (threads,) each team member's share of the L2 term (of the loss
                             # with a data-parallel team)
@@ -1223,11 +1224,13 @@ cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
 
 
 # The course shuffle's permutations on a second thread (Spec.perm_helper: one worker, a
-# thread to spare): thread 1 draws epoch i's permutation into buffer i % 2 of B.perm2 and
-# publishes i + 1 in `ready`, once thread 0 has copied out epoch i - 2's (`done`), which
-# was in that buffer; thread 0 waits for `ready` > i, copies the buffer into B.perm (one
-# sequential read of the other core's lines instead of the steps' scattered ones),
-# publishes i + 1 in `done` and trains epoch i.  The permutations are the ones thread 0 would draw (the same lanes of
+# thread to spare): thread 1 draws epoch i's permutation into slot i % K of the ring
+# B.perm2 (K = B.perm_slots) and raises `ready` to i + 1, once thread 0 has copied out
+# epoch i - K's (`done`), which was in that slot; thread 0 waits for `ready` > i, copies the
+# slot into B.perm (one sequential read of the other core's lines instead of the steps'
+# scattered ones), raises `done` to i + 1 and trains epoch i.  A waiting thread spins a
+# little, then sleeps in the kernel (fd_wait_for); thread 1 waits on a full ring until half
+# of it is free, so that it sleeps most of the run and is woken once every K / 2 epochs.  The permutations are the ones thread 0 would draw (the same lanes of
 # generators, in the same order), so the run is the lone thread's, bit for bit; what it
 # saves is the drawing, a latency-bound loop of about 15 us per 1,797 examples
 # (bench/permutation_time.py), against a digits epoch of about 0.3 ms.
@@ -1239,31 +1242,62 @@ cdef extern from *:
     #else
     #define FD_PAUSE() ((void)0)
     #endif
-    #if defined(__unix__) || defined(__APPLE__)
-    #include <sched.h>
-    #define FD_YIELD() sched_yield()
-    #else
-    #define FD_YIELD() FD_PAUSE()
+    #if defined(__linux__)
+    #include <linux/futex.h>
+    #include <sys/syscall.h>
+    #include <unistd.h>
     #endif
-    static void fd_publish(long long *p, long long v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-    /* waits until *p >= v (the other thread's release): spinning, and giving the core up
-       between spins after the first few thousand (a machine with fewer free cores than
-       threads) */
-    static void fd_wait_at_least(long long *p, long long v) {
-        for (long spins = 0; __atomic_load_n(p, __ATOMIC_ACQUIRE) < v; spins++) {
-            if (spins < 4096) FD_PAUSE();
-            else FD_YIELD();
+    /* a counter one thread raises and the other waits on; `sleeping`: the waiter may be
+       blocked in the kernel until the value reaches `wanted` (then the raiser wakes it) */
+    typedef struct { int value; int sleeping; int wanted; } fd_counter;
+    static int fd_counter_value(fd_counter *c) {
+        return __atomic_load_n(&c->value, __ATOMIC_ACQUIRE);
+    }
+    static void fd_raise(fd_counter *c, int v) {
+        __atomic_store_n(&c->value, v, __ATOMIC_SEQ_CST);
+    #if defined(__linux__)
+        if (__atomic_load_n(&c->sleeping, __ATOMIC_SEQ_CST)
+                && v >= __atomic_load_n(&c->wanted, __ATOMIC_SEQ_CST))
+            syscall(SYS_futex, &c->value, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    #endif
+    }
+    /* waits until the counter is at least v: spinning a while (the other thread may be
+       about to raise it), then, on Linux, blocked in the kernel until it is (a waiter that
+       would otherwise hold a core); elsewhere spinning */
+    static void fd_wait_for(fd_counter *c, int v) {
+        for (int spins = 0; spins < 2000; spins++) {
+            if (__atomic_load_n(&c->value, __ATOMIC_ACQUIRE) >= v) return;
+            FD_PAUSE();
+        }
+        for (;;) {
+            int seen = __atomic_load_n(&c->value, __ATOMIC_SEQ_CST);
+            if (seen >= v) return;
+    #if defined(__linux__)
+            __atomic_store_n(&c->wanted, v, __ATOMIC_SEQ_CST);
+            __atomic_store_n(&c->sleeping, 1, __ATOMIC_SEQ_CST);
+            seen = __atomic_load_n(&c->value, __ATOMIC_SEQ_CST);
+            if (seen < v)
+                syscall(SYS_futex, &c->value, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+            __atomic_store_n(&c->sleeping, 0, __ATOMIC_SEQ_CST);
+    #else
+            FD_PAUSE();
+    #endif
         }
     }
     """
-    void fd_publish(long long *p, long long v) noexcept nogil
-    void fd_wait_at_least(long long *p, long long v) noexcept nogil
+    ctypedef struct fd_counter:
+        int value
+        int sleeping
+        int wanted
+    int fd_counter_value(fd_counter *c) noexcept nogil
+    void fd_raise(fd_counter *c, int v) noexcept nogil
+    void fd_wait_for(fd_counter *c, int v) noexcept nogil
 
 
 cdef struct Helped:
     Run *r
-    long long ready
-    long long done
+    fd_counter ready        # permutations drawn (thread 1 raises, thread 0 waits)
+    fd_counter done         # permutations copied out (thread 0 raises, thread 1 waits)
 
 
 cdef void _epochs_helped(void *arg, int tid, int nt) noexcept nogil:
@@ -1279,12 +1313,16 @@ cdef void _epochs_helped(void *arg, int tid, int nt) noexcept nogil:
         if tid == 0:
             _epochs(r, 0, 1)
         return
+    cdef int K = B.perm_slots
     if tid == 1:
         for i in range(r.count):
-            fd_wait_at_least(&hp.done, i - 1)
+            # slot i % K is free once epoch i - K's permutation is copied out; on a full
+            # ring, wait until half of it is free (a wake every K / 2 epochs at most)
+            if fd_counter_value(&hp.done) < i - K + 1:
+                fd_wait_for(&hp.done, <int>(i - K + 1 + K // 2))
             lanes_permutation(&B.lanes, &mt, <uint32_t>(sp.seed + 1 + r.first + i),
-                              B.perm2 + (i % 2) * sp.m, sp.m)
-            fd_publish(&hp.ready, i + 1)
+                              B.perm2 + (i % K) * sp.m, sp.m)
+            fd_raise(&hp.ready, <int>(i + 1))
         return
     if tid != 0:
         return
@@ -1293,11 +1331,11 @@ cdef void _epochs_helped(void *arg, int tid, int nt) noexcept nogil:
     sp.perm_given = True
     for i in range(r.count):
         sp.h.lr = r.lrs[i]
-        fd_wait_at_least(&hp.ready, i + 1)
+        fd_wait_for(&hp.ready, <int>(i + 1))
         # one sequential copy into this core's cache (a stream the prefetchers follow)
         # rather than the steps' scattered reads of lines the other core holds
-        memcpy(B.perm, B.perm2 + (i % 2) * sp.m, <size_t>sp.m * sizeof(int64_t))
-        fd_publish(&hp.done, i + 1)
+        memcpy(B.perm, B.perm2 + (i % K) * sp.m, <size_t>sp.m * sizeof(int64_t))
+        fd_raise(&hp.done, <int>(i + 1))
         if r.is_double:
             c = _epoch[double](sp, B, r.first + i, r.want[i], 0, 1, 0)
         else:
@@ -1546,6 +1584,7 @@ cdef class Engine:
         keep.append(perm)
         B.perm = <int64_t *>_ptr(perm)
         B.perm2 = NULL
+        B.perm_slots = 0
         sp.perm_helper = False
         sp.perm_given = False
         self._perm = perm
@@ -1910,14 +1949,17 @@ cdef class Engine:
         cdef Helped hp
         if (nt == 1 and self.sp.perm_helper and not _forked_child and HAVE_TEAMS
                 and self.sp.shuffle == SHUF_COURSE and self.sp.mb < self.sp.m
-                and r.shuffle_bg == NULL and not r.plateau and r.count > 1):
+                and r.shuffle_bg == NULL and not r.plateau and r.count > 1
+                and r.count < 0x40000000):
             if self.B.perm2 == NULL:
-                perm2 = np.zeros(2 * self.sp.m, dtype=np.int64)
+                # a ring of 2 to 16 permutations, at most 1 MB where 2 fit
+                self.B.perm_slots = <int>max(2, min(16, (1 << 20) // (8 * self.sp.m)))
+                perm2 = np.zeros(self.B.perm_slots * self.sp.m, dtype=np.int64)
                 self.keep.append(perm2)
                 self.B.perm2 = <int64_t *>_ptr(perm2)
             hp.r = r
-            hp.ready = 0
-            hp.done = 0
+            hp.ready.value = hp.ready.sleeping = hp.ready.wanted = 0
+            hp.done.value = hp.done.sleeping = hp.done.wanted = 0
             _team_used = True
             self.helped_runs += 1
             with nogil:
@@ -1950,6 +1992,11 @@ cdef class Engine:
     @permutation_helper.setter
     def permutation_helper(self, value):
         self.sp.perm_helper = bool(value)
+
+    @property
+    def permutation_slots(self):
+        """Permutations the helper's ring holds (0 before its first run)."""
+        return self.B.perm_slots
 
     @property
     def workers(self):
