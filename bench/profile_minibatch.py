@@ -180,6 +180,55 @@ def helper(args):
           f"runs {cs[True].tr._engine.helped_runs}; parameters equal: {same}")
 
 
+def helper_sizes(args):
+    """Small nets' epochs (Adam, course shuffle, threads 2, the loop alone) with the
+    permutation helper forced on and off, in turn: behind fastdnn.threads.PERM_HELPER_MIN_WORK."""
+    from fastdnn import threads as fthreads
+    from fastdnn.training import Trainer, TrainingConfig
+
+    busy = None
+    if args.busy:
+        # another process spinning meanwhile: the second core is not free
+        import subprocess
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    print(f"# wall us/epoch, best of {args.rounds} rounds of 500 epochs; "
+          f"PERM_HELPER_MIN_WORK = {fthreads.PERM_HELPER_MIN_WORK:,}"
+          + ("; another process spinning meanwhile (--busy)" if busy else ""))
+    print()
+    print("| dims | m | batch | epoch multiply-adds | alone | helped | alone / helped |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    rs = np.random.RandomState(0)
+    for dims, m, mb in (([2, 5, 2, 1], 300, 64), ([2, 20, 3, 1], 211, 64),
+                        ([20, 16, 4], 1000, 32), ([64, 32, 10], 1797, 32)):
+        X = rs.randn(dims[0], m)
+        out = "sigmoid" if dims[-1] == 1 else "softmax"
+        Y = ((rs.rand(1, m) > 0.5).astype(float) if out == "sigmoid"
+             else rs.randint(0, dims[-1], (1, m)))
+        P = {}
+        for l in range(1, len(dims)):
+            P[f"W{l}"] = rs.randn(dims[l], dims[l - 1]) * np.sqrt(2.0 / dims[l - 1])
+            P[f"b{l}"] = np.zeros((dims[l], 1))
+        trs, best = {}, {}
+        for on in (False, True):
+            tr = Trainer(X, Y, P, TrainingConfig(output=out, optimizer="adam",
+                                                 mini_batch_size=mb, threads=2,
+                                                 solver="primal"))
+            tr._forced_helper = on
+            tr.run(5, record_every=0)
+            trs[on], best[on] = tr, float("inf")
+        for _ in range(args.rounds):
+            for on in (False, True):
+                t0 = time.perf_counter()
+                trs[on].run(500, record_every=0)
+                best[on] = min(best[on], (time.perf_counter() - t0) / 500)
+        work = 3 * m * sum(dims[l] * dims[l - 1] for l in range(1, len(dims)))
+        print(f"| {dims} | {m} | {mb} | {work:,} | {1e6 * best[False]:.2f} | "
+              f"{1e6 * best[True]:.2f} | {best[False] / best[True]:.2f} |", flush=True)
+    if busy is not None:
+        busy.kill()
+        busy.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", default="digits", choices=sorted(bm.WORKLOADS))
@@ -191,6 +240,8 @@ def main():
     ap.add_argument("--teams", action="store_true")
     ap.add_argument("--parts", action="store_true")
     ap.add_argument("--helper", action="store_true")
+    ap.add_argument("--helper-sizes", action="store_true")
+    ap.add_argument("--busy", action="store_true", help="for --helper-sizes")
     ap.add_argument("--threads", type=int, default=2, help="for --parts")
     ap.add_argument("--mb", type=int, default=None, help="the batch size (--parts: default "
                     "the workload's; --teams: default 64)")
@@ -201,6 +252,8 @@ def main():
         return parts(args)
     if args.helper:
         return helper(args)
+    if args.helper_sizes:
+        return helper_sizes(args)
     threadpoolctl.threadpool_limits(1)
     if args.spin:
         w = workload(args.workload, rounds=1, epochs=1)

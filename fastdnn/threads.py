@@ -34,7 +34,7 @@ __all__ = ["ENV_VAR", "MAX_THREADS", "TEAM_MIN_WORK", "resolve_threads", "limit"
            "available_cores", "blas_threads", "team_min_work", "team_size", "team_limit",
            "cpu_model", "TEAM_BATCH", "TEAM_SPLIT_BATCH", "TEAM_SPLIT_SHARE_F64",
            "team_splits_batch", "THIN_TEAM_WORK", "THIN_EXAMPLE_WEIGHTS", "thin_team_size",
-           "permutation_helper"]
+           "permutation_helper", "PERM_HELPER_MIN_WORK"]
 
 ENV_VAR = "FASTDNN_NUM_THREADS"
 #: the largest thread count: BLAS libraries take it as a C int
@@ -230,13 +230,26 @@ def team_size(threads, step_work, batch=None, dtype=None):
     return n if HAVE_TEAMS else 1
 
 
-def permutation_helper(threads):
+#: multiply-adds of an epoch (3 n_l n_(l-1) m summed over the layers) from which a lone
+#: training loop has a second thread draw the course shuffle's permutations.  Where the
+#: second core is free a helper pays on small epochs too; where another process keeps it
+#: busy, the loop waits for a helper the scheduler has not run, and the shorter the epoch
+#: the more.  bench/profile_minibatch.py --helper-sizes [--busy], alone / helped, float64,
+#: Adam: [2, 5, 2, 1] at m = 300 (19,800) 1.55 free, 0.34 busy; [2, 20, 3, 1] at 211
+#: (65,000) 1.16 and 0.80; [20, 16, 4] at 1,000 (1.15 million) 1.04 and 0.97; [64, 32, 10] at
+#: 1,797 (12.8 million) 1.04 and 1.01.
+PERM_HELPER_MIN_WORK = 1_000_000
+
+
+def permutation_helper(threads, epoch_work=None):
     """Whether a training loop running alone (a team of 1) has a second thread draw the
     course shuffle's next permutations meanwhile (fastdnn._core.loop's _epochs_helped; the
     same permutations, so the same run): ``resolve_threads(threads)`` (else the threads
-    BLAS would use) and the available cores both at least 2, where the build runs teams.
-    On digits' [64, 32, 10] at batch 32 the drawing is about 15 us of a 0.3 ms epoch
-    (bench/permutation_time.py, bench/profile_minibatch.py --helper)."""
+    BLAS would use) and the available cores both at least 2, an epoch of at least
+    PERM_HELPER_MIN_WORK multiply-adds (``epoch_work``; None: not checked), and a build
+    that runs teams."""
+    if epoch_work is not None and epoch_work < PERM_HELPER_MIN_WORK:
+        return False
     n = resolve_threads(threads)
     if n is None:
         n = blas_threads()

@@ -85,18 +85,25 @@ def test_helper_run_is_the_lone_run_bit_for_bit(case):
 
 
 def test_the_rule():
-    """A second thread only where two are allowed and two cores are there."""
+    """A second thread only where two are allowed, two cores are there and an epoch has
+    at least PERM_HELPER_MIN_WORK multiply-adds."""
+    two = fthreads.available_cores() >= 2
+    big = fthreads.PERM_HELPER_MIN_WORK
     assert fthreads.permutation_helper(1) is False
-    assert fthreads.permutation_helper(2) is (fthreads.available_cores() >= 2)
-    X, Y, n = r2.make_problem("softmax", n_x=5, m=100, n_out=3, seed=2)
-    P = r2.initialize_parameters_v2([5, 4, n], "seed")
-    for threads in (1, 2):
-        tr = Trainer(X, Y, P, TrainingConfig(output="softmax", optimizer="adam",
-                                             mini_batch_size=10, threads=threads))
-        tr.run(3, record_every=0)
-        assert tr._engine.permutation_helper is (threads == 2
-                                                 and fthreads.available_cores() >= 2)
-        assert tr._engine.helped_runs == int(tr._engine.permutation_helper)
+    assert fthreads.permutation_helper(2) is two
+    assert fthreads.permutation_helper(2, big - 1) is False
+    assert fthreads.permutation_helper(2, big) is two
+    for dims, m, helped in (([5, 4, 3], 100, False), ([30, 20, 3], 2000, True)):
+        X, Y, n = r2.make_problem("softmax", n_x=dims[0], m=m, n_out=3, seed=2)
+        P = r2.initialize_parameters_v2(dims, "seed")
+        assert (3 * m * sum(dims[l] * dims[l - 1] for l in (1, 2)) >= big) is helped
+        for threads in (1, 2):
+            tr = Trainer(X, Y, P, TrainingConfig(output="softmax", optimizer="adam",
+                                                 mini_batch_size=50, threads=threads))
+            tr.run(3, record_every=0)
+            on = threads == 2 and two and helped
+            assert tr._engine.permutation_helper is on
+            assert tr._engine.helped_runs == int(on)
 
 
 @pytest.mark.parametrize("m, mb, epochs, slots", [(203, 16, 40, 16), (70000, 7000, 7, 2)])

@@ -280,6 +280,7 @@ class Trainer:
         self._chunk = int(max(1, min(_CHUNK, _CHUNK_WORK / work)))
         # the gram solver's step is small and partly serial: it runs alone
         self._team_work = 0 if gram else self._engine.step_work
+        self._epoch_work = 0 if gram else work
         self._team_batch = mb
         self._dtype_name = dt.name          # numpy's dtype.name is slow: once, not an epoch
         self._weights = sum(dims[l] * dims[l - 1] for l in range(1, L + 1))
@@ -305,7 +306,8 @@ class Trainer:
         self._engine.workers = team
         self._engine.data_parallel = team > 1 and split
         self._engine.permutation_helper = team == 1 and (
-            _threads.permutation_helper(self.threads) if self._forced_helper is None
+            _threads.permutation_helper(self.threads, self._epoch_work)
+            if self._forced_helper is None
             else self._forced_helper)
         return _threads.team_limit(self.threads, team)
 
