@@ -1261,11 +1261,11 @@ cdef extern from *:
             syscall(SYS_futex, &c->value, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     #endif
     }
-    /* waits until the counter is at least v: spinning a while (the other thread may be
-       about to raise it), then, on Linux, blocked in the kernel until it is (a waiter that
-       would otherwise hold a core); elsewhere spinning */
-    static void fd_wait_for(fd_counter *c, int v) {
-        for (int spins = 0; spins < 2000; spins++) {
+    /* waits until the counter is at least v: spinning `spin` times (the other thread may
+       be about to raise it), then, on Linux, blocked in the kernel until it is (a waiter
+       that would otherwise hold a core); elsewhere spinning */
+    static void fd_wait_for(fd_counter *c, int v, int spin) {
+        for (int spins = 0; spins < spin; spins++) {
             if (__atomic_load_n(&c->value, __ATOMIC_ACQUIRE) >= v) return;
             FD_PAUSE();
         }
@@ -1291,7 +1291,7 @@ cdef extern from *:
         int wanted
     int fd_counter_value(fd_counter *c) noexcept nogil
     void fd_raise(fd_counter *c, int v) noexcept nogil
-    void fd_wait_for(fd_counter *c, int v) noexcept nogil
+    void fd_wait_for(fd_counter *c, int v, int spin) noexcept nogil
 
 
 cdef struct Helped:
@@ -1319,10 +1319,13 @@ cdef void _epochs_helped(void *arg, int tid, int nt) noexcept nogil:
             # slot i % K is free once epoch i - K's permutation is copied out; on a full
             # ring, wait until half of it is free (a wake every K / 2 epochs at most)
             if fd_counter_value(&hp.done) < i - K + 1:
-                fd_wait_for(&hp.done, <int>(i - K + 1 + K // 2))
+                fd_wait_for(&hp.done, <int>(i - K + 1 + K // 2), 100)
             lanes_permutation(&B.lanes, &mt, <uint32_t>(sp.seed + 1 + r.first + i),
                               B.perm2 + (i % K) * sp.m, sp.m)
             fd_raise(&hp.ready, <int>(i + 1))
+        # asleep until the last epoch starts, rather than spinning at the team's closing
+        # barrier (OpenMP's wait there spins a while) through the run's last K epochs
+        fd_wait_for(&hp.done, <int>r.count, 100)
         return
     if tid != 0:
         return
@@ -1331,7 +1334,7 @@ cdef void _epochs_helped(void *arg, int tid, int nt) noexcept nogil:
     sp.perm_given = True
     for i in range(r.count):
         sp.h.lr = r.lrs[i]
-        fd_wait_for(&hp.ready, <int>(i + 1))
+        fd_wait_for(&hp.ready, <int>(i + 1), 2000)
         # one sequential copy into this core's cache (a stream the prefetchers follow)
         # rather than the steps' scattered reads of lines the other core holds
         memcpy(B.perm, B.perm2 + (i % K) * sp.m, <size_t>sp.m * sizeof(int64_t))
