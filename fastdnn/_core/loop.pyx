@@ -1175,6 +1175,8 @@ cdef struct Run:
     double tol, patience, best, bad
     Py_ssize_t done
     bint stop
+    # the permutation helper's counters (_epochs_helped), or NULL
+    void *helped
 
 
 cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
@@ -1198,6 +1200,8 @@ cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
             if tid == 0:
                 bitgen_shuffle(r.shuffle_bg, r.B.perm, sp.m)
             _sync(nt)
+        if r.helped != NULL:
+            _take_permutation(<Helped *>r.helped, r, i)
         if r.is_double:
             c = _epoch[double](sp, r.B, r.first + i, r.want[i], tid, nt, 0)
         else:
@@ -1300,21 +1304,34 @@ cdef struct Helped:
     fd_counter done         # permutations copied out (thread 0 raises, thread 1 waits)
 
 
+cdef void _take_permutation(Helped *hp, Run *r, Py_ssize_t i) noexcept nogil:
+    """Thread 0, before epoch i of a helped run: the helper's permutation of it copied into
+    B.perm (one sequential read of the other core's lines instead of the steps' scattered
+    ones), its slot handed back."""
+    cdef Bufs *B = r.B
+    fd_wait_for(&hp.ready, <int>(i + 1), 2000)
+    memcpy(B.perm, B.perm2 + (i % B.perm_slots) * r.sp.m, <size_t>r.sp.m * sizeof(int64_t))
+    fd_raise(&hp.done, <int>(i + 1))
+
+
 cdef void _epochs_helped(void *arg, int tid, int nt) noexcept nogil:
-    """The run's epochs (see _epochs) by thread 0, their permutations drawn by thread 1
-    (see above); without a second thread, _epochs alone."""
+    """The run's epochs (_epochs) by thread 0 alone, their permutations drawn by thread 1
+    (see above); without a second thread, thread 0 draws them as usual."""
     cdef Helped *hp = <Helped *>arg
     cdef Run *r = hp.r
     cdef Spec *sp = r.sp
     cdef Bufs *B = r.B
+    cdef int K = B.perm_slots
     cdef Py_ssize_t i
     cdef MT19937 mt
-    if nt < 2:
-        if tid == 0:
-            _epochs(r, 0, 1)
-        return
-    cdef int K = B.perm_slots
-    if tid == 1:
+    if tid == 0:
+        if nt >= 2:
+            r.helped = hp
+            sp.perm_given = True
+        _epochs(r, 0, 1)
+        r.helped = NULL
+        sp.perm_given = False
+    elif tid == 1:
         for i in range(r.count):
             # slot i % K is free once epoch i - K's permutation is copied out; on a full
             # ring, wait until half of it is free (a wake every K / 2 epochs at most)
@@ -1326,28 +1343,6 @@ cdef void _epochs_helped(void *arg, int tid, int nt) noexcept nogil:
         # asleep until the last epoch starts, rather than spinning at the team's closing
         # barrier (OpenMP's wait there spins a while) through the run's last K epochs
         fd_wait_for(&hp.done, <int>r.count, 100)
-        return
-    if tid != 0:
-        return
-    cdef double c
-    cdef unsigned int fp = fd_flush_denormals() if sp.ftz else 0
-    sp.perm_given = True
-    for i in range(r.count):
-        sp.h.lr = r.lrs[i]
-        fd_wait_for(&hp.ready, <int>(i + 1), 2000)
-        # one sequential copy into this core's cache (a stream the prefetchers follow)
-        # rather than the steps' scattered reads of lines the other core holds
-        memcpy(B.perm, B.perm2 + (i % K) * sp.m, <size_t>sp.m * sizeof(int64_t))
-        fd_raise(&hp.done, <int>(i + 1))
-        if r.is_double:
-            c = _epoch[double](sp, B, r.first + i, r.want[i], 0, 1, 0)
-        else:
-            c = _epoch[float](sp, B, r.first + i, r.want[i], 0, 1, 0)
-        if r.want[i]:
-            r.costs[i] = c
-    sp.perm_given = False
-    if sp.ftz:
-        fd_restore_fp(fp)
 
 
 # ---------------------------------------------------------------- Python side
@@ -1828,6 +1823,7 @@ cdef class Engine:
         r.plateau = False
         r.done = 0
         r.stop = False
+        r.helped = NULL
 
     def run_epoch(self, long long epoch, perm, bint want_cost):
         """One epoch at the current rate; perm: (m,) int array for the external shuffle

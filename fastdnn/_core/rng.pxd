@@ -100,17 +100,22 @@ cdef inline void _mt_twist(MT19937 *st) noexcept nogil:
     st.pos = 0
 
 
+cdef inline uint32_t _mt_temper(uint32_t y) noexcept nogil:
+    """MT19937's tempering of one word of the state into an output."""
+    y ^= y >> 11
+    y ^= (y << 7) & 0x9d2c5680U
+    y ^= (y << 15) & 0xefc60000U
+    y ^= y >> 18
+    return y
+
+
 cdef inline uint32_t mt_next32(MT19937 *st) noexcept nogil:
     cdef uint32_t y
     if st.pos >= 624:
         _mt_twist(st)
     y = st.key[st.pos]
     st.pos += 1
-    y ^= y >> 11
-    y ^= (y << 7) & 0x9d2c5680U
-    y ^= (y << 15) & 0xefc60000U
-    y ^= y >> 18
-    return y
+    return _mt_temper(y)
 
 
 cdef inline uint64_t interval_mask(uint64_t mx) noexcept nogil:
@@ -136,16 +141,10 @@ cdef inline uint32_t mt_interval(MT19937 *st, uint32_t mx) noexcept nogil:
 
 
 cdef inline void _mt_temper_block(const uint32_t *key, uint32_t *T) noexcept nogil:
-    """T = mt_next32's tempering of each of the 624 words of key (a loop that vectorises)."""
+    """T = the tempering of each of the 624 words of key (a loop that vectorises)."""
     cdef int i
-    cdef uint32_t y
     for i in range(624):
-        y = key[i]
-        y ^= y >> 11
-        y ^= (y << 7) & 0x9d2c5680U
-        y ^= (y << 15) & 0xefc60000U
-        y ^= y >> 18
-        T[i] = y
+        T[i] = _mt_temper(key[i])
 
 
 cdef inline void _fisher_yates(MT19937 *st, int64_t *out, int64_t m) noexcept nogil:
