@@ -1234,10 +1234,11 @@ cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
 # slot into B.perm (one sequential read of the other core's lines instead of the steps'
 # scattered ones), raises `done` to i + 1 and trains epoch i.  A waiting thread spins a
 # little, then sleeps in the kernel (fd_wait_for); thread 1 waits on a full ring until half
-# of it is free, so that it sleeps most of the run and is woken once every K / 2 epochs.  The permutations are the ones thread 0 would draw (the same lanes of
-# generators, in the same order), so the run is the lone thread's, bit for bit; what it
-# saves is the drawing, a latency-bound loop of about 15 us per 1,797 examples
-# (bench/permutation_time.py), against a digits epoch of about 0.3 ms.
+# of it is free, so that it sleeps most of the run and is woken once every K / 2 epochs.
+# The permutations are the ones thread 0 would draw (the same lanes of generators, in the
+# same order), so the run is the lone thread's, bit for bit; what it saves is the drawing,
+# a latency-bound loop of about 15 us per 1,797 examples (bench/permutation_time.py),
+# against a digits epoch of about 0.3 ms.
 cdef extern from *:
     """
     #if defined(__x86_64__) || defined(_M_X64)
