@@ -186,15 +186,11 @@ def thin_team_size(threads, batch, weights):
     """Threads of the team for a thin net's steps of ``batch`` examples through ``weights``
     weights (the net's n_l n_(l-1) summed): as ``team_size``, from THIN_TEAM_WORK, and no
     more than leaves each member a block of 32 examples."""
-    n = resolve_threads(threads)
-    if n is None:
-        n = blas_threads()
     work = batch * (weights + THIN_EXAMPLE_WEIGHTS)
-    n = min(n, work // (THIN_TEAM_WORK // 2), batch // 32)
+    n = min(_wanted(threads), work // (THIN_TEAM_WORK // 2), batch // 32)
     if n <= 1:
         return 1
-    from fastdnn._core.loop import HAVE_TEAMS
-    return n if HAVE_TEAMS else 1
+    return n if _have_teams() else 1
 
 
 def available_cores():
@@ -214,20 +210,29 @@ def blas_threads():
     return max(counts) if counts else available_cores()
 
 
+def _wanted(threads):
+    """The threads a run may use: ``resolve_threads(threads)``, else as many as BLAS would
+    use (``blas_threads``)."""
+    n = resolve_threads(threads)
+    return blas_threads() if n is None else n
+
+
+def _have_teams():
+    """Whether this build runs teams of threads (fastdnn._core.loop compiled with OpenMP)."""
+    from fastdnn._core.loop import HAVE_TEAMS
+    return bool(HAVE_TEAMS)
+
+
 def team_size(threads, step_work, batch=None, dtype=None):
     """Threads of the training loop's team for steps of ``step_work`` multiply-adds over
     ``batch`` examples of ``dtype``: ``resolve_threads(threads)``, else as many as BLAS
     would use (``blas_threads``), but no more than leaves each member half of
     ``team_min_work(batch, dtype)`` (so a smaller step runs alone, and a many-core machine
     does not split a small step 64 ways); 1 where the build has no teams."""
-    n = resolve_threads(threads)
-    if n is None:
-        n = blas_threads()
-    n = min(n, step_work // max(1, team_min_work(batch, dtype) // 2))
+    n = min(_wanted(threads), step_work // max(1, team_min_work(batch, dtype) // 2))
     if n <= 1:
         return 1
-    from fastdnn._core.loop import HAVE_TEAMS
-    return n if HAVE_TEAMS else 1
+    return n if _have_teams() else 1
 
 
 #: multiply-adds of an epoch (3 n_l n_(l-1) m summed over the layers) from which a lone
@@ -250,13 +255,9 @@ def permutation_helper(threads, epoch_work=None):
     that runs teams."""
     if epoch_work is not None and epoch_work < PERM_HELPER_MIN_WORK:
         return False
-    n = resolve_threads(threads)
-    if n is None:
-        n = blas_threads()
-    if n < 2 or available_cores() < 2:
+    if _wanted(threads) < 2 or available_cores() < 2:
         return False
-    from fastdnn._core.loop import HAVE_TEAMS
-    return bool(HAVE_TEAMS)
+    return _have_teams()
 
 
 def team_limit(threads, team):
