@@ -5,23 +5,27 @@ Newton-Raphson path is wrong).
     .venv/bin/python bench/adam_division.py              # 2e8 float64, 1.3e8 float32 pairs
     .venv/bin/python bench/adam_division.py --n 1e7      # quicker
 
-The engine's Adam loop (fastdnn._core.loop.adam_update, with and without ``divider``) runs
+The engine's Adam loop (fastdnn._core.loop.adam_update, path "newton" against "plain") runs
 with P = 0, lam = 0, b1 = 0, omb1 = 1, b2 = 1, omb2 = 0, c = 1, k = 1, eps = 0, so that it
 stores -(G / sqrt(S)) in P: a = G and S drawn with random mantissas and exponents so that a
 and b = sqrt(S) lie where the Newton path is taken ([2^-500, 2^500], float32 [2^-60, 2^60]),
 in two of every five chunks with a's or S's mantissa near all ones or near zero (the hardest
 reciprocals); float32 additionally runs S over every mantissa of [1, 4) (b = sqrt(S) then
 takes about every mantissa of [1, 2)) against random a.
-Also prints the time of one pass of each path over 7,510 float64 parameters (scikit-learn's
-digits net) and 2,410 float32 ones (the issue-12 digits net): the best of 20 rounds of
-1000 passes in a row, with the L2 term (lam 1e-6) and without (lam 0: g = G).
+Also prints the time of one pass of each path ("plain": the loop as the compiler vectorises
+it; "newton"; "divide": AVX-512 with the divider's division) over 7,510 float64 parameters
+(scikit-learn's digits net) and 2,410 float32 ones (the issue-12 digits net): the best of
+20 rounds of 1000 passes in a row, the paths in turn, with the L2 term (lam 1e-6) and
+without (lam 0: g = G); and which path the engine takes on this processor
+(fastdnn._core.loop.adam_default_path: "divide" on AMD's AVX-512, "newton" on Intel's).
+Needs AVX-512 for the check (it prints the plain path's time alone otherwise).
 """
 import argparse
 import time
 
 import numpy as np
 
-from fastdnn._core.loop import adam_update
+from fastdnn._core.loop import ADAM_PATHS, adam_default_path, adam_update
 
 
 def draw(rs, n, dtype, lo_exp, hi_exp, mode):
@@ -53,11 +57,11 @@ def check(dtype, total, chunk, rs, lo, hi):
         # b = sqrt(S): S = b^2 rounded, so draw S, the loop takes its square root
         S = draw(rs, n, dtype, 2 * lo + 2, 2 * hi - 2, mode_b)
         q = []
-        for divider in (False, True):
+        for path in ("newton", "plain"):
             P = np.zeros_like(a)
             V = np.zeros_like(a)
             S2 = S.copy()
-            adam_update(P, a, V, S2, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, divider=divider)
+            adam_update(P, a, V, S2, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, path=path)
             q.append(P)
         bad += int(np.count_nonzero(q[0] != q[1]))
         done += n
@@ -75,32 +79,33 @@ def every_mantissa_f32(rs, reps):
         for _ in range(reps):
             a = draw(rs, S0.size, np.float32, -59, 58, 0)
             q = []
-            for divider in (False, True):
+            for path in ("newton", "plain"):
                 P = np.zeros_like(a)
                 V = np.zeros_like(a)
                 adam_update(P, a, V, S0.copy(), 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0,
-                            divider=divider)
+                            path=path)
                 q.append(P)
             bad += int(np.count_nonzero(q[0] != q[1]))
             done += S0.size
     return bad, done
 
 
-def timing(dtype, n, lam):
+def timing(dtype, n, lam, paths):
+    """Microseconds per pass of each path: the best of 20 rounds of 1000 passes, the paths
+    in turn within each round (the machine is shared)."""
     rs = np.random.RandomState(1)
     P0 = (rs.rand(n) - 0.5).astype(dtype) * 0.2
     G = ((rs.rand(n) - 0.5) * 1e-2).astype(dtype)
-    res = {}
-    for divider in (True, False):
-        P, V, S = P0.copy(), np.zeros(n, dtype), np.zeros(n, dtype)
-        best = np.inf
-        for _ in range(20):
+    state = {p: (P0.copy(), np.zeros(n, dtype), np.zeros(n, dtype)) for p in paths}
+    best = dict.fromkeys(paths, np.inf)
+    for _ in range(20):
+        for p in paths:
+            P, V, S = state[p]
             t0 = time.perf_counter()
             adam_update(P, G, V, S, lam, 0.9, 0.1, 0.999, 0.001, 1e-3, 1.0, 1e-8,
-                        divider=divider, repeat=1000)
-            best = min(best, (time.perf_counter() - t0) / 1000)
-        res["divider" if divider else "default"] = best * 1e6
-    return res
+                        path=p, repeat=1000)
+            best[p] = min(best[p], (time.perf_counter() - t0) / 1000)
+    return {p: t * 1e6 for p, t in best.items()}
 
 
 def main():
@@ -110,6 +115,11 @@ def main():
     args = ap.parse_args()
     rs = np.random.RandomState(args.seed)
     n = int(args.n)
+    if adam_default_path() == "plain":
+        print("no AVX-512 path on this processor or build: nothing to check")
+        print(f"float32 Adam pass over 2410 parameters: plain "
+              f"{timing(np.float32, 2410, 0.0, ('plain',))['plain']:.2f} us")
+        return
     bad, done = check(np.float64, n, 1 << 20, rs, -499, 499)
     print(f"float64: {bad} of {done:,} quotients differ from the divider's")
     bad, done = check(np.float32, n // 3, 1 << 20, rs, -59, 59)
@@ -118,12 +128,15 @@ def main():
     bad, done = every_mantissa_f32(rs, reps)
     print(f"float32: {bad} of {done:,} quotients differ (every mantissa of b, {reps} random "
           f"a each)")
+    default = adam_default_path()
+    paths = ADAM_PATHS if default != "plain" else ("plain",)
+    print(f"the engine's path on this processor: {default}")
     for dtype, size in ((np.float64, 7510), (np.float32, 2410)):
         for lam in (1e-6, 0.0):
-            t = timing(dtype, size, lam)
+            t = timing(dtype, size, lam, paths)
             print(f"{np.dtype(dtype).name} Adam pass over {size} parameters, lam {lam:g}: "
-                  f"divider {t['divider']:.2f} us, default {t['default']:.2f} us "
-                  f"({t['divider'] / t['default']:.2f}x)")
+                  + ", ".join(f"{p} {t[p]:.2f} us" for p in paths)
+                  + f"; {default} {t['plain'] / t[default]:.2f}x plain's speed")
 
 
 if __name__ == "__main__":

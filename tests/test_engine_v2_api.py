@@ -453,14 +453,16 @@ def test_row_means_sum_as_four_sequential_partial_sums():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_adam_loop_is_the_formula_exactly(dtype):
-    """The engine's Adam loop (on AVX-512 its division by Newton-Raphson, elsewhere the
-    divider) against the formula in numpy, exactly (==): g = G + lam P (G itself where lam is
-    0, which an infinite P tells apart), V = b1 V + omb1 g,
-    S = b2 S + omb2 g^2, P -= (c V) / (sqrt(S k) + eps), over values from 1e-30 to 1e30,
+    """The engine's Adam loop, every path (on AVX-512 the division by Newton-Raphson or by
+    the divider, elsewhere the plain loop), against the formula in numpy, exactly (==):
+    g = G + lam P (G itself where lam is 0, which an infinite P tells apart),
+    V = b1 V + omb1 g, S = b2 S + omb2 g^2, P -= (c V) / (sqrt(S k) + eps), over values from 1e-30 to 1e30,
     zeros, lengths that leave a tail of every size, and vectors with a value outside the
     Newton path's range (NaN, infinities, 1e-200, subnormal a) that must divide as numpy."""
-    from fastdnn._core.loop import adam_update
+    from fastdnn._core.loop import ADAM_PATHS, adam_default_path, adam_update
 
+    # every path this processor has (the default among them), each exactly the formula
+    paths = ADAM_PATHS if adam_default_path() != "plain" else ("plain",)
     rs = np.random.RandomState(3)
     t = np.dtype(dtype).type
     big = 30 if dtype == np.float64 else 15
@@ -488,15 +490,18 @@ def test_adam_loop_is_the_formula_exactly(dtype):
                 Vw = b1 * V + omb1 * g
                 Sw = b2 * S + omb2 * (g * g)
                 Pw = P - (c * Vw) / (np.sqrt(Sw * k) + eps)
-            for divider in (False, True):
+            for path in paths:
                 P2, V2, S2 = P.copy(), V.copy(), S.copy()
-                adam_update(P2, G, V2, S2, lam, b1, omb1, b2, omb2, c, k, eps, divider=divider)
+                adam_update(P2, G, V2, S2, lam, b1, omb1, b2, omb2, c, k, eps, path=path)
                 for got, want, name in ((V2, Vw, "V"), (S2, Sw, "S"), (P2, Pw, "P")):
                     np.testing.assert_array_equal(got, want, err_msg=f"{name} n={n} {dtype} "
-                                                  f"divider={divider}")
+                                                  f"path={path}")
     with pytest.raises(ValueError, match="C-contiguous 1-D"):
         adam_update(np.zeros(3), np.zeros(4), np.zeros(3), np.zeros(3),
                     0, 0, 1, 0, 1, 1, 1, 1e-8)
+    with pytest.raises(ValueError, match="path must be one of"):
+        adam_update(np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3),
+                    0, 0, 1, 0, 1, 1, 1, 1e-8, path="fast")
 
 
 def test_float32_exp_paths_agree_and_are_accurate():

@@ -84,7 +84,7 @@ from fastdnn._core.losses cimport (out_forward, loss_sum, output_delta, fd_log_5
                                    fd_log_array_512)
 from fastdnn._core.optimizers cimport (Hyper, opt_update, opt_has_v, opt_has_s,
                                        opt_is_linear, OPT_ADAM, OPT_ADAM_SKLEARN, _adam,
-                                       fd_adam_div_d, fd_adam_div_f)
+                                       fd_adam_d_on, fd_adam_f_on, fd_adam_default_path)
 from fastdnn._core.rng cimport (MT19937, MTLanes, MT_LANES, lanes_permutation,
                                 legacy_permutation, next_double, bitgen_shuffle)
 
@@ -2189,16 +2189,37 @@ def row_means(D, double N):
     return g
 
 
+ADAM_PATHS = ("plain", "newton", "divide")
+
+
+def adam_default_path():
+    """The Adam path the engine takes on this processor: "plain" (the loop as the compiler
+    vectorises it), "newton" (AVX-512, Newton-Raphson's division: Intel's) or "divide"
+    (AVX-512, the divider's: AMD's); all three give the same values."""
+    return ADAM_PATHS[fd_adam_default_path()]
+
+
 def adam_update(P, G, V, S, double lam, double b1, double omb1, double b2, double omb2,
-                double c, double k, double eps, bint divider=False, Py_ssize_t repeat=1):
+                double c, double k, double eps, bint divider=False, Py_ssize_t repeat=1,
+                path=None):
     """The engine's Adam loop on numpy arrays (a test hook for fastdnn/_core/optimizers.pxd):
     g = G + lam P, V = b1 V + omb1 g, S = b2 S + omb2 g^2, P -= (c V) / (sqrt(S k) + eps),
-    in place on P, V, S (1-D, C-contiguous, one float dtype; G read only).  ``divider``:
-    the plain loop's division instead of the one the processor's build picks (Newton-Raphson
-    on AVX-512); ``repeat``: that many updates in a row (for timing, bench/adam_division.py)."""
+    in place on P, V, S (1-D, C-contiguous, one float dtype; G read only).  ``path``: one of
+    ADAM_PATHS (the AVX-512 ones need AVX-512), default the engine's (adam_default_path());
+    ``divider``: the same as path="plain"; ``repeat``: that many updates in a row (for
+    timing, bench/adam_division.py)."""
     arrays = (P, G, V, S)
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
+    cdef int which = -1
+    if divider:
+        path = "plain" if path is None else path
+    if path is not None:
+        if path not in ADAM_PATHS:
+            raise ValueError(f"path must be one of {ADAM_PATHS}, got {path!r}")
+        which = ADAM_PATHS.index(path)
+        if which > 0 and fd_adam_default_path() == 0:
+            raise ValueError(f"path {path!r} needs a processor with AVX-512 and a GCC build")
     if any(not isinstance(x, np.ndarray) for x in arrays):
         raise TypeError("P, G, V, S must be numpy arrays")
     dtype = P.dtype
@@ -2220,23 +2241,14 @@ def adam_update(P, G, V, S, double lam, double b1, double omb1, double b2, doubl
     if dtype == np.float64:
         with nogil:
             for r in range(repeat):
-                if divider:
-                    fd_adam_div_d(<double *>p, <double *>g, <double *>v, <double *>sq, n,
-                                  lam, b1, omb1, b2, omb2, c, k, eps)
-                else:
-                    _adam[double](<double *>p, <double *>g, <double *>v, <double *>sq, n,
-                                  lam, b1, omb1, b2, omb2, c, k, eps)
+                fd_adam_d_on(which, <double *>p, <double *>g, <double *>v, <double *>sq, n,
+                             lam, b1, omb1, b2, omb2, c, k, eps)
     else:
         with nogil:
             for r in range(repeat):
-                if divider:
-                    fd_adam_div_f(<float *>p, <float *>g, <float *>v, <float *>sq, n,
-                                  <float>lam, <float>b1, <float>omb1, <float>b2, <float>omb2,
-                                  <float>c, <float>k, <float>eps)
-                else:
-                    _adam[float](<float *>p, <float *>g, <float *>v, <float *>sq, n,
-                                 <float>lam, <float>b1, <float>omb1, <float>b2, <float>omb2,
-                                 <float>c, <float>k, <float>eps)
+                fd_adam_f_on(which, <float *>p, <float *>g, <float *>v, <float *>sq, n,
+                             <float>lam, <float>b1, <float>omb1, <float>b2, <float>omb2,
+                             <float>c, <float>k, <float>eps)
 
 
 def transpose_copy(src):

@@ -23,12 +23,15 @@ from fastdnn._blas cimport floating
 # a - q0 b exact (one fused multiply-add).  That gives the correctly rounded quotient, the
 # divider's: `bench/adam_division.py` found no difference in 2e8 random float64 quotients
 # and 1.2e8 float32 ones (half of them with every mantissa of b), and a step fewer makes it
-# find some; tests/test_engine_v2_api.py checks the loop against numpy exactly.  While the
-# square roots keep the divider busy, the divisions run beside them: one Adam pass over
-# 7,510 float64 parameters took 6.1 us against 9.2 by the divider, over 2,410 float32 ones
-# 0.83 against 1.00 (same script).  The quotient's range is kept where that holds: a vector
-# whose b or nonzero |a| is outside [2^-500, 2^500] (float32: [2^-60, 2^60]), NaN or
-# infinite divides.
+# find some; tests/test_engine_v2_api.py checks every path against numpy exactly.  On
+# Intel's AVX-512 the square roots keep the divider busy and the divisions run beside them:
+# one Adam pass over 7,510 float64 parameters took 6.1 us against 9.2 by the plain loop's
+# divider, over 2,410 float32 ones 0.83 against 1.00 (same script).  The quotient's range
+# is kept where that holds: a vector whose b or nonzero |a| is outside [2^-500, 2^500]
+# (float32: [2^-60, 2^60]), NaN or infinite divides.  On AMD's (Zen 4) the divider of
+# 512-bit vectors is the faster: float32 0.67 us against Newton-Raphson's 0.88-0.96 and the
+# plain loop's 1.44-1.50, float64 about even (6.5 against 6.3-6.8 us); so AVX-512 has two
+# paths, picked by the processor's maker (fd_adam_default_path).
 cdef extern from *:
     r"""
     #include <immintrin.h>
@@ -66,7 +69,7 @@ cdef extern from *:
        |a| >= LO or a == 0 */
     #define FD_ADAM_512(NAME, T, X, W, M, FULL, LO, HI, STEPS)                             \
     __attribute__((target("avx512f"), always_inline)) static inline void NAME##_body(     \
-            FD_ADAM_ARGS(T), const int has_lam, const int check_lo) {                     \
+            FD_ADAM_ARGS(T), const int has_lam, const int check_lo, const int newton) {   \
         const __m512##X##_t vl = _mm512_set1_##X(lam), vb1 = _mm512_set1_##X(b1),         \
             vo1 = _mm512_set1_##X(omb1), vb2 = _mm512_set1_##X(b2),                       \
             vo2 = _mm512_set1_##X(omb2), vc = _mm512_set1_##X(c), vk = _mm512_set1_##X(kk), \
@@ -86,6 +89,10 @@ cdef extern from *:
             __m512##X##_t a = _mm512_mul_##X(vc, v);                                      \
             __m512##X##_t b = _mm512_add_##X(_mm512_sqrt_##X(_mm512_mul_##X(s, vk)), ve); \
             __m512##X##_t aa = _mm512_abs_##X(a), q;                                      \
+            if (!newton) {                                                                \
+                _mm512_storeu_##X(P + i, _mm512_sub_##X(p, _mm512_div_##X(a, b)));        \
+                continue;                                                                 \
+            }                                                                             \
             M ok = _mm512_cmp_##X##_mask(b, hi, _CMP_LE_OQ);                              \
             if (check_lo) ok = _mm512_mask_cmp_##X##_mask(ok, b, lo, _CMP_GE_OQ);          \
             ok = _mm512_mask_cmp_##X##_mask(ok, aa, hi, _CMP_LE_OQ);                      \
@@ -110,12 +117,16 @@ cdef extern from *:
     __attribute__((target("avx512f"))) static void NAME(FD_ADAM_ARGS(T)) {                \
         const int check_lo = !(eps >= (T)(LO));                                           \
         if (lam == 0) {                                                                   \
-            if (check_lo) NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 0, 1); \
-            else NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 0, 0);   \
+            if (check_lo) NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 0, 1, 1); \
+            else NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 0, 0, 1); \
         } else {                                                                          \
-            if (check_lo) NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 1, 1); \
-            else NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 1, 0);   \
+            if (check_lo) NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 1, 1, 1); \
+            else NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 1, 0, 1); \
         }                                                                                 \
+    }                                                                                     \
+    __attribute__((target("avx512f"))) static void NAME##_divider(FD_ADAM_ARGS(T)) {          \
+        if (lam == 0) NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 0, 0, 0); \
+        else NAME##_body(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps, 1, 0, 0);    \
     }
     typedef __m512d __m512pd_t;
     typedef __m512 __m512ps_t;
@@ -129,23 +140,57 @@ cdef extern from *:
     #if defined(__GNUC__) && !defined(__clang__)
     #  pragma GCC pop_options
     #endif
-    static void fd_adam_d(FD_ADAM_ARGS(double)) {
+    /* the paths: 0 the plain loop (the divider, as the compiler vectorises it), 1 AVX-512 with
+       Newton-Raphson's division, 2 AVX-512 with the divider's; -1 the processor's default
+       (fd_adam_default_path) */
+    static int fd_adam_default_path(void) {
     #if FD_ADAM_NEWTON
-        if (fd_avx512f()) {
+        if (!fd_avx512f())
+            return 0;
+        /* AMD's AVX-512 (Zen 4) divides and takes square roots of 512-bit vectors faster
+           than Intel's: there the divider beats Newton-Raphson's extra multiply-adds and
+           range checks (bench/adam_division.py) */
+        return __builtin_cpu_is("amd") ? 2 : 1;
+    #else
+        return 0;
+    #endif
+    }
+    static int fd_adam_resolve(int path) {
+        return path >= 0 ? path : fd_adam_default_path();     /* two reads of libgcc's cpu model */
+    }
+    static void fd_adam_d_on(int path, FD_ADAM_ARGS(double)) {
+        path = fd_adam_resolve(path);
+    #if FD_ADAM_NEWTON
+        if (path == 1) {
             fd_adam_512_d(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps);
+            return;
+        }
+        if (path == 2) {
+            fd_adam_512_d_divider(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps);
             return;
         }
     #endif
         fd_adam_div_d(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps);
     }
-    static void fd_adam_f(FD_ADAM_ARGS(float)) {
+    static void fd_adam_f_on(int path, FD_ADAM_ARGS(float)) {
+        path = fd_adam_resolve(path);
     #if FD_ADAM_NEWTON
-        if (fd_avx512f()) {
+        if (path == 1) {
             fd_adam_512_f(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps);
+            return;
+        }
+        if (path == 2) {
+            fd_adam_512_f_divider(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps);
             return;
         }
     #endif
         fd_adam_div_f(P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps);
+    }
+    static void fd_adam_d(FD_ADAM_ARGS(double)) {
+        fd_adam_d_on(-1, P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps);
+    }
+    static void fd_adam_f(FD_ADAM_ARGS(float)) {
+        fd_adam_f_on(-1, P, G, V, S, n, lam, b1, omb1, b2, omb2, c, kk, eps);
     }
     """
     void fd_adam_d(double *P, const double *G, double *V, double *S, Py_ssize_t n,
@@ -154,12 +199,14 @@ cdef extern from *:
     void fd_adam_f(float *P, const float *G, float *V, float *S, Py_ssize_t n,
                    float lam, float b1, float omb1, float b2, float omb2, float c,
                    float kk, float eps) noexcept nogil
-    void fd_adam_div_d(double *P, const double *G, double *V, double *S, Py_ssize_t n,
-                       double lam, double b1, double omb1, double b2, double omb2, double c,
-                       double kk, double eps) noexcept nogil
-    void fd_adam_div_f(float *P, const float *G, float *V, float *S, Py_ssize_t n,
-                       float lam, float b1, float omb1, float b2, float omb2, float c,
-                       float kk, float eps) noexcept nogil
+    int fd_adam_default_path() noexcept nogil
+    int fd_adam_resolve(int path) noexcept nogil
+    void fd_adam_d_on(int path, double *P, const double *G, double *V, double *S, Py_ssize_t n,
+                      double lam, double b1, double omb1, double b2, double omb2, double c,
+                      double kk, double eps) noexcept nogil
+    void fd_adam_f_on(int path, float *P, const float *G, float *V, float *S, Py_ssize_t n,
+                      float lam, float b1, float omb1, float b2, float omb2, float c,
+                      float kk, float eps) noexcept nogil
 
 
 cdef inline void _adam(floating *P, const floating *G, floating *V, floating *S, Py_ssize_t n,
