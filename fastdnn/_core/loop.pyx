@@ -164,12 +164,118 @@ cdef struct Spec:
     bint ftz                # denormals flushed to zero while the loop runs
     int workers             # threads of the team that runs the epochs (see _step)
     bint dp                 # the team splits the batch, not the layers (see _step_dp)
+    bint us                 # a team of two splits the hidden units (see _step_us)
     bint thin               # a thin net (fastdnn/_core/thin.pxd): a step alone runs its passes
     bint perm_helper        # course shuffle, one worker: a second thread draws the next
                             # epochs' permutations meanwhile (_epochs_helped)
     bint perm_given         # _epoch: B.perm already holds the epoch's permutation
     Hyper h
     long long t             # optimiser steps done
+
+
+# a counter one thread raises and another waits on (the permutation helper's, the unit-split
+# team's)
+cdef extern from *:
+    """
+    #if defined(__x86_64__) || defined(_M_X64)
+    #include <immintrin.h>
+    #define FD_PAUSE() _mm_pause()
+    #else
+    #define FD_PAUSE() ((void)0)
+    #endif
+    #if defined(__linux__)
+    #include <linux/futex.h>
+    #include <sys/syscall.h>
+    #include <unistd.h>
+    #endif
+    /* a counter one thread raises and the other waits on; `sleeping`: the waiter may be
+       blocked in the kernel until the value reaches `wanted` (then the raiser wakes it) */
+    typedef struct { int value; int sleeping; int wanted; } fd_counter;
+    static int fd_counter_value(fd_counter *c) {
+        return __atomic_load_n(&c->value, __ATOMIC_ACQUIRE);
+    }
+    static void fd_raise(fd_counter *c, int v) {
+        __atomic_store_n(&c->value, v, __ATOMIC_SEQ_CST);
+    #if defined(__linux__)
+        if (__atomic_load_n(&c->sleeping, __ATOMIC_SEQ_CST)
+                && v >= __atomic_load_n(&c->wanted, __ATOMIC_SEQ_CST))
+            syscall(SYS_futex, &c->value, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    #endif
+    }
+    /* waits until the counter is at least v: spinning `spin` times (the other thread may
+       be about to raise it), then, on Linux, blocked in the kernel until it is (a waiter
+       that would otherwise hold a core); elsewhere spinning */
+    static void fd_wait_for(fd_counter *c, int v, int spin) {
+        for (int spins = 0; spins < spin; spins++) {
+            if (__atomic_load_n(&c->value, __ATOMIC_ACQUIRE) >= v) return;
+            FD_PAUSE();
+        }
+        for (;;) {
+            int seen = __atomic_load_n(&c->value, __ATOMIC_SEQ_CST);
+            if (seen >= v) return;
+    #if defined(__linux__)
+            __atomic_store_n(&c->wanted, v, __ATOMIC_SEQ_CST);
+            __atomic_store_n(&c->sleeping, 1, __ATOMIC_SEQ_CST);
+            seen = __atomic_load_n(&c->value, __ATOMIC_SEQ_CST);
+            if (seen < v)
+                syscall(SYS_futex, &c->value, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+            __atomic_store_n(&c->sleeping, 0, __ATOMIC_SEQ_CST);
+    #else
+            FD_PAUSE();
+    #endif
+        }
+    }
+    """
+    ctypedef struct fd_counter:
+        int value
+        int sleeping
+        int wanted
+    int fd_counter_value(fd_counter *c) noexcept nogil
+    void fd_raise(fd_counter *c, int v) noexcept nogil
+    void fd_wait_for(fd_counter *c, int v, int spin) noexcept nogil
+
+
+cdef struct USide:
+    # one thread's own buffers in a unit-split step (_step_us); thread 0's are the engine's
+    void *Xb                # (n0 * mb) the gathered batch, in X's order
+    void *Yb                # (n_L * mb)
+    void *wb                # (mb)
+    void *tr                # (n0 * mb) the batch in the other order
+    void *trA               # (h * mb) its hidden units' activations, transposed
+    void *Z                 # (n_L, mb) the output layer: Z, A, dZ
+    void *A
+    void *dZ
+    void *b                 # (n_L) b_L, its optimiser state and gradient
+    void *Vb
+    void *Sb
+    void *Gb
+    double *colmax          # (mb) softmax scratch
+    double *colsum
+    long long t             # optimiser steps done (thread 1's count; thread 0's is Spec.t)
+    int h0, h1              # its hidden units h0..h1-1
+    # its own copies of its units' parameters, gradients, optimiser state (copied in before
+    # a run and out after it) and activations, each 64-byte aligned: no cache line of one
+    # thread's is written by the other
+    void *W1                # (h, n0) rows h0..h1-1 of W_1
+    void *b1                # (h)
+    void *GW1
+    void *Gb1
+    void *VW1
+    void *SW1
+    void *Vb1
+    void *Sb1
+    void *A1                # (h, mb)
+    void *dZ1
+    void *W2                # (n_L, h) columns h0..h1-1 of W_2
+    void *GW2
+    void *VW2
+    void *SW2
+
+
+cdef struct USplit:
+    USide side[2]
+    void *P                 # (2 parities x 2 threads, n_L * mb): the partial outputs
+    fd_counter shared[2]    # thread t raises shared[t] to s once its share of step s is in P
 
 
 cdef struct Bufs:
@@ -248,6 +354,7 @@ cdef struct Bufs:
     Py_ssize_t thin_act_size
     Py_ssize_t thin_acc_size
     Py_ssize_t thin_stride
+    USplit *us              # a unit-split team's buffers (_step_us), or NULL
 
 
 cdef inline double _sum_sq(const floating *P, Py_ssize_t n) noexcept nogil:
@@ -826,6 +933,129 @@ cdef void _thin_out(double *Z, const double *b, double *A, int rows, int cnt,
     out_forward(OUT_SIGMOID, Z, b, A, rows, cnt, NULL, NULL, ld)
 
 
+cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
+                     const floating *Yp, int ldy, const floating *wp, int ms, bint want_cost,
+                     int tid) noexcept nogil:
+    """One step of a unit-split team (Spec.us: two threads, one hidden layer of relu units,
+    AVX-512's fused products; see Engine.unit_split).  Thread t owns hidden units
+    h0..h1-1: their rows of W_1, b_1, A_1, dZ_1, G_W1, G_b1 and their columns of W_2, G_W2,
+    with the optimiser's state of each, as its own copies (USide, copied in before the run
+    and out after it), which the other thread never touches.  Each thread takes the whole
+    batch (its own gather: X is read by both, written by none), computes its units'
+    activations and their share of the output, P_t = W_2[:, h] A_1[h], and raises its
+    counter; once the other's share is in, each adds P_0 + P_1 and runs the output layer,
+    the loss's delta and b_L's update on its own copy (the same values on both: the same
+    inputs through the same code), then back-propagates to its own units and updates them.
+    What the two exchange in a step is P (n_L x mb values) and a counter each; P_t
+    alternates between two buffers by the step's parity, so a thread writing the next
+    step's share (which it does only once the other has finished reading this step's: the
+    other's share of the next step is not in before then, and a thread waits for it before
+    its own third write) never overwrites one being read.  Z_2 is the sum of two partial
+    sums (each a multiply-add chain over its units): the lone thread's to rounding
+    (tests/test_unit_split.py)."""
+    cdef USide *S = &B.us.side[tid]
+    cdef int n0 = B.n[0], nL = B.n[2], hh = S.h1 - S.h0
+    cdef floating *W1 = <floating *>S.W1
+    cdef floating *b1 = <floating *>S.b1
+    cdef floating *A1 = <floating *>S.A1
+    cdef floating *dZ1 = <floating *>S.dZ1
+    cdef floating *GW1 = <floating *>S.GW1
+    cdef floating *Gb1 = <floating *>S.Gb1
+    cdef floating *W2 = <floating *>S.W2
+    cdef floating *GW2 = <floating *>S.GW2
+    cdef floating *Z = <floating *>S.Z
+    cdef floating *A = <floating *>S.A
+    cdef floating *dZ = <floating *>S.dZ
+    cdef floating *tr = <floating *>S.tr
+    cdef floating *trA = <floating *>S.trA
+    cdef long long t = sp.t if tid == 0 else S.t
+    cdef Py_ssize_t part = <Py_ssize_t>nL * ms
+    cdef floating *P = <floating *>B.us.P + ((t & 1) * 2) * part
+    cdef floating *Pt = P + tid * part
+    cdef const floating *Xr
+    cdef const floating *Xe
+    cdef long ldr, lde
+    cdef Py_ssize_t k
+    cdef double N, cost = 0, l2
+    cdef floating alpha
+    cdef Hyper h
+    cdef bint sums_done
+    cdef int step = B.us.shared[tid].value + 1
+
+    if wp != NULL:
+        N = 0
+        for k in range(ms):
+            N += wp[k]
+    else:
+        N = ms
+    alpha = <floating>(1.0 / N)
+    if want_cost and sp.lambd != 0:
+        # the L2 term over the thread's own parameters (read before it updates them)
+        B.l2part[tid] = (_sum_sq(W1, <Py_ssize_t>hh * n0)
+                         + _sum_sq(W2, <Py_ssize_t>nL * hh))
+
+    # the batch in both orders: row-major (n0 x ms) for Z_1, example-major for G_W1
+    if a0_rm:
+        Xr = A0
+        ldr = ld0
+        transpose(n0, ms, A0, ld0, tr, n0)
+        Xe = tr
+        lde = n0
+    else:
+        Xe = A0
+        lde = ld0
+        transpose(ms, n0, A0, ld0, tr, ms)
+        Xr = tr
+        ldr = ms
+    # the thread's units: A_1[h] = relu(W_1[h] X + b_1[h]); its share of Z_2
+    gemm_epi(hh, ms, n0, <floating>1, W1, n0, 1, Xr, ldr, A1, ms, EPI_BIAS_RELU, b1, NULL, 0)
+    gemm_epi(nL, ms, hh, <floating>1, W2, hh, 1, A1, ms, Pt, ms, EPI_STORE, NULL, NULL, 0)
+    fd_raise(&B.us.shared[tid], step)
+    fd_wait_for(&B.us.shared[1 - tid], step, 20000)
+
+    # the output layer, each thread on its own copy
+    for k in range(part):
+        Z[k] = P[k] + P[part + k]
+    out_forward(sp.output, Z, <floating *>S.b, A, nL, ms, S.colmax, S.colsum, ms)
+    if tid == 0 and want_cost:
+        if sp.lambd != 0:
+            cost = 0.5 * sp.lambd * (B.l2part[0] + B.l2part[1])
+        cost += loss_sum(sp.output, sp.loss_conv, A, Yp, ldy, wp, nL, ms, sp.clip_eps, ms)
+        cost /= N
+    t += 1
+    if tid == 0:
+        sp.t = t
+    else:
+        S.t = t
+    h = sp.h
+    if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:
+        h.c1 = 1 - pow(h.beta1, <double>t)
+        h.c2 = 1 - pow(h.beta2, <double>t)
+    output_delta(dZ, A, Yp, ldy, wp, nL, ms, ms)
+    _row_means(dZ, <floating *>S.Gb, nL, ms, N)
+
+    # back to the thread's units: G_W2[:, h] = dZ A_1[h]^T / N, dZ_1[h] = W_2[:, h]^T dZ
+    # where A_1[h] > 0, G_W1[h] = dZ_1[h] X^T / N and G_b1[h]
+    transpose(hh, ms, A1, ms, trA, hh)
+    gemm_epi(nL, hh, ms, alpha, dZ, ms, 1, trA, hh, GW2, hh, EPI_STORE, NULL, NULL, 0)
+    gemm_epi(hh, ms, nL, <floating>1, W2, 1, hh, dZ, ms, dZ1, ms, EPI_RELU_BACK, NULL, A1, ms)
+    sums_done = gemm_epi(hh, n0, ms, alpha, dZ1, ms, 1, Xe, lde, GW1, n0, EPI_STORE_SUM,
+                         NULL, NULL, 0, Gb1)
+    if not sums_done:
+        gemm_epi(hh, n0, ms, alpha, dZ1, ms, 1, Xe, lde, GW1, n0, EPI_STORE, NULL, NULL, 0)
+        _row_means(dZ1, Gb1, hh, ms, N)
+
+    # the updates: the thread's own parameters, and its own copy of b_L
+    opt_update(sp.optimizer, &h, W1, GW1, <floating *>S.VW1, <floating *>S.SW1,
+               <Py_ssize_t>hh * n0, sp.lambd / N)
+    opt_update(sp.optimizer, &h, b1, Gb1, <floating *>S.Vb1, <floating *>S.Sb1, hh, 0.0)
+    opt_update(sp.optimizer, &h, W2, GW2, <floating *>S.VW2, <floating *>S.SW2,
+               <Py_ssize_t>nL * hh, sp.lambd / N)
+    opt_update(sp.optimizer, &h, <floating *>S.b, <floating *>S.Gb, <floating *>S.Vb,
+               <floating *>S.Sb, nL, 0.0)
+    return cost
+
+
 cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
                   const floating *Yp, int ldy, const floating *wp, int ms, bint want_cost,
                   int64_t first, const int64_t *idx, int tid, int nt) noexcept nogil:
@@ -864,6 +1094,8 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
 
     if nt > 1 and sp.dp:
         return _step_dp(sp, B, A0, ld0, a0_rm, Yp, ldy, wp, ms, want_cost, tid, nt)
+    if nt == 2 and sp.us:
+        return _step_us(sp, B, A0, ld0, a0_rm, Yp, ldy, wp, ms, want_cost, tid)
     if tid == 0:
         _draw_masks(sp, B, ms, D[1])
     _sync(nt)           # the masks, the batch and the last step's parameters are complete
@@ -1056,6 +1288,49 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     return cost
 
 
+cdef double _gather_own(Spec *sp, Bufs *B, int64_t start, int ms, bint want_cost, int tid,
+                        floating dummy) noexcept nogil:
+    """A unit-split team's step on the shuffled batch at start..start+ms-1 of B.perm: the
+    thread's own gather of the batch (its inputs, targets, weights) into its own buffers
+    (USide), then _step_us; returns the step's cost (thread 0's)."""
+    cdef USide *S = &B.us.side[tid]
+    cdef int64_t m = sp.m
+    cdef int n0 = B.n[0], nL = B.n[sp.L], i, k
+    cdef const int64_t *perm = B.perm + start
+    cdef const floating *X = <const floating *>B.X
+    cdef const floating *Y = <const floating *>B.Y
+    cdef const floating *Yt = <const floating *>B.Yt
+    cdef const floating *w = <const floating *>B.w
+    cdef const floating *yk
+    cdef floating *Xb = <floating *>S.Xb
+    cdef floating *Yb = <floating *>S.Yb
+    cdef floating *wb = <floating *>S.wb
+    if B.x_rm:
+        for i in range(n0):
+            for k in range(ms):
+                Xb[i * ms + k] = X[i * m + perm[k]]
+    else:
+        _gather_rows(X, n0, perm, 0, ms, 0, n0, Xb)
+    if B.ylab != NULL:
+        memset(Yb, 0, <size_t>nL * ms * sizeof(floating))
+        for k in range(ms):
+            Yb[<Py_ssize_t>B.ylab[perm[k]] * ms + k] = 1
+    elif Yt != NULL:
+        for k in range(ms):
+            yk = Yt + perm[k] * nL
+            for i in range(nL):
+                Yb[i * ms + k] = yk[i]
+    else:
+        for i in range(nL):
+            for k in range(ms):
+                Yb[i * ms + k] = Y[i * m + perm[k]]
+    if w != NULL:
+        for k in range(ms):
+            wb[k] = w[perm[k]]
+    return _step_us(sp, B, Xb, ms if B.x_rm else n0, B.x_rm, Yb, ms,
+                    NULL if w == NULL else wb, ms, want_cost, tid)
+
+
 cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, int nt,
                    floating dummy) noexcept nogil:
     """One epoch; returns the epoch's cost (sum of step cost * m_s / m), 0 if not wanted
@@ -1096,6 +1371,9 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
                 c = _step(sp, B, X + start * n0, n0, False, Y + start, <int>m,
                           NULL if w == NULL else w + start, ms, want_cost, start, NULL,
                           tid, nt)
+        elif sp.us and nt == 2:
+            # a unit-split team: each thread gathers the whole batch into its own buffers
+            c = _gather_own(sp, B, start, ms, want_cost, tid, dummy)
         else:
             # gather the batch's columns (the gram solver does not read X); the step
             # starts with a barrier
@@ -1239,66 +1517,6 @@ cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
 # same order), so the run is the lone thread's, bit for bit; what it saves is the drawing,
 # a latency-bound loop of about 15 us per 1,797 examples (bench/permutation_time.py),
 # against a digits epoch of about 0.3 ms.
-cdef extern from *:
-    """
-    #if defined(__x86_64__) || defined(_M_X64)
-    #include <immintrin.h>
-    #define FD_PAUSE() _mm_pause()
-    #else
-    #define FD_PAUSE() ((void)0)
-    #endif
-    #if defined(__linux__)
-    #include <linux/futex.h>
-    #include <sys/syscall.h>
-    #include <unistd.h>
-    #endif
-    /* a counter one thread raises and the other waits on; `sleeping`: the waiter may be
-       blocked in the kernel until the value reaches `wanted` (then the raiser wakes it) */
-    typedef struct { int value; int sleeping; int wanted; } fd_counter;
-    static int fd_counter_value(fd_counter *c) {
-        return __atomic_load_n(&c->value, __ATOMIC_ACQUIRE);
-    }
-    static void fd_raise(fd_counter *c, int v) {
-        __atomic_store_n(&c->value, v, __ATOMIC_SEQ_CST);
-    #if defined(__linux__)
-        if (__atomic_load_n(&c->sleeping, __ATOMIC_SEQ_CST)
-                && v >= __atomic_load_n(&c->wanted, __ATOMIC_SEQ_CST))
-            syscall(SYS_futex, &c->value, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-    #endif
-    }
-    /* waits until the counter is at least v: spinning `spin` times (the other thread may
-       be about to raise it), then, on Linux, blocked in the kernel until it is (a waiter
-       that would otherwise hold a core); elsewhere spinning */
-    static void fd_wait_for(fd_counter *c, int v, int spin) {
-        for (int spins = 0; spins < spin; spins++) {
-            if (__atomic_load_n(&c->value, __ATOMIC_ACQUIRE) >= v) return;
-            FD_PAUSE();
-        }
-        for (;;) {
-            int seen = __atomic_load_n(&c->value, __ATOMIC_SEQ_CST);
-            if (seen >= v) return;
-    #if defined(__linux__)
-            __atomic_store_n(&c->wanted, v, __ATOMIC_SEQ_CST);
-            __atomic_store_n(&c->sleeping, 1, __ATOMIC_SEQ_CST);
-            seen = __atomic_load_n(&c->value, __ATOMIC_SEQ_CST);
-            if (seen < v)
-                syscall(SYS_futex, &c->value, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
-            __atomic_store_n(&c->sleeping, 0, __ATOMIC_SEQ_CST);
-    #else
-            FD_PAUSE();
-    #endif
-        }
-    }
-    """
-    ctypedef struct fd_counter:
-        int value
-        int sleeping
-        int wanted
-    int fd_counter_value(fd_counter *c) noexcept nogil
-    void fd_raise(fd_counter *c, int v) noexcept nogil
-    void fd_wait_for(fd_counter *c, int v, int spin) noexcept nogil
-
-
 cdef struct Helped:
     Run *r
     fd_counter ready        # permutations drawn (thread 1 raises, thread 0 waits)
@@ -1428,6 +1646,10 @@ cdef class Engine:
     #: runs whose permutations a second thread drew (permutation_helper; a test's way to see
     #: that it ran)
     cdef public long long helped_runs
+    #: runs a unit-split team ran (unit_split; a test's way to see that it ran)
+    cdef public long long unit_split_runs
+    cdef USplit _us                 # Bufs.us's target once allocated
+    cdef object _us_arrays          # its arrays
 
     def __cinit__(self):
         self.B.n = NULL
@@ -1471,6 +1693,7 @@ cdef class Engine:
         sp.ftz = os.environ.get("FASTDNN_FLUSH_DENORMALS", "1").strip() != "0"
         sp.workers = 1
         sp.dp = False
+        sp.us = False
         if sp.gram and (sp.no_update or not opt_is_linear(sp.optimizer)):
             raise ValueError("the gram solver needs a linear optimiser (gd, momentum, sgd) "
                              "and updates")
@@ -1606,6 +1829,9 @@ cdef class Engine:
         B.chunk_size = B.xc_size = 0
         B.thin_act = B.thin_acc = NULL
         B.tr = NULL
+        B.us = NULL
+        self._us_arrays = None
+        self.unit_split_runs = 0
         B.epi = (fd_gemm_avx512() != 0
                  and os.environ.get("FASTDNN_GEMM", "1").strip() != "0")
         B.epi_runs = 0
@@ -1965,10 +2191,149 @@ cdef class Engine:
             with nogil:
                 fd_team(2, _epochs_helped, &hp)
             return
+        cdef bint us = nt == 2 and self.sp.us
+        if us:
+            self._unit_split_ready()
+            self.unit_split_runs += 1
         if nt > 1:
             _team_used = True
-        with nogil:
-            fd_team(nt, _epochs, r)
+        try:
+            with nogil:
+                fd_team(nt, _epochs, r)
+        finally:
+            if us:
+                self._unit_split_back()
+
+    cdef void *_us_new(self, str name, Py_ssize_t size, bint f64=False) except NULL:
+        """A zeroed array of the unit-split team's (self._us_arrays[name]), 64-byte aligned
+        and a whole number of 64-byte lines long."""
+        dt = np.dtype(np.float64 if f64 else self.dtype)
+        per = 64 // dt.itemsize
+        n = (max(1, size) + per - 1) // per * per
+        raw = np.zeros(n + per, dtype=dt)
+        off = (-raw.ctypes.data % 64) // dt.itemsize
+        a = raw[off:off + n]
+        self._us_arrays[name] = a
+        return _ptr(a)
+
+    cdef _unit_split_ready(self):
+        """A unit-split team's buffers (allocated at its first run); each thread's copies of
+        its units' parameters and state, and of b_L's, set to the engine's (the arrays the
+        caller passed); the counters reset."""
+        cdef Bufs *B = &self.B
+        cdef int L = self.sp.L, mb = self.sp.mb, n0 = B.n[0], n1 = B.n[1], nL = B.n[L]
+        cdef int t, lo, hi, hh
+        cdef USide *S
+        cdef bint has_v = B.VW[1] != NULL, has_s = B.SW[1] != NULL
+        if self._us_arrays is None:
+            self._us_arrays = {}
+            for t in range(2):
+                S = &self._us.side[t]
+                _span(n1, t, 2, 16 if not self.is_double else 8, &lo, &hi)
+                S.h0 = lo
+                S.h1 = hi
+                hh = hi - lo
+                S.t = 0
+                S.tr = self._us_new(f"tr{t}", n0 * mb)
+                S.trA = self._us_new(f"trA{t}", hh * mb)
+                S.W1 = self._us_new(f"W1_{t}", hh * n0)
+                S.b1 = self._us_new(f"b1_{t}", hh)
+                S.GW1 = self._us_new(f"GW1_{t}", hh * n0)
+                S.Gb1 = self._us_new(f"Gb1_{t}", hh)
+                S.A1 = self._us_new(f"A1_{t}", hh * mb)
+                S.dZ1 = self._us_new(f"dZ1_{t}", hh * mb)
+                S.W2 = self._us_new(f"W2_{t}", nL * hh)
+                S.GW2 = self._us_new(f"GW2_{t}", nL * hh)
+                S.VW1 = S.Vb1 = S.VW2 = S.SW1 = S.Sb1 = S.SW2 = NULL
+                if has_v:
+                    S.VW1 = self._us_new(f"VW1_{t}", hh * n0)
+                    S.Vb1 = self._us_new(f"Vb1_{t}", hh)
+                    S.VW2 = self._us_new(f"VW2_{t}", nL * hh)
+                if has_s:
+                    S.SW1 = self._us_new(f"SW1_{t}", hh * n0)
+                    S.Sb1 = self._us_new(f"Sb1_{t}", hh)
+                    S.SW2 = self._us_new(f"SW2_{t}", nL * hh)
+                if t == 0:
+                    S.Xb = B.Xb
+                    S.Yb = B.Yb
+                    S.wb = B.wb
+                    S.Z = B.Z[L]
+                    S.A = B.A[L]
+                    S.dZ = B.dZ[L]
+                    S.b = B.b[L]
+                    S.Vb = B.Vb[L]
+                    S.Sb = B.Sb[L]
+                    S.Gb = B.Gb[L]
+                    S.colmax = B.colmax
+                    S.colsum = B.colsum
+                else:
+                    S.Xb = self._us_new("Xb_1", n0 * mb)
+                    S.Yb = self._us_new("Yb_1", nL * mb)
+                    S.wb = self._us_new("wb_1", mb)
+                    S.Z = self._us_new("Z_1", nL * mb)
+                    S.A = self._us_new("A_1", nL * mb)
+                    S.dZ = self._us_new("dZ_1", nL * mb)
+                    S.b = self._us_new("b_1", nL)
+                    S.Gb = self._us_new("Gb_1", nL)
+                    S.Vb = S.Sb = NULL
+                    if has_v:
+                        S.Vb = self._us_new("Vb_1", nL)
+                    if has_s:
+                        S.Sb = self._us_new("Sb_1", nL)
+                    S.colmax = <double *>self._us_new("colmax_1", mb, True)
+                    S.colsum = <double *>self._us_new("colsum_1", mb, True)
+            self._us.P = self._us_new("P", 4 * nL * mb)
+            B.us = &self._us
+        for t in range(2):
+            for name, full, in_rows in self._us_pairs(t):
+                part = self._us_arrays[name][:full[in_rows].size].reshape(full[in_rows].shape)
+                np.copyto(part, full[in_rows])
+        self._us.side[1].t = self.sp.t
+        for t in range(2):
+            self._us.shared[t].value = self._us.shared[t].sleeping = 0
+            self._us.shared[t].wanted = 0
+
+    def _us_pairs(self, int t):
+        """(own buffer's name, engine's array, index of thread t's part) of every array a
+        unit-split thread keeps its own copy of: W_1, b_1 (rows of its units), W_2 (their
+        columns), the optimiser's state of each, and thread 1's copy of b_L's."""
+        cdef USide *S = &self._us.side[t]
+        Ws, bs, VWs, Vbs, SWs, Sbs = self.keep[3:9]
+        rows = slice(S.h0, S.h1)
+        cols = (slice(None), slice(S.h0, S.h1))
+        out = [(f"W1_{t}", Ws[0], rows), (f"b1_{t}", bs[0], rows), (f"W2_{t}", Ws[1], cols)]
+        if self.B.VW[1] != NULL:
+            out += [(f"VW1_{t}", VWs[0], rows), (f"Vb1_{t}", Vbs[0], rows),
+                    (f"VW2_{t}", VWs[1], cols)]
+        if self.B.SW[1] != NULL:
+            out += [(f"SW1_{t}", SWs[0], rows), (f"Sb1_{t}", Sbs[0], rows),
+                    (f"SW2_{t}", SWs[1], cols)]
+        if t == 1:
+            out.append(("b_1", bs[1], slice(None)))
+            if self.B.VW[1] != NULL:
+                out.append(("Vb_1", Vbs[1], slice(None)))
+            if self.B.SW[1] != NULL:
+                out.append(("Sb_1", Sbs[1], slice(None)))
+        return out
+
+    cdef _unit_split_back(self):
+        """After a unit-split run: each thread's copies of its units' parameters and state
+        written back into the engine's arrays (thread 0's b_L is the engine's own), and the
+        last step's gradients into Engine.grads."""
+        cdef int t
+        gw1, gb1, gw2 = self.grads[0], self.grads[1], self.grads[2]
+        for t in range(2):
+            for name, full, in_rows in self._us_pairs(t):
+                if name.startswith(("b_", "Vb_", "Sb_")):
+                    continue
+                np.copyto(full[in_rows],
+                          self._us_arrays[name][:full[in_rows].size].reshape(full[in_rows].shape))
+            S = &self._us.side[t]
+            rows = slice(S.h0, S.h1)
+            for name, full, in_rows in ((f"GW1_{t}", gw1, rows), (f"Gb1_{t}", gb1, rows),
+                                        (f"GW2_{t}", gw2, (slice(None), rows))):
+                np.copyto(full[in_rows],
+                          self._us_arrays[name][:full[in_rows].size].reshape(full[in_rows].shape))
 
     @property
     def thin(self):
@@ -2028,6 +2393,24 @@ cdef class Engine:
         self.sp.dp = bool(value) and not ((self.sp.dropout and not self.sp.thin)
                                           or self.sp.gram or self._lazy_x
                                           or self.sp.no_update)
+
+    @property
+    def unit_split(self):
+        """Whether a team of two (workers == 2) splits the hidden units between its threads
+        (_step_us: each thread its units' rows of W_1 and columns of W_2, one barrier a
+        step) rather than each layer's products or the batch.  Set True, it holds where the
+        step allows it: one hidden layer of relu units of more than one vector's lanes (16
+        floats, 8 doubles), AVX-512's fused products (fused_products' kernel), no dropout,
+        gram solver, chunk-by-chunk gather, thin-net passes or gradients alone."""
+        return bool(self.sp.us)
+
+    @unit_split.setter
+    def unit_split(self, value):
+        cdef int lanes = 8 if self.is_double else 16
+        self.sp.us = (bool(value) and self.sp.L == 2 and self.B.epi
+                      and self.sp.hidden == ACT_RELU and not self.sp.dropout
+                      and not self.sp.gram and not self._lazy_x and not self.sp.thin
+                      and not self.sp.no_update and self.B.n[1] > lanes)
 
     @property
     def step_work(self):

@@ -291,9 +291,19 @@ class Trainer:
     #: tests and benchmarks: whether a lone loop's course-shuffle permutations are drawn by a
     #: second thread (fastdnn.threads.permutation_helper), whatever the rules (None: the rules)
     _forced_helper = None
+    #: tests and benchmarks: whether a team of two splits the hidden units
+    #: (Engine.unit_split, where the step allows it), whatever the rules (None: the rules)
+    _forced_unit_split = None
 
     def _team(self):
         """Sets the engine's team for its next run; returns the BLAS limit to run it in."""
+        if self._forced_unit_split is not None:
+            self._engine.unit_split = self._forced_unit_split
+            team = 2 if self._engine.unit_split else 1
+            self._engine.workers = team
+            self._engine.data_parallel = False
+            self._engine.permutation_helper = False
+            return _threads.team_limit(self.threads, team)
         if self._forced_team is not None:
             team, split = self._forced_team, True
         elif self._engine.thin:

@@ -1,0 +1,125 @@
+"""A team of two splitting one hidden layer's units (``Engine.unit_split``,
+``fastdnn._core.loop``'s ``_step_us``).
+
+Each thread owns half of the hidden units (their rows of W1, b1 and columns of W2, with the
+optimiser's state) and both add up the output layer's two partial sums: the run must be the
+course's training to rounding (float64 against the independent numpy reference,
+``tests/reference_v2.py``, for every output, optimiser, L2 with its costs, sample weights,
+both orders of X, the course shuffle, batches in place and the full batch), the same run
+twice must agree bit for bit, a float32 run must stay within float32's rounding of the lone
+thread's, and the engine must report that the split ran (so that the comparisons are not
+of runs without it).  Where the step does not allow it (dropout, two hidden layers, a hidden
+layer of one vector's lanes or fewer, another activation), the setting does not hold."""
+import numpy as np
+import pytest
+
+from fastdnn._core import loop
+from fastdnn.training import Trainer, TrainingConfig
+
+from tests import reference_v2 as r2
+
+pytestmark = pytest.mark.skipif(
+    not loop.HAVE_TEAMS or not loop.GEMM_AVX512,
+    reason="the unit split needs a build with OpenMP and a processor with AVX-512")
+
+CASES = [
+    # (output, n_out, optimizer, extra config, sample weights, X order, shuffle, batch)
+    ("softmax", 4, "adam", {}, False, "F", "course", 16),
+    ("softmax", 3, "adam", dict(lambd=0.3), True, "C", "course", 32),
+    ("sigmoid", 1, "momentum", {}, False, "F", "course", 20),
+    ("sigmoid", 2, "gd", dict(lambd=0.1), True, "C", "none", 16),
+    ("identity", 2, "adam", {}, False, "F", "none", 203),
+]
+
+
+def _problem(output, n_out, dtype, order, seed=5, m=203, n_x=7, hidden=40):
+    X, Y, n_out = r2.make_problem(output, n_x=n_x, m=m, n_out=n_out, seed=seed)
+    X = np.asarray(X, dtype=dtype, order=order)
+    if output != "softmax":
+        Y = Y.astype(dtype)
+    rs = np.random.RandomState(1)
+    dims = [n_x, hidden, n_out]
+    P = {}
+    for l in range(1, len(dims)):
+        P[f"W{l}"] = (rs.randn(dims[l], dims[l - 1]) * 0.4).astype(dtype)
+        P[f"b{l}"] = (rs.randn(dims[l], 1) * 0.1).astype(dtype)
+    return X, Y, dims, P
+
+
+def _train(X, Y, P, cfg, split, w, chunks):
+    tr = Trainer(X, Y, {k: v.copy() for k, v in P.items()}, cfg, sample_weight=w)
+    tr._forced_unit_split = split
+    costs = []
+    for n in chunks:
+        c = tr.run(n, record_every=3)
+        costs.extend([] if c is None else list(np.ravel(c)))
+    return tr, tr.parameters(), costs
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[2]}-{c[5]}-{c[6]}")
+def test_unit_split_is_the_course_training(case):
+    output, n_out, opt, extra, weighted, order, shuffle, mb = case
+    X, Y, dims, P = _problem(output, n_out, "float64", order)
+    w = np.random.RandomState(2).rand(203) + 0.5 if weighted else None
+    cfg = TrainingConfig(learning_rate=0.01, output=output, optimizer=opt,
+                         mini_batch_size=mb, shuffle=shuffle, seed=4, dtype="float64",
+                         threads=2, solver="primal", **extra)
+    chunks = (1, 5, 7)          # runs in pieces: each starts from the last one's state
+    tr0, P0, c0 = _train(X, Y, P, cfg, False, w, chunks)
+    tr1, P1, c1 = _train(X, Y, P, cfg, True, w, chunks)
+    assert tr0._engine.workers == 1 and tr0._engine.unit_split_runs == 0
+    assert tr1._engine.workers == 2 and tr1._engine.unit_split
+    assert tr1._engine.unit_split_runs >= 3
+    assert len(c0) == len(c1) == 5
+    np.testing.assert_allclose(np.array(c1), np.array(c0), rtol=1e-12)
+    ref_p, ref_c = r2.train_v2(X, Y, dims, learning_rate=0.01, num_iterations=13,
+                               output=output, optimizer=opt, mini_batch_size=mb, seed=4,
+                               shuffle=shuffle, record_every=1, parameters=P,
+                               sample_weight=w, **extra)
+    for k in ref_p:
+        np.testing.assert_allclose(P1[k], ref_p[k], rtol=1e-9, atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(P1[k], P0[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    # the last step's gradients are the engine's too (Engine.grads)
+    g0, g1 = tr0._engine.grads, tr1._engine.grads
+    for a, b in zip(g0, g1):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-12)
+
+
+def test_unit_split_float32_repeats_bit_for_bit_and_is_the_lone_run_to_rounding():
+    X, Y, dims, P = _problem("softmax", 10, "float32", "F", m=500, n_x=30, hidden=48)
+    cfg = TrainingConfig(learning_rate=0.003, output="softmax", optimizer="adam",
+                         mini_batch_size=32, seed=1, dtype="float32", threads=2,
+                         solver="primal")
+    _, Pa, ca = _train(X, Y, P, cfg, True, None, (2, 3))
+    trb, Pb, cb = _train(X, Y, P, cfg, True, None, (2, 3))
+    _, P0, c0 = _train(X, Y, P, cfg, False, None, (2, 3))
+    assert trb._engine.unit_split_runs >= 2
+    assert ca == cb
+    for k in Pa:
+        np.testing.assert_array_equal(Pa[k], Pb[k], err_msg=k)
+        np.testing.assert_allclose(Pa[k], P0[k], rtol=2e-3, atol=2e-5, err_msg=k)
+    np.testing.assert_allclose(ca, c0, rtol=1e-4)
+
+
+@pytest.mark.parametrize("what", ["dropout", "two hidden layers", "narrow", "tanh"])
+def test_unit_split_holds_only_where_the_step_allows_it(what):
+    hidden = 16 if what == "narrow" else 40           # float32: 16 lanes
+    X, Y, dims, P = _problem("softmax", 3, "float32", "F", hidden=hidden)
+    extra = {}
+    if what == "dropout":
+        extra["keep_prob"] = 0.8
+    if what == "tanh":
+        extra["hidden_activation"] = "tanh"
+    if what == "two hidden layers":
+        rs = np.random.RandomState(3)
+        P = {"W1": P["W1"], "b1": P["b1"],
+             "W2": (rs.randn(9, hidden) * 0.3).astype(np.float32),
+             "b2": np.zeros((9, 1), np.float32),
+             "W3": (rs.randn(3, 9) * 0.3).astype(np.float32),
+             "b3": np.zeros((3, 1), np.float32)}
+    cfg = TrainingConfig(learning_rate=0.01, output="softmax", optimizer="adam",
+                         mini_batch_size=16, seed=1, dtype="float32", threads=2,
+                         solver="primal", **extra)
+    tr, _, _ = _train(X, Y, P, cfg, True, None, (2,))
+    assert not tr._engine.unit_split
+    assert tr._engine.unit_split_runs == 0 and tr._engine.workers == 1
