@@ -16,7 +16,9 @@ fastdnn computes on two kinds of threads, never both at once:
   optimiser pass), while BLAS runs single-threaded in each of them
   (``team_limit``).  Small steps stay on one thread: a barrier costs more than
   they would gain.  A thin net's one-pass step splits the batch from
-  ``thin_team_size``'s size.
+  ``thin_team_size``'s size.  A net of one hidden layer (relu, AVX-512) trains
+  on a team of two splitting its hidden units (``unit_split``): each thread its
+  units' weights, one exchange of the output's partial sums a step.
 
 So at most ``threads`` threads compute at any time.
 
@@ -34,7 +36,7 @@ __all__ = ["ENV_VAR", "MAX_THREADS", "TEAM_MIN_WORK", "resolve_threads", "limit"
            "available_cores", "blas_threads", "team_min_work", "team_size", "team_limit",
            "cpu_model", "TEAM_BATCH", "TEAM_SPLIT_BATCH", "TEAM_SPLIT_SHARE_F64",
            "team_splits_batch", "THIN_TEAM_WORK", "THIN_EXAMPLE_WEIGHTS", "thin_team_size",
-           "permutation_helper", "PERM_HELPER_MIN_WORK"]
+           "permutation_helper", "PERM_HELPER_MIN_WORK", "unit_split", "UNIT_SPLIT_MIN_WORK"]
 
 ENV_VAR = "FASTDNN_NUM_THREADS"
 #: the largest thread count: BLAS libraries take it as a C int
@@ -254,6 +256,28 @@ def permutation_helper(threads, epoch_work=None):
     PERM_HELPER_MIN_WORK multiply-adds (``epoch_work``; None: not checked), and a build
     that runs teams."""
     if epoch_work is not None and epoch_work < PERM_HELPER_MIN_WORK:
+        return False
+    if _wanted(threads) < 2 or available_cores() < 2:
+        return False
+    return _have_teams()
+
+
+#: multiply-adds of a step (the products of ``Engine.step_work``) from which a net of one
+#: hidden layer trains on a team of two splitting its hidden units (``Engine.unit_split``:
+#: one exchange of the output's partial sums a step).  bench/unit_split.py, Adam, 2 threads
+#: against the lone loop (its helper included), ms per epoch, best of rounds: [30, 20, 3]
+#: batch 16 (31,680) 1.31x float32, 1.19x float64; [64, 24, 10] batch 8 (42,624) 1.73x and
+#: 1.34x; [64, 32, 10] batch 32 (227,328, issue 12's digits) 1.2-1.5x; [784, 128, 10]
+#: batch 64 (19.5 million, against a team splitting the layers) 1.03x and 1.30x.
+UNIT_SPLIT_MIN_WORK = 30_000
+
+
+def unit_split(threads, step_work):
+    """Whether a net of one hidden layer trains on a team of two splitting its hidden
+    units (where its step allows it, ``Engine.unit_split``): ``resolve_threads(threads)``
+    (else the threads BLAS would use) and the available cores both at least 2, steps of at
+    least UNIT_SPLIT_MIN_WORK multiply-adds, and a build that runs teams."""
+    if step_work < UNIT_SPLIT_MIN_WORK:
         return False
     if _wanted(threads) < 2 or available_cores() < 2:
         return False

@@ -93,10 +93,13 @@ def test_the_rule():
     assert fthreads.permutation_helper(2) is two
     assert fthreads.permutation_helper(2, big - 1) is False
     assert fthreads.permutation_helper(2, big) is two
-    for dims, m, helped in (([5, 4, 3], 100, False), ([30, 20, 3], 2000, True)):
+    # (two hidden layers: a net of one trains on a team splitting its units where it can,
+    # tests/test_unit_split.py)
+    for dims, m, helped in (([5, 4, 3, 3], 100, False), ([30, 20, 5, 3], 2000, True)):
         X, Y, n = r2.make_problem("softmax", n_x=dims[0], m=m, n_out=3, seed=2)
         P = r2.initialize_parameters_v2(dims, "seed")
-        assert (3 * m * sum(dims[l] * dims[l - 1] for l in (1, 2)) >= big) is helped
+        assert (3 * m * sum(dims[l] * dims[l - 1] for l in range(1, len(dims)))
+                >= big) is helped
         for threads in (1, 2):
             tr = Trainer(X, Y, P, TrainingConfig(output="softmax", optimizer="adam",
                                                  mini_batch_size=50, threads=threads))

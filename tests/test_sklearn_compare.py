@@ -479,7 +479,40 @@ def test_team_splitting_the_batch_matches(monkeypatch, solver):
         return limit
 
     monkeypatch.setattr(trainer_module.Trainer, "_team", spy)
+    # (a net of one hidden layer would otherwise train on a team splitting its units:
+    # tests/test_unit_split.py, and test_unit_split_matches below)
+    monkeypatch.setattr(trainer_module.Trainer, "_forced_unit_split", False)
     monkeypatch.setenv("FASTDNN_NUM_THREADS", "2")
     ours, ref, X, _ = _fit_both("digits", hidden_layer_sizes=(256,), batch_size=200, **solver)
+    assert seen and all(s == (2, True) for s in seen), seen[:3]
+    assert_same_model(ours, ref, X)
+
+
+@pytest.mark.parametrize("solver", [dict(solver="adam"),
+                                    dict(solver="sgd", learning_rate_init=0.05)],
+                         ids=["adam", "sgd"])
+def test_unit_split_matches(monkeypatch, solver):
+    """On 2 threads scikit-learn's default net (one hidden layer of 100 relu units) trains
+    on a team splitting its hidden units (fastdnn.threads.unit_split, where the processor
+    has AVX-512) and still gives scikit-learn's numbers; checks that it ran that way."""
+    from fastdnn._core.loop import GEMM_AVX512, HAVE_TEAMS
+    from fastdnn.training import trainer as trainer_module
+
+    if not HAVE_TEAMS or not GEMM_AVX512:
+        pytest.skip("the unit split needs OpenMP and AVX-512")
+    from fastdnn import threads as fthreads
+    if fthreads.available_cores() < 2:
+        pytest.skip("needs two cores")
+    seen = []
+    team = trainer_module.Trainer._team
+
+    def spy(self):
+        limit = team(self)
+        seen.append((self._engine.workers, self._engine.unit_split))
+        return limit
+
+    monkeypatch.setattr(trainer_module.Trainer, "_team", spy)
+    monkeypatch.setenv("FASTDNN_NUM_THREADS", "2")
+    ours, ref, X, _ = _fit_both("digits", hidden_layer_sizes=(100,), batch_size=200, **solver)
     assert seen and all(s == (2, True) for s in seen), seen[:3]
     assert_same_model(ours, ref, X)

@@ -123,3 +123,45 @@ def test_unit_split_holds_only_where_the_step_allows_it(what):
     tr, _, _ = _train(X, Y, P, cfg, True, None, (2,))
     assert not tr._engine.unit_split
     assert tr._engine.unit_split_runs == 0 and tr._engine.workers == 1
+
+
+def test_the_rule():
+    """fastdnn.threads.unit_split: two threads allowed, two cores there, steps of at least
+    UNIT_SPLIT_MIN_WORK multiply-adds; and a Trainer takes it by its rule."""
+    from fastdnn import threads as fthreads
+
+    two = fthreads.available_cores() >= 2
+    small = fthreads.UNIT_SPLIT_MIN_WORK
+    assert fthreads.unit_split(1, 10 * small) is False
+    assert fthreads.unit_split(2, small - 1) is False
+    assert fthreads.unit_split(2, small) is two
+    X, Y, dims, P = _problem("softmax", 3, "float32", "F", hidden=40)
+    for threads, mb in ((1, 32), (2, 32), (2, 8)):
+        cfg = TrainingConfig(learning_rate=0.01, output="softmax", optimizer="adam",
+                             mini_batch_size=mb, seed=1, dtype="float32", threads=threads)
+        tr = Trainer(X, Y, {k: v.copy() for k, v in P.items()}, cfg)
+        tr.run(2, record_every=0)
+        work = tr._engine.step_work
+        on = threads == 2 and two and work >= small
+        assert tr._engine.unit_split is on, (threads, mb, work)
+        assert tr._engine.unit_split_runs == int(on)
+        assert tr._engine.workers == (2 if on else 1)
+
+
+def test_every_epochs_cost_with_the_l2_term():
+    """The L2 term's shares (each thread sums its own parameters' squares) are read by
+    thread 0 after the exchange while thread 1 may already be in the next step: they
+    alternate by the step's parity as P does.  Thirty epochs of short steps, every cost
+    recorded (a run an epoch), against the lone loop's (a single buffer made about one
+    run in five differ)."""
+    X, Y, dims, P = _problem("softmax", 5, "float64", "C", m=300, n_x=30, hidden=40)
+    cfg = TrainingConfig(learning_rate=0.01, output="softmax", optimizer="adam", lambd=0.1,
+                         mini_batch_size=64, seed=4, dtype="float64", threads=2,
+                         solver="primal")
+    costs = {}
+    for split in (False, True):
+        tr = Trainer(X, Y, {k: v.copy() for k, v in P.items()}, cfg)
+        tr._forced_unit_split = split
+        costs[split] = np.asarray(tr.run(30, record_every=1))
+        assert (tr._engine.unit_split_runs > 0) is split
+    np.testing.assert_allclose(costs[True], costs[False], rtol=1e-12)

@@ -991,8 +991,9 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     alpha = <floating>(1.0 / N)
     if want_cost and sp.lambd != 0:
         # the L2 term over the thread's own parameters (read before it updates them)
-        B.l2part[tid] = (_sum_sq(W1, <Py_ssize_t>hh * n0)
-                         + _sum_sq(W2, <Py_ssize_t>nL * hh))
+        # (by the step's parity, as P: the other may still read the last step's)
+        B.l2part[(t & 1) * 2 + tid] = (_sum_sq(W1, <Py_ssize_t>hh * n0)
+                                       + _sum_sq(W2, <Py_ssize_t>nL * hh))
 
     # the batch in both orders: row-major (n0 x ms) for Z_1, example-major for G_W1
     if a0_rm:
@@ -1019,7 +1020,7 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     out_forward(sp.output, Z, <floating *>S.b, A, nL, ms, S.colmax, S.colsum, ms)
     if tid == 0 and want_cost:
         if sp.lambd != 0:
-            cost = 0.5 * sp.lambd * (B.l2part[0] + B.l2part[1])
+            cost = 0.5 * sp.lambd * (B.l2part[(t & 1) * 2] + B.l2part[(t & 1) * 2 + 1])
         cost += loss_sum(sp.output, sp.loss_conv, A, Yp, ldy, wp, nL, ms, sp.clip_eps, ms)
         cost /= N
     t += 1
@@ -1045,6 +1046,8 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         gemm_epi(hh, n0, ms, alpha, dZ1, ms, 1, Xe, lde, GW1, n0, EPI_STORE, NULL, NULL, 0)
         _row_means(dZ1, Gb1, hh, ms, N)
 
+    if tid == 0:
+        B.epi_runs += 5 if sums_done else 6      # thread 0's fused products (Engine.fused_products)
     # the updates: the thread's own parameters, and its own copy of b_L
     opt_update(sp.optimizer, &h, W1, GW1, <floating *>S.VW1, <floating *>S.SW1,
                <Py_ssize_t>hh * n0, sp.lambd / N)
@@ -2169,8 +2172,9 @@ cdef class Engine:
             self.keep.append(gpart)
             self.B.gpart = _ptr(gpart)
             self._gpart_threads = nt
-        if self._l2part is None or self._l2part.shape[0] < nt:
-            self._l2part = np.zeros(nt)
+        if self._l2part is None or self._l2part.shape[0] < max(nt, 4):
+            # (a unit-split team: two per thread, by the step's parity)
+            self._l2part = np.zeros(max(nt, 4))
             self.B.l2part = <double *>_ptr(self._l2part)
         cdef Helped hp
         if (nt == 1 and self.sp.perm_helper and not _forked_child and HAVE_TEAMS

@@ -292,18 +292,23 @@ class Trainer:
     #: second thread (fastdnn.threads.permutation_helper), whatever the rules (None: the rules)
     _forced_helper = None
     #: tests and benchmarks: whether a team of two splits the hidden units
-    #: (Engine.unit_split, where the step allows it), whatever the rules (None: the rules)
+    #: (Engine.unit_split, where the step allows it), whatever fastdnn.threads.unit_split
+    #: says (None: its rule; False: the other rules alone)
     _forced_unit_split = None
 
     def _team(self):
         """Sets the engine's team for its next run; returns the BLAS limit to run it in."""
         if self._forced_unit_split is not None:
             self._engine.unit_split = self._forced_unit_split
-            team = 2 if self._engine.unit_split else 1
-            self._engine.workers = team
+        else:
+            self._engine.unit_split = (self._forced_team is None
+                                       and _threads.unit_split(self.threads, self._team_work))
+        if self._engine.unit_split:
+            # a net of one hidden layer: a team of two, each thread half of its units
+            self._engine.workers = 2
             self._engine.data_parallel = False
             self._engine.permutation_helper = False
-            return _threads.team_limit(self.threads, team)
+            return _threads.team_limit(self.threads, 2)
         if self._forced_team is not None:
             team, split = self._forced_team, True
         elif self._engine.thin:
@@ -527,7 +532,10 @@ class Trainer:
         limit (entered only when a count is set: entering threadpoolctl's limit costs
         ~10 us, as much as a small set's whole epoch of Python)."""
         threads = self.threads if self.threads is not None else _threads.resolve_threads()
-        if self._team_work >= _threads.team_min_work(self._team_batch, self._dtype_name):
+        split = (self._forced_unit_split if self._forced_unit_split is not None
+                 else _threads.unit_split(self.threads, self._team_work))
+        if split or self._team_work >= _threads.team_min_work(self._team_batch,
+                                                              self._dtype_name):
             with self._team():
                 return method(*args)
         if threads is None:

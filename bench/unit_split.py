@@ -1,0 +1,94 @@
+"""A team of two splitting one hidden layer's units (Engine.unit_split) against the loop
+without it, net by net: the measurements behind fastdnn.threads.UNIT_SPLIT_MIN_WORK.
+
+    .venv/bin/python bench/unit_split.py [--rounds 15] [--epochs 5] [--busy]
+
+Each net [n_x, h, n_out] trains on synthetic data (uniform X, Fortran-ordered as the
+course's; random labels, softmax output), Adam lr 1e-3, the course shuffle, threads=2,
+from the same initial weights: once by the rules without the unit split (a lone loop with
+its permutation helper, or, for large steps, a team splitting the layers or the batch) and
+once with it (Trainer._forced_unit_split).  Both train one warm-up epoch, then --rounds
+rounds of --epochs epochs each, the two in turn each round; printed: wall ms per epoch
+(the least round of each), their ratio (> 1: the unit split is faster) and the median
+round of each.  --busy keeps the second core busy meanwhile (another process spinning):
+a shared machine's case.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from fastdnn.training import Trainer, TrainingConfig  # noqa: E402
+
+NETS = [
+    # n_x, h, n_out, m, batch
+    (30, 20, 3, 2000, 16),
+    (64, 24, 10, 1797, 8),
+    (20, 32, 4, 2000, 32),
+    (64, 32, 10, 1797, 16),
+    (64, 32, 10, 1797, 32),        # issue 12's digits
+    (64, 100, 10, 1797, 200),      # scikit-learn's default net on digits
+    (784, 128, 10, 5000, 64),
+]
+
+
+def trainer(net, dtype, split):
+    nx, h, no, m, mb = net
+    rs = np.random.RandomState(0)
+    X = np.asfortranarray(rs.rand(nx, m).astype(dtype))
+    Y = rs.randint(0, no, (1, m))
+    P = {"W1": (rs.randn(h, nx) * 0.1).astype(dtype), "b1": np.zeros((h, 1), dtype),
+         "W2": (rs.randn(no, h) * 0.1).astype(dtype), "b2": np.zeros((no, 1), dtype)}
+    cfg = TrainingConfig(learning_rate=1e-3, output="softmax", optimizer="adam",
+                         mini_batch_size=mb, seed=1, dtype=dtype, threads=2, solver="primal")
+    tr = Trainer(X, Y, P, cfg)
+    tr._forced_unit_split = split
+    tr.run(1, record_every=0)
+    return tr
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--busy", action="store_true")
+    args = ap.parse_args()
+    busy = None
+    if args.busy:
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        print("| net | batch | dtype | step work | without ms | unit split ms | ratio | "
+              "medians |")
+        print("|---|---:|---|---:|---:|---:|---:|---|")
+        for net in NETS:
+            for dtype in ("float32", "float64"):
+                trs = {"without": trainer(net, dtype, False), "split": trainer(net, dtype, True)}
+                if not trs["split"]._engine.unit_split:
+                    print(f"| {list(net[:3])} | {net[4]} | {dtype} | - | - | - | - | the step "
+                          "does not allow the unit split here |")
+                    continue
+                times = {k: [] for k in trs}
+                for _ in range(args.rounds):
+                    for k, tr in trs.items():
+                        t0 = time.perf_counter()
+                        tr.run(args.epochs, record_every=0)
+                        times[k].append((time.perf_counter() - t0) / args.epochs * 1e3)
+                a, b = min(times["without"]), min(times["split"])
+                med = (np.median(times["without"]), np.median(times["split"]))
+                print(f"| {list(net[:3])} | {net[4]} | {dtype} | "
+                      f"{trs['split']._engine.step_work:,} | {a:.3f} | {b:.3f} | {a / b:.2f}x | "
+                      f"{med[0]:.3f} / {med[1]:.3f} |", flush=True)
+    finally:
+        if busy is not None:
+            busy.kill()
+
+
+if __name__ == "__main__":
+    main()
