@@ -251,7 +251,9 @@ cdef struct USide:
     void *Gb
     double *colmax          # (mb) softmax scratch
     double *colsum
-    long long t             # optimiser steps done (thread 1's count; thread 0's is Spec.t)
+    long long t             # optimiser steps done (Spec.t's, kept here during a run: no line
+                            # the other thread reads is written in a step)
+    long long epi           # thread 0's: fused products run (Bufs.epi_runs, added after)
     int h0, h1              # its hidden units h0..h1-1
     # its own copies of its units' parameters, gradients, optimiser state (copied in before
     # a run and out after it) and activations, each 64-byte aligned: no cache line of one
@@ -968,7 +970,7 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef floating *dZ = <floating *>S.dZ
     cdef floating *tr = <floating *>S.tr
     cdef floating *trA = <floating *>S.trA
-    cdef long long t = sp.t if tid == 0 else S.t
+    cdef long long t = S.t
     cdef Py_ssize_t part = <Py_ssize_t>nL * ms
     cdef floating *P = <floating *>B.us.P + ((t & 1) * 2) * part
     cdef floating *Pt = P + tid * part
@@ -1024,10 +1026,7 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         cost += loss_sum(sp.output, sp.loss_conv, A, Yp, ldy, wp, nL, ms, sp.clip_eps, ms)
         cost /= N
     t += 1
-    if tid == 0:
-        sp.t = t
-    else:
-        S.t = t
+    S.t = t
     h = sp.h
     if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:
         h.c1 = 1 - pow(h.beta1, <double>t)
@@ -1047,7 +1046,7 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         _row_means(dZ1, Gb1, hh, ms, N)
 
     if tid == 0:
-        B.epi_runs += 5 if sums_done else 6      # thread 0's fused products (Engine.fused_products)
+        S.epi += 5 if sums_done else 6      # thread 0's fused products (Engine.fused_products)
     # the updates: the thread's own parameters, and its own copy of b_L
     opt_update(sp.optimizer, &h, W1, GW1, <floating *>S.VW1, <floating *>S.SW1,
                <Py_ssize_t>hh * n0, sp.lambd / N)
@@ -2292,7 +2291,9 @@ cdef class Engine:
             for name, full, in_rows in self._us_pairs(t):
                 part = self._us_arrays[name][:full[in_rows].size].reshape(full[in_rows].shape)
                 np.copyto(part, full[in_rows])
-        self._us.side[1].t = self.sp.t
+        for t in range(2):
+            self._us.side[t].t = self.sp.t
+            self._us.side[t].epi = 0
         for t in range(2):
             self._us.shared[t].value = self._us.shared[t].sleeping = 0
             self._us.shared[t].wanted = 0
@@ -2325,6 +2326,8 @@ cdef class Engine:
         written back into the engine's arrays (thread 0's b_L is the engine's own), and the
         last step's gradients into Engine.grads."""
         cdef int t
+        self.sp.t = self._us.side[0].t
+        self.B.epi_runs += self._us.side[0].epi
         gw1, gb1, gw2 = self.grads[0], self.grads[1], self.grads[2]
         for t in range(2):
             for name, full, in_rows in self._us_pairs(t):
