@@ -264,11 +264,15 @@ def permutation_helper(threads, epoch_work=None):
 
 #: multiply-adds of a step (the products of ``Engine.step_work``) from which a net of one
 #: hidden layer trains on a team of two splitting its hidden units (``Engine.unit_split``:
-#: one exchange of the output's partial sums a step).  bench/unit_split.py, Adam, 2 threads
-#: against the lone loop (its helper included), ms per epoch, best of rounds: [30, 20, 3]
-#: batch 16 (31,680) 1.31x float32, 1.19x float64; [64, 24, 10] batch 8 (42,624) 1.73x and
-#: 1.34x; [64, 32, 10] batch 32 (227,328, issue 12's digits) 1.2-1.5x; [784, 128, 10]
-#: batch 64 (19.5 million, against a team splitting the layers) 1.03x and 1.30x.
+#: one exchange of the output's partial sums a step).  bench/unit_split.py (Adam, 2
+#: threads, against the other rules: the lone loop with its permutation helper, or a team
+#: splitting the layers), ms per epoch, best of 15 rounds, float32 / float64: [30, 20, 3]
+#: batch 16 (31,680) 1.28x / 1.23x; [64, 24, 10] batch 8 1.93x / 1.46x; [64, 32, 10]
+#: batch 32 (issue 12's digits) 1.25x / 1.38x; [64, 100, 10] batch 200 (scikit-learn's
+#: default net) 1.56x / 1.64x; [784, 128, 10] batch 64 (against a team splitting the
+#: layers) 1.07x / 1.05x.  With another process spinning on the second core (--busy) the
+#: best rounds kept those ratios but for the largest net (0.90x / 0.84x); the median
+#: rounds were up to about 3x the best on some nets, with the unit split and without it.
 UNIT_SPLIT_MIN_WORK = 30_000
 
 
