@@ -165,3 +165,35 @@ def test_every_epochs_cost_with_the_l2_term():
         costs[split] = np.asarray(tr.run(30, record_every=1))
         assert (tr._engine.unit_split_runs > 0) is split
     np.testing.assert_allclose(costs[True], costs[False], rtol=1e-12)
+
+
+def test_a_team_of_one_trains_the_engines_arrays():
+    """Where OpenMP gives the team one thread (OMP_THREAD_LIMIT=1 here), the lone step
+    trains the engine's own arrays and the split's stale copies are not written back: the
+    run equals the lone run bit for bit, and no unit-split run is counted."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import numpy as np
+        from tests.test_unit_split import _problem, _train
+        from fastdnn.training import TrainingConfig
+        X, Y, dims, P = _problem("softmax", 4, "float64", "F")
+        cfg = TrainingConfig(learning_rate=0.01, output="softmax", optimizer="adam",
+                             mini_batch_size=16, seed=4, dtype="float64", threads=2,
+                             solver="primal")
+        t0, P0, c0 = _train(X, Y, P, cfg, False, None, (3,))
+        t1, P1, c1 = _train(X, Y, P, cfg, True, None, (3,))
+        assert t1._engine.unit_split and t1._engine.unit_split_runs == 0
+        for k in P0:
+            np.testing.assert_array_equal(P1[k], P0[k], err_msg=k)
+            assert not np.array_equal(P1[k], P[k]), k
+        print("ok")
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, OMP_THREAD_LIMIT="1", PYTHONPATH=root)
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -1457,6 +1457,8 @@ cdef struct Run:
     bint stop
     # the permutation helper's counters (_epochs_helped), or NULL
     void *helped
+    # a unit-split team ran the epochs (two threads came: OpenMP may give fewer)
+    bint us_ran
 
 
 cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
@@ -1468,6 +1470,8 @@ cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
     cdef Py_ssize_t i
     cdef double c
     cdef unsigned int fp = fd_flush_denormals() if sp.ftz else 0
+    if tid == 0:
+        r.us_ran = sp.us and nt == 2
     for i in range(r.count):
         if not sp.dp:
             # the team is past the last epoch's updates (they read lr); a data-parallel
@@ -2195,17 +2199,20 @@ cdef class Engine:
                 fd_team(2, _epochs_helped, &hp)
             return
         cdef bint us = nt == 2 and self.sp.us
+        r.us_ran = False
         if us:
             self._unit_split_ready()
-            self.unit_split_runs += 1
         if nt > 1:
             _team_used = True
         try:
             with nogil:
                 fd_team(nt, _epochs, r)
         finally:
-            if us:
+            # (a team of one, where OpenMP gave no second thread, trained the engine's
+            # arrays themselves: the copies are stale then)
+            if r.us_ran:
                 self._unit_split_back()
+                self.unit_split_runs += 1
 
     cdef void *_us_new(self, str name, Py_ssize_t size, bint f64=False) except NULL:
         """A zeroed array of the unit-split team's (self._us_arrays[name]), 64-byte aligned
