@@ -458,34 +458,43 @@ def test_engine_gets_a_view_of_X_not_a_copy(monkeypatch):
     assert np.shares_memory(XT, X)
 
 
+def _fit_on_a_team(monkeypatch, kind, solver, hidden, unit_split=None):
+    """Fits digits with both libraries on FASTDNN_NUM_THREADS=2 at batch 200, recording
+    (workers, the engine's `kind` attribute) at every team the trainer sets; checks that
+    every one was a team of 2 of that kind and that the fit is scikit-learn's."""
+    from fastdnn.training import trainer as trainer_module
+
+    seen = []
+    team = trainer_module.Trainer._team
+
+    def spy(self):
+        limit = team(self)
+        seen.append((self._engine.workers, getattr(self._engine, kind)))
+        return limit
+
+    monkeypatch.setattr(trainer_module.Trainer, "_team", spy)
+    if unit_split is not None:
+        monkeypatch.setattr(trainer_module.Trainer, "_forced_unit_split", unit_split)
+    monkeypatch.setenv("FASTDNN_NUM_THREADS", "2")
+    ours, ref, X, _ = _fit_both("digits", hidden_layer_sizes=hidden, batch_size=200, **solver)
+    assert seen and all(s == (2, True) for s in seen), seen[:3]
+    assert_same_model(ours, ref, X)
+
+
 @pytest.mark.parametrize("solver", [dict(solver="adam"),
                                     dict(solver="sgd", learning_rate_init=0.05)],
                          ids=["adam", "sgd"])
 def test_team_splitting_the_batch_matches(monkeypatch, solver):
     """A net large enough for a team of 2 threads at scikit-learn's batch of 200 (which
     splits each batch's examples among its threads: fastdnn.threads.TEAM_SPLIT_BATCH)
-    still gives scikit-learn's numbers; checks that the team ran that way."""
+    still gives scikit-learn's numbers; checks that the team ran that way.  (A net of one
+    hidden layer would otherwise train on a team splitting its units: the unit split is
+    turned off here, and test_unit_split_matches below has it.)"""
     from fastdnn._core.loop import HAVE_TEAMS
-    from fastdnn.training import trainer as trainer_module
 
     if not HAVE_TEAMS:
         pytest.skip("fastdnn._core.loop was built without OpenMP")
-    seen = []
-    team = trainer_module.Trainer._team
-
-    def spy(self):
-        limit = team(self)
-        seen.append((self._engine.workers, self._engine.data_parallel))
-        return limit
-
-    monkeypatch.setattr(trainer_module.Trainer, "_team", spy)
-    # (a net of one hidden layer would otherwise train on a team splitting its units:
-    # tests/test_unit_split.py, and test_unit_split_matches below)
-    monkeypatch.setattr(trainer_module.Trainer, "_forced_unit_split", False)
-    monkeypatch.setenv("FASTDNN_NUM_THREADS", "2")
-    ours, ref, X, _ = _fit_both("digits", hidden_layer_sizes=(256,), batch_size=200, **solver)
-    assert seen and all(s == (2, True) for s in seen), seen[:3]
-    assert_same_model(ours, ref, X)
+    _fit_on_a_team(monkeypatch, "data_parallel", solver, (256,), unit_split=False)
 
 
 @pytest.mark.parametrize("solver", [dict(solver="adam"),
@@ -495,24 +504,11 @@ def test_unit_split_matches(monkeypatch, solver):
     """On 2 threads scikit-learn's default net (one hidden layer of 100 relu units) trains
     on a team splitting its hidden units (fastdnn.threads.unit_split, where the processor
     has AVX-512) and still gives scikit-learn's numbers; checks that it ran that way."""
+    from fastdnn import threads as fthreads
     from fastdnn._core.loop import GEMM_AVX512, HAVE_TEAMS
-    from fastdnn.training import trainer as trainer_module
 
     if not HAVE_TEAMS or not GEMM_AVX512:
         pytest.skip("the unit split needs OpenMP and AVX-512")
-    from fastdnn import threads as fthreads
     if fthreads.available_cores() < 2:
         pytest.skip("needs two cores")
-    seen = []
-    team = trainer_module.Trainer._team
-
-    def spy(self):
-        limit = team(self)
-        seen.append((self._engine.workers, self._engine.unit_split))
-        return limit
-
-    monkeypatch.setattr(trainer_module.Trainer, "_team", spy)
-    monkeypatch.setenv("FASTDNN_NUM_THREADS", "2")
-    ours, ref, X, _ = _fit_both("digits", hidden_layer_sizes=(100,), batch_size=200, **solver)
-    assert seen and all(s == (2, True) for s in seen), seen[:3]
-    assert_same_model(ours, ref, X)
+    _fit_on_a_team(monkeypatch, "unit_split", solver, (100,))
