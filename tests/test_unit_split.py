@@ -197,3 +197,30 @@ def test_a_team_of_one_trains_the_engines_arrays():
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("lag", [(0, 300), (300, 0)], ids=["thread 1 slow", "thread 0 slow"])
+def test_a_slow_thread_and_a_short_last_batch(lag):
+    """Either thread made the slower one (a pause after each exchange: the other runs a
+    step ahead and writes the next step's share meanwhile), with a shorter last batch (the
+    shares' buffers stay at a full batch's places: placed by the short batch's size, the
+    next share overlapped the one being read, and the run went wrong when a thread fell
+    behind): the run equals the lone run to rounding."""
+    import sys
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the pause is Linux only")
+    X, Y, dims, P = _problem("softmax", 5, "float64", "C", m=300, n_x=30, hidden=40)
+    cfg = TrainingConfig(learning_rate=0.01, output="softmax", optimizer="adam",
+                         mini_batch_size=64, seed=4, dtype="float64", threads=2,
+                         solver="primal")
+    out = {}
+    for split in (False, True):
+        tr = Trainer(X, Y, {k: v.copy() for k, v in P.items()}, cfg)
+        tr._forced_unit_split = split
+        tr._engine._unit_split_lag = lag
+        out[split] = (np.asarray(tr.run(3, record_every=1)), tr.parameters())
+        assert (tr._engine.unit_split_runs > 0) is split
+    np.testing.assert_allclose(out[True][0], out[False][0], rtol=1e-12)
+    for k in P:
+        np.testing.assert_allclose(out[True][1][k], out[False][1][k], rtol=1e-9, atol=1e-12,
+                                   err_msg=k)

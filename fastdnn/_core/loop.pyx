@@ -191,6 +191,15 @@ cdef extern from *:
     /* a counter one thread raises and the other waits on; `sleeping`: the waiter may be
        blocked in the kernel until the value reaches `wanted` (then the raiser wakes it) */
     typedef struct { int value; int sleeping; int wanted; } fd_counter;
+    /* a pause of `us` microseconds (a test's way to make one thread of a team the slower:
+       Engine._unit_split_lag); Linux only, elsewhere none */
+    static void fd_lag(int us) {
+    #if defined(__linux__)
+        if (us > 0) usleep((useconds_t)us);
+    #else
+        (void)us;
+    #endif
+    }
     static int fd_counter_value(fd_counter *c) {
         return __atomic_load_n(&c->value, __ATOMIC_ACQUIRE);
     }
@@ -230,6 +239,7 @@ cdef extern from *:
         int value
         int sleeping
         int wanted
+    void fd_lag(int us) noexcept nogil
     int fd_counter_value(fd_counter *c) noexcept nogil
     void fd_raise(fd_counter *c, int v) noexcept nogil
     void fd_wait_for(fd_counter *c, int v, int spin) noexcept nogil
@@ -278,6 +288,7 @@ cdef struct USplit:
     USide side[2]
     void *P                 # (2 parities x 2 threads, n_L * mb): the partial outputs
     fd_counter shared[2]    # thread t raises shared[t] to s once its share of step s is in P
+    int lag[2]              # tests: thread t pauses lag[t] microseconds after each exchange
 
 
 cdef struct Bufs:
@@ -972,8 +983,11 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef floating *trA = <floating *>S.trA
     cdef long long t = S.t
     cdef Py_ssize_t part = <Py_ssize_t>nL * ms
-    cdef floating *P = <floating *>B.us.P + ((t & 1) * 2) * part
-    cdef floating *Pt = P + tid * part
+    # the four buffers at fixed places, each of a full batch's size (a shorter last batch's
+    # shares at the same places: placed by its own size they would overlap the last step's)
+    cdef Py_ssize_t slot = <Py_ssize_t>nL * sp.mb
+    cdef floating *P = <floating *>B.us.P + ((t & 1) * 2) * slot
+    cdef floating *Pt = P + tid * slot
     cdef const floating *Xr
     cdef const floating *Xe
     cdef long ldr, lde
@@ -1015,10 +1029,12 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     gemm_epi(nL, ms, hh, <floating>1, W2, hh, 1, A1, ms, Pt, ms, EPI_STORE, NULL, NULL, 0)
     fd_raise(&B.us.shared[tid], step)
     fd_wait_for(&B.us.shared[1 - tid], step, 20000)
+    if B.us.lag[tid]:
+        fd_lag(B.us.lag[tid])
 
     # the output layer, each thread on its own copy
     for k in range(part):
-        Z[k] = P[k] + P[part + k]
+        Z[k] = P[k] + P[slot + k]
     out_forward(sp.output, Z, <floating *>S.b, A, nL, ms, S.colmax, S.colsum, ms)
     if tid == 0 and want_cost:
         if sp.lambd != 0:
@@ -1290,34 +1306,23 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     return cost
 
 
-cdef double _gather_own(Spec *sp, Bufs *B, int64_t start, int ms, bint want_cost, int tid,
-                        floating dummy) noexcept nogil:
-    """A unit-split team's step on the shuffled batch at start..start+ms-1 of B.perm: the
-    thread's own gather of the batch (its inputs, targets, weights) into its own buffers
-    (USide), then _step_us; returns the step's cost (thread 0's)."""
-    cdef USide *S = &B.us.side[tid]
-    cdef int64_t m = sp.m
-    cdef int n0 = B.n[0], nL = B.n[sp.L], i, k
-    cdef const int64_t *perm = B.perm + start
-    cdef const floating *X = <const floating *>B.X
+cdef void _gather_targets(Bufs *B, int64_t m, int nL, const int64_t *perm, int ms,
+                          floating *Yb, floating *wb) noexcept nogil:
+    """The batch perm[0..ms-1]'s targets into Yb (n_L x ms, row-major) and its weights into
+    wb (where there are any)."""
     cdef const floating *Y = <const floating *>B.Y
     cdef const floating *Yt = <const floating *>B.Yt
     cdef const floating *w = <const floating *>B.w
     cdef const floating *yk
-    cdef floating *Xb = <floating *>S.Xb
-    cdef floating *Yb = <floating *>S.Yb
-    cdef floating *wb = <floating *>S.wb
-    if B.x_rm:
-        for i in range(n0):
-            for k in range(ms):
-                Xb[i * ms + k] = X[i * m + perm[k]]
-    else:
-        _gather_rows(X, n0, perm, 0, ms, 0, n0, Xb)
+    cdef int i, k
     if B.ylab != NULL:
+        # one-hot targets: zeros, then each example's 1 at its class
         memset(Yb, 0, <size_t>nL * ms * sizeof(floating))
         for k in range(ms):
             Yb[<Py_ssize_t>B.ylab[perm[k]] * ms + k] = 1
     elif Yt != NULL:
+        # an example's n_L targets are contiguous in Yt: one line read per example
+        # instead of n_L scattered reads
         for k in range(ms):
             yk = Yt + perm[k] * nL
             for i in range(nL):
@@ -1329,8 +1334,28 @@ cdef double _gather_own(Spec *sp, Bufs *B, int64_t start, int ms, bint want_cost
     if w != NULL:
         for k in range(ms):
             wb[k] = w[perm[k]]
-    return _step_us(sp, B, Xb, ms if B.x_rm else n0, B.x_rm, Yb, ms,
-                    NULL if w == NULL else wb, ms, want_cost, tid)
+
+
+cdef double _gather_own(Spec *sp, Bufs *B, int64_t start, int ms, bint want_cost, int tid,
+                        floating dummy) noexcept nogil:
+    """A unit-split team's step on the shuffled batch at start..start+ms-1 of B.perm: the
+    thread's own gather of the batch (its inputs, targets, weights) into its own buffers
+    (USide), then _step_us; returns the step's cost (thread 0's)."""
+    cdef USide *S = &B.us.side[tid]
+    cdef int64_t m = sp.m
+    cdef int n0 = B.n[0], i, k
+    cdef const int64_t *perm = B.perm + start
+    cdef const floating *X = <const floating *>B.X
+    cdef floating *Xb = <floating *>S.Xb
+    if B.x_rm:
+        for i in range(n0):
+            for k in range(ms):
+                Xb[i * ms + k] = X[i * m + perm[k]]
+    else:
+        _gather_rows(X, n0, perm, 0, ms, 0, n0, Xb)
+    _gather_targets(B, m, B.n[sp.L], perm, ms, <floating *>S.Yb, <floating *>S.wb)
+    return _step_us(sp, B, Xb, ms if B.x_rm else n0, B.x_rm, <floating *>S.Yb, ms,
+                    NULL if B.w == NULL else <floating *>S.wb, ms, want_cost, tid)
 
 
 cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, int nt,
@@ -1342,9 +1367,6 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
     cdef double total = 0, c
     cdef const floating *X = <const floating *>B.X
     cdef const floating *Y = <const floating *>B.Y
-    cdef const floating *Yt = <const floating *>B.Yt
-    cdef const int32_t *ylab = B.ylab
-    cdef const floating *yk
     cdef const floating *xk
     cdef bint xb_rm
     cdef const floating *w = <const floating *>B.w
@@ -1401,25 +1423,7 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
                 _span(ms, tid, nt, 16 if sp.dp else 1, &lo, &hi)
                 _gather_rows(X, n0, perm + start, lo, hi, 0, n0, Xb + <Py_ssize_t>lo * n0)
             if tid == 0:
-                if ylab != NULL:
-                    # one-hot targets: zeros, then each example's 1 at its class
-                    memset(Yb, 0, <size_t>nL * ms * sizeof(floating))
-                    for k in range(ms):
-                        Yb[<Py_ssize_t>ylab[perm[start + k]] * ms + k] = 1
-                elif Yt != NULL:
-                    # an example's n_L targets are contiguous in Yt: one line read per
-                    # example instead of n_L scattered reads
-                    for k in range(ms):
-                        yk = Yt + perm[start + k] * nL
-                        for i in range(nL):
-                            Yb[i * ms + k] = yk[i]
-                else:
-                    for i in range(nL):
-                        for k in range(ms):
-                            Yb[i * ms + k] = Y[i * m + perm[start + k]]
-                if w != NULL:
-                    for k in range(ms):
-                        wb[k] = w[perm[start + k]]
+                _gather_targets(B, m, nL, perm + start, ms, Yb, wb)
             c = _step(sp, B, Xb, ms if xb_rm else n0, xb_rm, Yb, ms,
                       NULL if w == NULL else wb, ms, want_cost, 0, perm + start, tid, nt)
         total += c * ms
@@ -2425,6 +2429,20 @@ cdef class Engine:
                       and self.sp.hidden == ACT_RELU and not self.sp.dropout
                       and not self.sp.gram and not self._lazy_x and not self.sp.thin
                       and not self.sp.no_update and self.B.n[1] > lanes)
+
+    @property
+    def _unit_split_lag(self):
+        """Tests: (thread 0's, thread 1's) pause in microseconds after each exchange of a
+        unit-split step (to make one thread the slower one; Linux only)."""
+        return (self._us.lag[0], self._us.lag[1])
+
+    @_unit_split_lag.setter
+    def _unit_split_lag(self, value):
+        a, b = value
+        if not (0 <= a <= 100000 and 0 <= b <= 100000):
+            raise ValueError(f"lags must be in [0, 100000] microseconds, got {value}")
+        self._us.lag[0] = a
+        self._us.lag[1] = b
 
     @property
     def step_work(self):
