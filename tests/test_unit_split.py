@@ -148,23 +148,35 @@ def test_the_rule():
         assert tr._engine.workers == (2 if on else 1)
 
 
+def _split_against_lone(epochs, lag=(0, 0), **extra):
+    """softmax [30, 40, 5] on 300 examples in batches of 64 (the last one of 44), Adam,
+    float64, every epoch's cost recorded (a run an epoch): the unit split's run (its threads
+    pausing ``lag`` microseconds after each exchange) against the lone loop's, costs to
+    1e-12 and parameters to 1e-9."""
+    X, Y, dims, P = _problem("softmax", 5, "float64", "C", m=300, n_x=30, hidden=40)
+    cfg = TrainingConfig(learning_rate=0.01, output="softmax", optimizer="adam",
+                         mini_batch_size=64, seed=4, dtype="float64", threads=2,
+                         solver="primal", **extra)
+    out = {}
+    for split in (False, True):
+        tr = Trainer(X, Y, {k: v.copy() for k, v in P.items()}, cfg)
+        tr._forced_unit_split = split
+        tr._engine._unit_split_lag = lag
+        out[split] = (np.asarray(tr.run(epochs, record_every=1)), tr.parameters())
+        assert (tr._engine.unit_split_runs > 0) is split
+    np.testing.assert_allclose(out[True][0], out[False][0], rtol=1e-12)
+    for k in P:
+        np.testing.assert_allclose(out[True][1][k], out[False][1][k], rtol=1e-9, atol=1e-12,
+                                   err_msg=k)
+
+
 def test_every_epochs_cost_with_the_l2_term():
     """The L2 term's shares (each thread sums its own parameters' squares) are read by
     thread 0 after the exchange while thread 1 may already be in the next step: they
     alternate by the step's parity as P does.  Thirty epochs of short steps, every cost
-    recorded (a run an epoch), against the lone loop's (a single buffer made about one
-    run in five differ)."""
-    X, Y, dims, P = _problem("softmax", 5, "float64", "C", m=300, n_x=30, hidden=40)
-    cfg = TrainingConfig(learning_rate=0.01, output="softmax", optimizer="adam", lambd=0.1,
-                         mini_batch_size=64, seed=4, dtype="float64", threads=2,
-                         solver="primal")
-    costs = {}
-    for split in (False, True):
-        tr = Trainer(X, Y, {k: v.copy() for k, v in P.items()}, cfg)
-        tr._forced_unit_split = split
-        costs[split] = np.asarray(tr.run(30, record_every=1))
-        assert (tr._engine.unit_split_runs > 0) is split
-    np.testing.assert_allclose(costs[True], costs[False], rtol=1e-12)
+    recorded, against the lone loop's (a single buffer made about one run in five
+    differ)."""
+    _split_against_lone(30, lambd=0.1)
 
 
 def test_a_team_of_one_trains_the_engines_arrays():
@@ -209,18 +221,4 @@ def test_a_slow_thread_and_a_short_last_batch(lag):
     import sys
     if not sys.platform.startswith("linux"):
         pytest.skip("the pause is Linux only")
-    X, Y, dims, P = _problem("softmax", 5, "float64", "C", m=300, n_x=30, hidden=40)
-    cfg = TrainingConfig(learning_rate=0.01, output="softmax", optimizer="adam",
-                         mini_batch_size=64, seed=4, dtype="float64", threads=2,
-                         solver="primal")
-    out = {}
-    for split in (False, True):
-        tr = Trainer(X, Y, {k: v.copy() for k, v in P.items()}, cfg)
-        tr._forced_unit_split = split
-        tr._engine._unit_split_lag = lag
-        out[split] = (np.asarray(tr.run(3, record_every=1)), tr.parameters())
-        assert (tr._engine.unit_split_runs > 0) is split
-    np.testing.assert_allclose(out[True][0], out[False][0], rtol=1e-12)
-    for k in P:
-        np.testing.assert_allclose(out[True][1][k], out[False][1][k], rtol=1e-9, atol=1e-12,
-                                   err_msg=k)
+    _split_against_lone(3, lag)
