@@ -1,9 +1,10 @@
-"""A team of two splitting one hidden layer's units (Engine.unit_split) against the loop
-without it, net by net: the measurements behind fastdnn.threads.UNIT_SPLIT_MIN_WORK.
+"""A team of two splitting layer 1's units (Engine.unit_split) against the loop without
+it, net by net: the measurements behind fastdnn.threads.UNIT_SPLIT_MIN_WORK and
+UNIT_SPLIT_MAX_TAIL.
 
-    .venv/bin/python bench/unit_split.py [--rounds 15] [--epochs 5] [--busy]
+    .venv/bin/python bench/unit_split.py [--rounds 15] [--epochs 5] [--busy] [--nets 7,8]
 
-Each net [n_x, h, n_out] trains on synthetic data (uniform X, Fortran-ordered as the
+Each net [n_x, n_1, ..., n_out] trains on synthetic data (uniform X, Fortran-ordered as the
 course's; random labels, softmax output), Adam lr 1e-3, the course shuffle, threads=2,
 from the same initial weights: once by the rules without the unit split (a lone loop with
 its permutation helper, or, for large steps, a team splitting the layers or the batch) and
@@ -28,24 +29,32 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fastdnn.training import Trainer, TrainingConfig  # noqa: E402
 
 NETS = [
-    # n_x, h, n_out, m, batch
-    (30, 20, 3, 2000, 16),
-    (64, 24, 10, 1797, 8),
-    (20, 32, 4, 2000, 32),
-    (64, 32, 10, 1797, 16),
-    (64, 32, 10, 1797, 32),        # issue 12's digits
-    (64, 100, 10, 1797, 200),      # scikit-learn's default net on digits
-    (784, 128, 10, 5000, 64),
+    # dims, m, batch
+    ([30, 20, 3], 2000, 16),
+    ([64, 24, 10], 1797, 8),
+    ([20, 32, 4], 2000, 32),
+    ([64, 32, 10], 1797, 16),
+    ([64, 32, 10], 1797, 32),           # issue 12's digits
+    ([64, 100, 10], 1797, 200),         # scikit-learn's default net on digits
+    ([784, 128, 10], 5000, 64),
+    ([784, 128, 64, 10], 5000, 64),     # issue 12's MNIST-5k
+    ([64, 64, 32, 10], 1797, 32),
+    ([100, 64, 64, 10], 2000, 64),
+    ([100, 64, 64, 64, 10], 2000, 64),
+    ([64, 32, 32, 10], 1797, 32),
+    ([300, 100, 100, 10], 2000, 64),
 ]
 
 
 def trainer(net, dtype, split):
-    nx, h, no, m, mb = net
+    dims, m, mb = net
     rs = np.random.RandomState(0)
-    X = np.asfortranarray(rs.rand(nx, m).astype(dtype))
-    Y = rs.randint(0, no, (1, m))
-    P = {"W1": (rs.randn(h, nx) * 0.1).astype(dtype), "b1": np.zeros((h, 1), dtype),
-         "W2": (rs.randn(no, h) * 0.1).astype(dtype), "b2": np.zeros((no, 1), dtype)}
+    X = np.asfortranarray(rs.rand(dims[0], m).astype(dtype))
+    Y = rs.randint(0, dims[-1], (1, m))
+    P = {}
+    for l in range(1, len(dims)):
+        P[f"W{l}"] = (rs.randn(dims[l], dims[l - 1]) * np.sqrt(2 / dims[l - 1])).astype(dtype)
+        P[f"b{l}"] = np.zeros((dims[l], 1), dtype)
     cfg = TrainingConfig(learning_rate=1e-3, output="softmax", optimizer="adam",
                          mini_batch_size=mb, seed=1, dtype=dtype, threads=2, solver="primal")
     tr = Trainer(X, Y, P, cfg)
@@ -59,19 +68,21 @@ def main():
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--busy", action="store_true")
+    ap.add_argument("--nets", help="comma-separated indices into NETS (default: all)")
     args = ap.parse_args()
     busy = None
     if args.busy:
         busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        print("| net | batch | dtype | step work | without ms | unit split ms | ratio | "
+        print("| net | batch | dtype | step work | tail | without ms | unit split ms | ratio | "
               "medians |")
-        print("|---|---:|---|---:|---:|---:|---:|---|")
-        for net in NETS:
+        print("|---|---:|---|---:|---:|---:|---:|---:|---|")
+        nets = NETS if not args.nets else [NETS[int(i)] for i in args.nets.split(",")]
+        for net in nets:
             for dtype in ("float32", "float64"):
                 trs = {"without": trainer(net, dtype, False), "split": trainer(net, dtype, True)}
                 if not trs["split"]._engine.unit_split:
-                    print(f"| {list(net[:3])} | {net[4]} | {dtype} | - | - | - | - | the step "
+                    print(f"| {net[0]} | {net[2]} | {dtype} | - | - | - | - | - | the step "
                           "does not allow the unit split here |")
                     continue
                 times = {k: [] for k in trs}
@@ -82,8 +93,9 @@ def main():
                         times[k].append((time.perf_counter() - t0) / args.epochs * 1e3)
                 a, b = min(times["without"]), min(times["split"])
                 med = (np.median(times["without"]), np.median(times["split"]))
-                print(f"| {list(net[:3])} | {net[4]} | {dtype} | "
-                      f"{trs['split']._engine.step_work:,} | {a:.3f} | {b:.3f} | {a / b:.2f}x | "
+                eng = trs["split"]._engine
+                print(f"| {net[0]} | {net[2]} | {dtype} | {eng.step_work:,} | "
+                      f"{eng.tail_work / eng.step_work:.1%} | {a:.3f} | {b:.3f} | {a / b:.2f}x | "
                       f"{med[0]:.3f} / {med[1]:.3f} |", flush=True)
     finally:
         if busy is not None:

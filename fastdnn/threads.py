@@ -16,9 +16,10 @@ fastdnn computes on two kinds of threads, never both at once:
   optimiser pass), while BLAS runs single-threaded in each of them
   (``team_limit``).  Small steps stay on one thread: a barrier costs more than
   they would gain.  A thin net's one-pass step splits the batch from
-  ``thin_team_size``'s size.  A net of one hidden layer (relu, AVX-512) trains
-  on a team of two splitting its hidden units (``unit_split``): each thread its
-  units' weights, one exchange of the output's partial sums a step.
+  ``thin_team_size``'s size.  A net of relu layers (AVX-512) trains on a team
+  of two splitting its first hidden layer's units (``unit_split``): each thread
+  its units' weights, one exchange of layer 2's partial sums a step, and the
+  rest of a deeper net (its tail) on both.
 
 So at most ``threads`` threads compute at any time.
 
@@ -36,7 +37,8 @@ __all__ = ["ENV_VAR", "MAX_THREADS", "TEAM_MIN_WORK", "resolve_threads", "limit"
            "available_cores", "blas_threads", "team_min_work", "team_size", "team_limit",
            "cpu_model", "TEAM_BATCH", "TEAM_SPLIT_BATCH", "TEAM_SPLIT_SHARE_F64",
            "team_splits_batch", "THIN_TEAM_WORK", "THIN_EXAMPLE_WEIGHTS", "thin_team_size",
-           "permutation_helper", "PERM_HELPER_MIN_WORK", "unit_split", "UNIT_SPLIT_MIN_WORK"]
+           "permutation_helper", "PERM_HELPER_MIN_WORK", "unit_split", "UNIT_SPLIT_MIN_WORK",
+           "UNIT_SPLIT_MIN_WORK_DEEP", "UNIT_SPLIT_MAX_TAIL"]
 
 ENV_VAR = "FASTDNN_NUM_THREADS"
 #: the largest thread count: BLAS libraries take it as a C int
@@ -275,13 +277,33 @@ def permutation_helper(threads, epoch_work=None):
 #: rounds were up to about 3x the best on some nets, with the unit split and without it.
 UNIT_SPLIT_MIN_WORK = 30_000
 
+#: the same for deeper nets, whose layer 2 the team adds up from two partial sums (n_2 x
+#: batch values a step from each thread's cache to the other's, where a net of one hidden
+#: layer exchanges n_L x batch) and whose tail (layers 3..L: ``Engine.tail_work``) both
+#: threads run.  bench/unit_split.py --nets 7-12 --rounds 9 --epochs 3 (float32 /
+#: float64): [64, 32, 32, 10] batch 32 (325,632) 0.80x / 0.87x; [64, 64, 32, 10] batch 32
+#: (620,544) 1.02x / 1.27x; [100, 64, 64, 10] batch 64 (2,138,112) 2.14x / 2.09x;
+#: [100, 64, 64, 64, 10] batch 64 (tail 31% of the step) 2.21x / 2.24x; [300, 100, 100,
+#: 10] batch 64 1.02x / 1.02x; [784, 128, 64, 10] batch 64 (issue 12's MNIST-5k) 1.15x /
+#: 1.55x (noisy: the machine's other load moved single rounds up to 1.5x).
+UNIT_SPLIT_MIN_WORK_DEEP = 1_000_000
 
-def unit_split(threads, step_work):
-    """Whether a net of one hidden layer trains on a team of two splitting its hidden
-    units (where its step allows it, ``Engine.unit_split``): ``resolve_threads(threads)``
-    (else the threads BLAS would use) and the available cores both at least 2, steps of at
-    least UNIT_SPLIT_MIN_WORK multiply-adds, and a build that runs teams."""
-    if step_work < UNIT_SPLIT_MIN_WORK:
+#: the largest share of the step's products (``Engine.tail_work / Engine.step_work``)
+#: that both threads of a unit-split team may repeat: a tail of 31% measured 2.21x above.
+UNIT_SPLIT_MAX_TAIL = 1 / 3
+
+
+def unit_split(threads, step_work, tail_work=0):
+    """Whether a net trains on a team of two splitting its first hidden layer's units
+    (where its step allows it, ``Engine.unit_split``): ``resolve_threads(threads)`` (else
+    the threads BLAS would use) and the available cores both at least 2, steps of at least
+    UNIT_SPLIT_MIN_WORK multiply-adds (one hidden layer; ``tail_work`` 0) or of at least
+    UNIT_SPLIT_MIN_WORK_DEEP with a tail of at most UNIT_SPLIT_MAX_TAIL of them (deeper
+    nets), and a build that runs teams."""
+    if tail_work > 0:
+        if step_work < UNIT_SPLIT_MIN_WORK_DEEP or tail_work > UNIT_SPLIT_MAX_TAIL * step_work:
+            return False
+    elif step_work < UNIT_SPLIT_MIN_WORK:
         return False
     if _wanted(threads) < 2 or available_cores() < 2:
         return False

@@ -60,8 +60,10 @@ def problem(shape, output, dtype, order="F", seed=0):
 
 def train(X, Y, P, cfg, workers, perms=None, sample_weight=None, epochs=EPOCHS):
     """``epochs`` epochs on a team of ``workers`` (threads=workers, any step size: the
-    caller lowers TEAM_MIN_WORK); checks that the team ran."""
+    caller lowers TEAM_MIN_WORK; the teams that split the hidden units have their own
+    tests, tests/test_unit_split.py); checks that the team ran."""
     tr = Trainer(X, Y, P, cfg.replace(threads=workers), sample_weight=sample_weight)
+    tr._forced_unit_split = False
     if cfg.shuffle == "external":
         costs = [tr.run_epoch(perms[e]) for e in range(epochs)]
     else:

@@ -252,13 +252,21 @@ cdef struct USide:
     void *wb                # (mb)
     void *tr                # (n0 * mb) the batch in the other order
     void *trA               # (h * mb) its hidden units' activations, transposed
-    void *Z                 # (n_L, mb) the output layer: Z, A, dZ
-    void *A
-    void *dZ
-    void *b                 # (n_L) b_L, its optimiser state and gradient
-    void *Vb
-    void *Sb
-    void *Gb
+    void *trT               # (mb * max n_(l-1), l >= 3) the tail's activations, transposed
+    # the tail: layers 2..L after the exchange, which both threads run on their own copies
+    # (thread 0's are the engine's arrays), indexed by layer: W, GW and their state for
+    # l >= 3 (W_2 is split, below), b, Gb and their state, A and dZ for l >= 2
+    void **W
+    void **GW
+    void **VW
+    void **SW
+    void **b
+    void **Gb
+    void **Vb
+    void **Sb
+    void **A
+    void **dZ
+    void *Z                 # (n_L, mb) the output layer's pre-activation
     double *colmax          # (mb) softmax scratch
     double *colsum
     long long t             # optimiser steps done (Spec.t's, kept here during a run: no line
@@ -278,7 +286,7 @@ cdef struct USide:
     void *Sb1
     void *A1                # (h, mb)
     void *dZ1
-    void *W2                # (n_L, h) columns h0..h1-1 of W_2
+    void *W2                # (n_2, h) columns h0..h1-1 of W_2
     void *GW2
     void *VW2
     void *SW2
@@ -286,7 +294,7 @@ cdef struct USide:
 
 cdef struct USplit:
     USide side[2]
-    void *P                 # (2 parities x 2 threads, n_L * mb): the partial outputs
+    void *P                 # (2 parities x 2 threads, n_2 * mb): the partial sums of Z_2
     fd_counter shared[2]    # thread t raises shared[t] to s once its share of step s is in P
     int lag[2]              # tests: thread t pauses lag[t] microseconds after each exchange
 
@@ -605,7 +613,9 @@ cdef inline floating *_at(floating *M, Py_ssize_t off) noexcept nogil:
 
 cdef inline void _gather_rows(const floating *X, int64_t n0, const int64_t *idx, int k0,
                               int k1, int a, int e, floating *out) noexcept nogil:
-    """out (e - a, k1 - k0) column-major = X[a:e, idx[k0:k1]] of a Fortran-ordered X."""
+    """out (e - a, k1 - k0) column-major = X[a:e, idx[k0:k1]] of a Fortran-ordered X.
+    (Asking for the lines of the column after next ahead of its copy, 2 us of 7.9 saved in
+    a C loop alone, measured no faster in a unit-split team's MNIST-5k epoch.)"""
     cdef int k
     for k in range(k0, k1):
         memcpy(out + <Py_ssize_t>(k - k0) * (e - a), X + idx[k] * n0 + a,
@@ -946,28 +956,33 @@ cdef void _thin_out(double *Z, const double *b, double *A, int rows, int cnt,
     out_forward(OUT_SIGMOID, Z, b, A, rows, cnt, NULL, NULL, ld)
 
 
-cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
-                     const floating *Yp, int ldy, const floating *wp, int ms, bint want_cost,
-                     int tid) noexcept nogil:
-    """One step of a unit-split team (Spec.us: two threads, one hidden layer of relu units,
-    AVX-512's fused products; see Engine.unit_split).  Thread t owns hidden units
-    h0..h1-1: their rows of W_1, b_1, A_1, dZ_1, G_W1, G_b1 and their columns of W_2, G_W2,
-    with the optimiser's state of each, as its own copies (USide, copied in before the run
-    and out after it), which the other thread never touches.  Each thread takes the whole
-    batch (its own gather: X is read by both, written by none), computes its units'
-    activations and their share of the output, P_t = W_2[:, h] A_1[h], and raises its
-    counter; once the other's share is in, each adds P_0 + P_1 and runs the output layer,
-    the loss's delta and b_L's update on its own copy (the same values on both: the same
-    inputs through the same code), then back-propagates to its own units and updates them.
-    What the two exchange in a step is P (n_L x mb values) and a counter each; P_t
-    alternates between two buffers by the step's parity, so a thread writing the next
-    step's share (which it does only once the other has finished reading this step's: the
-    other's share of the next step is not in before then, and a thread waits for it before
-    its own third write) never overwrites one being read.  Z_2 is the sum of two partial
-    sums (each a multiply-add chain over its units): the lone thread's to rounding
-    (tests/test_unit_split.py)."""
+cdef double _step_us(Spec *sp, Bufs *B, const floating *Xr, long ldr, const floating *Xe,
+                     long lde, const floating *Yp, int ldy, const floating *wp, int ms,
+                     bint want_cost, int tid) noexcept nogil:
+    """One step of a unit-split team (Spec.us: two threads, relu hidden layers, AVX-512's
+    fused products; see Engine.unit_split).  Thread t owns hidden units h0..h1-1 of layer 1:
+    their rows of W_1, b_1, A_1, dZ_1, G_W1, G_b1 and their columns of W_2, G_W2, with the
+    optimiser's state of each, as its own copies (USide, copied in before the run and out
+    after it), which the other thread never touches.  Each thread takes the whole batch
+    (its own gather: X is read by both, written by none) in both orders, Xr (n0 x ms,
+    row-major) and Xe (ms x n0), computes its units' activations
+    and their share of layer 2's pre-activation, P_t = W_2[:, h] A_1[h], and raises its
+    counter; once the other's share is in, each adds P_0 + P_1 and runs the tail (layer 2's
+    bias and activation, layers 3..L, the loss's delta, back-propagation down to dZ_2, and
+    the tail's updates: b_2..b_L, W_3..W_L) on its own copy (the same values on both: the
+    same inputs through the same code), then back-propagates to its own units and updates
+    them.  The tail is what both threads do: fastdnn.threads.unit_split takes the split
+    only where it is a small part of the step.  What the two exchange in a step is P
+    (n_2 x mb values) and a counter each; P_t alternates between two buffers by the step's
+    parity, so a thread writing the next step's share (which it does only once the other
+    has finished reading this step's: the other's share of the next step is not in before
+    then, and a thread waits for it before its own third write) never overwrites one being
+    read.  Z_2 is the sum of two partial sums (each a multiply-add chain over its units):
+    the lone thread's to rounding (tests/test_unit_split.py)."""
     cdef USide *S = &B.us.side[tid]
-    cdef int n0 = B.n[0], nL = B.n[2], hh = S.h1 - S.h0
+    cdef int L = sp.L, l
+    cdef int *n = B.n
+    cdef int n0 = n[0], n2 = n[2], nL = n[L], hh = S.h1 - S.h0
     cdef floating *W1 = <floating *>S.W1
     cdef floating *b1 = <floating *>S.b1
     cdef floating *A1 = <floating *>S.A1
@@ -976,27 +991,31 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     cdef floating *Gb1 = <floating *>S.Gb1
     cdef floating *W2 = <floating *>S.W2
     cdef floating *GW2 = <floating *>S.GW2
+    cdef floating **W = <floating **>S.W
+    cdef floating **GW = <floating **>S.GW
+    cdef floating **b = <floating **>S.b
+    cdef floating **Gb = <floating **>S.Gb
+    cdef floating **A = <floating **>S.A
+    cdef floating **dZ = <floating **>S.dZ
     cdef floating *Z = <floating *>S.Z
-    cdef floating *A = <floating *>S.A
-    cdef floating *dZ = <floating *>S.dZ
-    cdef floating *tr = <floating *>S.tr
     cdef floating *trA = <floating *>S.trA
+    cdef floating *trT = <floating *>S.trT
+    cdef floating *top
     cdef long long t = S.t
-    cdef Py_ssize_t part = <Py_ssize_t>nL * ms
+    cdef Py_ssize_t part = <Py_ssize_t>n2 * ms
     # the four buffers at fixed places, each of a full batch's size (a shorter last batch's
     # shares at the same places: placed by its own size they would overlap the last step's)
-    cdef Py_ssize_t slot = <Py_ssize_t>nL * sp.mb
+    cdef Py_ssize_t slot = <Py_ssize_t>n2 * sp.mb
     cdef floating *P = <floating *>B.us.P + ((t & 1) * 2) * slot
     cdef floating *Pt = P + tid * slot
-    cdef const floating *Xr
-    cdef const floating *Xe
-    cdef long ldr, lde
-    cdef Py_ssize_t k
+    cdef Py_ssize_t k, i
     cdef double N, cost = 0, l2
-    cdef floating alpha
+    cdef floating alpha, v
+    cdef const floating *bias
     cdef Hyper h
     cdef bint sums_done
     cdef int step = B.us.shared[tid].value + 1
+    cdef long long epi = 0
 
     if wp != NULL:
         N = 0
@@ -1006,40 +1025,45 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         N = ms
     alpha = <floating>(1.0 / N)
     if want_cost and sp.lambd != 0:
-        # the L2 term over the thread's own parameters (read before it updates them)
-        # (by the step's parity, as P: the other may still read the last step's)
-        B.l2part[(t & 1) * 2 + tid] = (_sum_sq(W1, <Py_ssize_t>hh * n0)
-                                       + _sum_sq(W2, <Py_ssize_t>nL * hh))
+        # the L2 term over the thread's own parameters (read before it updates them), and
+        # thread 0's over the tail's (by the step's parity, as P: the other may still read
+        # the last step's)
+        l2 = _sum_sq(W1, <Py_ssize_t>hh * n0) + _sum_sq(W2, <Py_ssize_t>n2 * hh)
+        if tid == 0:
+            for l in range(3, L + 1):
+                l2 += _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
+        B.l2part[(t & 1) * 2 + tid] = l2
 
-    # the batch in both orders: row-major (n0 x ms) for Z_1, example-major for G_W1
-    if a0_rm:
-        Xr = A0
-        ldr = ld0
-        transpose(n0, ms, A0, ld0, tr, n0)
-        Xe = tr
-        lde = n0
-    else:
-        Xe = A0
-        lde = ld0
-        transpose(ms, n0, A0, ld0, tr, ms)
-        Xr = tr
-        ldr = ms
     # the thread's units: A_1[h] = relu(W_1[h] X + b_1[h]); its share of Z_2
     gemm_epi(hh, ms, n0, <floating>1, W1, n0, 1, Xr, ldr, A1, ms, EPI_BIAS_RELU, b1, NULL, 0)
-    gemm_epi(nL, ms, hh, <floating>1, W2, hh, 1, A1, ms, Pt, ms, EPI_STORE, NULL, NULL, 0)
+    gemm_epi(n2, ms, hh, <floating>1, W2, hh, 1, A1, ms, Pt, ms, EPI_STORE, NULL, NULL, 0)
     fd_raise(&B.us.shared[tid], step)
     fd_wait_for(&B.us.shared[1 - tid], step, 20000)
     if B.us.lag[tid]:
         fd_lag(B.us.lag[tid])
 
-    # the output layer, each thread on its own copy
-    for k in range(part):
-        Z[k] = P[k] + P[slot + k]
-    out_forward(sp.output, Z, <floating *>S.b, A, nL, ms, S.colmax, S.colsum, ms)
+    # the tail, each thread on its own copy: layer 2 from the two shares, then layers 3..L
+    if L == 2:
+        for k in range(part):
+            Z[k] = P[k] + P[slot + k]
+    else:
+        top = A[2]
+        bias = b[2]
+        for i in range(n2):
+            for k in range(ms):
+                v = P[i * ms + k] + P[slot + i * ms + k] + bias[i]
+                top[i * ms + k] = v if v > 0 else <floating>0
+        for l in range(3, L):
+            gemm_epi(n[l], ms, n[l - 1], <floating>1, W[l], n[l - 1], 1, A[l - 1], ms,
+                     A[l], ms, EPI_BIAS_RELU, b[l], NULL, 0)
+        gemm_epi(nL, ms, n[L - 1], <floating>1, W[L], n[L - 1], 1, A[L - 1], ms, Z, ms,
+                 EPI_STORE, NULL, NULL, 0)
+        epi += L - 2
+    out_forward(sp.output, Z, b[L], A[L], nL, ms, S.colmax, S.colsum, ms)
     if tid == 0 and want_cost:
         if sp.lambd != 0:
             cost = 0.5 * sp.lambd * (B.l2part[(t & 1) * 2] + B.l2part[(t & 1) * 2 + 1])
-        cost += loss_sum(sp.output, sp.loss_conv, A, Yp, ldy, wp, nL, ms, sp.clip_eps, ms)
+        cost += loss_sum(sp.output, sp.loss_conv, A[L], Yp, ldy, wp, nL, ms, sp.clip_eps, ms)
         cost /= N
     t += 1
     S.t = t
@@ -1047,14 +1071,27 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:
         h.c1 = 1 - pow(h.beta1, <double>t)
         h.c2 = 1 - pow(h.beta2, <double>t)
-    output_delta(dZ, A, Yp, ldy, wp, nL, ms, ms)
-    _row_means(dZ, <floating *>S.Gb, nL, ms, N)
+    output_delta(dZ[L], A[L], Yp, ldy, wp, nL, ms, ms)
+    # the tail's gradients, down to dZ_2 and G_b2
+    for l in range(L, 2, -1):
+        transpose(n[l - 1], ms, A[l - 1], ms, trT, n[l - 1])
+        sums_done = gemm_epi(n[l], n[l - 1], ms, alpha, dZ[l], ms, 1, trT, n[l - 1], GW[l],
+                             n[l - 1], EPI_STORE_SUM, NULL, NULL, 0, Gb[l])
+        if not sums_done:
+            gemm_epi(n[l], n[l - 1], ms, alpha, dZ[l], ms, 1, trT, n[l - 1], GW[l], n[l - 1],
+                     EPI_STORE, NULL, NULL, 0)
+            _row_means(dZ[l], Gb[l], n[l], ms, N)
+        gemm_epi(n[l - 1], ms, n[l], <floating>1, W[l], 1, n[l - 1], dZ[l], ms, dZ[l - 1], ms,
+                 EPI_RELU_BACK, NULL, A[l - 1], ms)
+        epi += 2 if sums_done else 3
+    _row_means(dZ[2], Gb[2], n2, ms, N)
 
-    # back to the thread's units: G_W2[:, h] = dZ A_1[h]^T / N, dZ_1[h] = W_2[:, h]^T dZ
+    # back to the thread's units: G_W2[:, h] = dZ_2 A_1[h]^T / N, dZ_1[h] = W_2[:, h]^T dZ_2
     # where A_1[h] > 0, G_W1[h] = dZ_1[h] X^T / N and G_b1[h]
     transpose(hh, ms, A1, ms, trA, hh)
-    gemm_epi(nL, hh, ms, alpha, dZ, ms, 1, trA, hh, GW2, hh, EPI_STORE, NULL, NULL, 0)
-    gemm_epi(hh, ms, nL, <floating>1, W2, 1, hh, dZ, ms, dZ1, ms, EPI_RELU_BACK, NULL, A1, ms)
+    gemm_epi(n2, hh, ms, alpha, dZ[2], ms, 1, trA, hh, GW2, hh, EPI_STORE, NULL, NULL, 0)
+    gemm_epi(hh, ms, n2, <floating>1, W2, 1, hh, dZ[2], ms, dZ1, ms, EPI_RELU_BACK, NULL,
+             A1, ms)
     sums_done = gemm_epi(hh, n0, ms, alpha, dZ1, ms, 1, Xe, lde, GW1, n0, EPI_STORE_SUM,
                          NULL, NULL, 0, Gb1)
     if not sums_done:
@@ -1062,15 +1099,20 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         _row_means(dZ1, Gb1, hh, ms, N)
 
     if tid == 0:
-        S.epi += 5 if sums_done else 6      # thread 0's fused products (Engine.fused_products)
-    # the updates: the thread's own parameters, and its own copy of b_L
+        # thread 0's fused products (Engine.fused_products)
+        S.epi += epi + (5 if sums_done else 6)
+    # the updates: the thread's own parameters, and its own copy of the tail's
     opt_update(sp.optimizer, &h, W1, GW1, <floating *>S.VW1, <floating *>S.SW1,
                <Py_ssize_t>hh * n0, sp.lambd / N)
     opt_update(sp.optimizer, &h, b1, Gb1, <floating *>S.Vb1, <floating *>S.Sb1, hh, 0.0)
     opt_update(sp.optimizer, &h, W2, GW2, <floating *>S.VW2, <floating *>S.SW2,
-               <Py_ssize_t>nL * hh, sp.lambd / N)
-    opt_update(sp.optimizer, &h, <floating *>S.b, <floating *>S.Gb, <floating *>S.Vb,
-               <floating *>S.Sb, nL, 0.0)
+               <Py_ssize_t>n2 * hh, sp.lambd / N)
+    for l in range(2, L + 1):
+        if l > 2:
+            opt_update(sp.optimizer, &h, W[l], GW[l], <floating *>S.VW[l],
+                       <floating *>S.SW[l], <Py_ssize_t>n[l] * n[l - 1], sp.lambd / N)
+        opt_update(sp.optimizer, &h, b[l], Gb[l], <floating *>S.Vb[l], <floating *>S.Sb[l],
+                   n[l], 0.0)
     return cost
 
 
@@ -1113,7 +1155,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     if nt > 1 and sp.dp:
         return _step_dp(sp, B, A0, ld0, a0_rm, Yp, ldy, wp, ms, want_cost, tid, nt)
     if nt == 2 and sp.us:
-        return _step_us(sp, B, A0, ld0, a0_rm, Yp, ldy, wp, ms, want_cost, tid)
+        return _in_place_us(sp, B, A0, ld0, a0_rm, Yp, ldy, wp, ms, want_cost, tid)
     if tid == 0:
         _draw_masks(sp, B, ms, D[1])
     _sync(nt)           # the masks, the batch and the last step's parameters are complete
@@ -1336,11 +1378,28 @@ cdef void _gather_targets(Bufs *B, int64_t m, int nL, const int64_t *perm, int m
             wb[k] = w[perm[k]]
 
 
+cdef double _in_place_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
+                         const floating *Yp, int ldy, const floating *wp, int ms,
+                         bint want_cost, int tid) noexcept nogil:
+    """A unit-split team's step on a batch (in place, columns of X, Y, w themselves, or
+    the thread's own gather): each thread copies it into its own buffer in the other
+    order, then _step_us."""
+    cdef floating *tr = <floating *>B.us.side[tid].tr
+    cdef int n0 = B.n[0]
+    if a0_rm:
+        transpose(n0, ms, A0, ld0, tr, n0)
+        return _step_us(sp, B, A0, ld0, tr, n0, Yp, ldy, wp, ms, want_cost, tid)
+    transpose(ms, n0, A0, ld0, tr, ms)
+    return _step_us(sp, B, tr, ms, A0, ld0, Yp, ldy, wp, ms, want_cost, tid)
+
+
 cdef double _gather_own(Spec *sp, Bufs *B, int64_t start, int ms, bint want_cost, int tid,
                         floating dummy) noexcept nogil:
     """A unit-split team's step on the shuffled batch at start..start+ms-1 of B.perm: the
     thread's own gather of the batch (its inputs, targets, weights) into its own buffers
-    (USide), then _step_us; returns the step's cost (thread 0's)."""
+    (USide), then _in_place_us; returns the step's cost (thread 0's).  (Each thread
+    gathering half of the batch into buffers both read, with a second exchange a step,
+    measured no faster: 1% on issue 12's MNIST-5k.)"""
     cdef USide *S = &B.us.side[tid]
     cdef int64_t m = sp.m
     cdef int n0 = B.n[0], i, k
@@ -1354,8 +1413,8 @@ cdef double _gather_own(Spec *sp, Bufs *B, int64_t start, int ms, bint want_cost
     else:
         _gather_rows(X, n0, perm, 0, ms, 0, n0, Xb)
     _gather_targets(B, m, B.n[sp.L], perm, ms, <floating *>S.Yb, <floating *>S.wb)
-    return _step_us(sp, B, Xb, ms if B.x_rm else n0, B.x_rm, <floating *>S.Yb, ms,
-                    NULL if B.w == NULL else <floating *>S.wb, ms, want_cost, tid)
+    return _in_place_us(sp, B, Xb, ms if B.x_rm else n0, B.x_rm, <floating *>S.Yb, ms,
+                        NULL if B.w == NULL else <floating *>S.wb, ms, want_cost, tid)
 
 
 cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, int nt,
@@ -2230,15 +2289,24 @@ cdef class Engine:
         self._us_arrays[name] = a
         return _ptr(a)
 
+    cdef void **_us_table(self, str name, int L) except NULL:
+        """A table of L + 1 pointers (a side's tail, by layer), NULL to start with."""
+        a = np.zeros(L + 1, dtype=np.intp)
+        self._us_arrays[name] = a
+        return <void **><uintptr_t>a.ctypes.data
+
     cdef _unit_split_ready(self):
         """A unit-split team's buffers (allocated at its first run); each thread's copies of
-        its units' parameters and state, and of b_L's, set to the engine's (the arrays the
-        caller passed); the counters reset."""
+        its units' parameters and state, and thread 1's of the tail's, set to the engine's
+        (the arrays the caller passed); the counters reset."""
         cdef Bufs *B = &self.B
-        cdef int L = self.sp.L, mb = self.sp.mb, n0 = B.n[0], n1 = B.n[1], nL = B.n[L]
-        cdef int t, lo, hi, hh
+        cdef int L = self.sp.L, mb = self.sp.mb, n0 = B.n[0], n1 = B.n[1], n2 = B.n[2]
+        cdef int nL = B.n[L]
+        cdef int t, l, lo, hi, hh, widest = 1
         cdef USide *S
         cdef bint has_v = B.VW[1] != NULL, has_s = B.SW[1] != NULL
+        for l in range(3, L + 1):
+            widest = max(widest, B.n[l - 1])
         if self._us_arrays is None:
             self._us_arrays = {}
             for t in range(2):
@@ -2250,34 +2318,33 @@ cdef class Engine:
                 S.t = 0
                 S.tr = self._us_new(f"tr{t}", n0 * mb)
                 S.trA = self._us_new(f"trA{t}", hh * mb)
+                S.trT = self._us_new(f"trT{t}", widest * mb)
                 S.W1 = self._us_new(f"W1_{t}", hh * n0)
                 S.b1 = self._us_new(f"b1_{t}", hh)
                 S.GW1 = self._us_new(f"GW1_{t}", hh * n0)
                 S.Gb1 = self._us_new(f"Gb1_{t}", hh)
                 S.A1 = self._us_new(f"A1_{t}", hh * mb)
                 S.dZ1 = self._us_new(f"dZ1_{t}", hh * mb)
-                S.W2 = self._us_new(f"W2_{t}", nL * hh)
-                S.GW2 = self._us_new(f"GW2_{t}", nL * hh)
+                S.W2 = self._us_new(f"W2_{t}", n2 * hh)
+                S.GW2 = self._us_new(f"GW2_{t}", n2 * hh)
                 S.VW1 = S.Vb1 = S.VW2 = S.SW1 = S.Sb1 = S.SW2 = NULL
                 if has_v:
                     S.VW1 = self._us_new(f"VW1_{t}", hh * n0)
                     S.Vb1 = self._us_new(f"Vb1_{t}", hh)
-                    S.VW2 = self._us_new(f"VW2_{t}", nL * hh)
+                    S.VW2 = self._us_new(f"VW2_{t}", n2 * hh)
                 if has_s:
                     S.SW1 = self._us_new(f"SW1_{t}", hh * n0)
                     S.Sb1 = self._us_new(f"Sb1_{t}", hh)
-                    S.SW2 = self._us_new(f"SW2_{t}", nL * hh)
+                    S.SW2 = self._us_new(f"SW2_{t}", n2 * hh)
                 if t == 0:
+                    # thread 0's tail is the engine's own
                     S.Xb = B.Xb
                     S.Yb = B.Yb
                     S.wb = B.wb
                     S.Z = B.Z[L]
-                    S.A = B.A[L]
-                    S.dZ = B.dZ[L]
-                    S.b = B.b[L]
-                    S.Vb = B.Vb[L]
-                    S.Sb = B.Sb[L]
-                    S.Gb = B.Gb[L]
+                    S.W, S.GW, S.VW, S.SW = B.W, B.GW, B.VW, B.SW
+                    S.b, S.Gb, S.Vb, S.Sb = B.b, B.Gb, B.Vb, B.Sb
+                    S.A, S.dZ = B.A, B.dZ
                     S.colmax = B.colmax
                     S.colsum = B.colsum
                 else:
@@ -2285,21 +2352,34 @@ cdef class Engine:
                     S.Yb = self._us_new("Yb_1", nL * mb)
                     S.wb = self._us_new("wb_1", mb)
                     S.Z = self._us_new("Z_1", nL * mb)
-                    S.A = self._us_new("A_1", nL * mb)
-                    S.dZ = self._us_new("dZ_1", nL * mb)
-                    S.b = self._us_new("b_1", nL)
-                    S.Gb = self._us_new("Gb_1", nL)
-                    S.Vb = S.Sb = NULL
-                    if has_v:
-                        S.Vb = self._us_new("Vb_1", nL)
-                    if has_s:
-                        S.Sb = self._us_new("Sb_1", nL)
+                    S.W, S.GW = self._us_table("W*", L), self._us_table("GW*", L)
+                    S.VW, S.SW = self._us_table("VW*", L), self._us_table("SW*", L)
+                    S.b, S.Gb = self._us_table("b*", L), self._us_table("Gb*", L)
+                    S.Vb, S.Sb = self._us_table("Vb*", L), self._us_table("Sb*", L)
+                    S.A, S.dZ = self._us_table("A*", L), self._us_table("dZ*", L)
+                    for l in range(2, L + 1):
+                        S.b[l] = self._us_new(f"b{l}_1", B.n[l])
+                        S.Gb[l] = self._us_new(f"Gb{l}_1", B.n[l])
+                        S.A[l] = self._us_new(f"A{l}_1", B.n[l] * mb)
+                        S.dZ[l] = self._us_new(f"dZ{l}_1", B.n[l] * mb)
+                        if has_v:
+                            S.Vb[l] = self._us_new(f"Vb{l}_1", B.n[l])
+                        if has_s:
+                            S.Sb[l] = self._us_new(f"Sb{l}_1", B.n[l])
+                        if l < 3:
+                            continue
+                        S.W[l] = self._us_new(f"W{l}_1", B.n[l] * B.n[l - 1])
+                        S.GW[l] = self._us_new(f"GW{l}_1", B.n[l] * B.n[l - 1])
+                        if has_v:
+                            S.VW[l] = self._us_new(f"VW{l}_1", B.n[l] * B.n[l - 1])
+                        if has_s:
+                            S.SW[l] = self._us_new(f"SW{l}_1", B.n[l] * B.n[l - 1])
                     S.colmax = <double *>self._us_new("colmax_1", mb, True)
                     S.colsum = <double *>self._us_new("colsum_1", mb, True)
-            self._us.P = self._us_new("P", 4 * nL * mb)
+            self._us.P = self._us_new("P", 4 * n2 * mb)
             B.us = &self._us
         for t in range(2):
-            for name, full, in_rows in self._us_pairs(t):
+            for name, full, in_rows, own in self._us_pairs(t):
                 part = self._us_arrays[name][:full[in_rows].size].reshape(full[in_rows].shape)
                 np.copyto(part, full[in_rows])
         for t in range(2):
@@ -2310,42 +2390,55 @@ cdef class Engine:
             self._us.shared[t].wanted = 0
 
     def _us_pairs(self, int t):
-        """(own buffer's name, engine's array, index of thread t's part) of every array a
-        unit-split thread keeps its own copy of: W_1, b_1 (rows of its units), W_2 (their
-        columns), the optimiser's state of each, and thread 1's copy of b_L's."""
+        """(own buffer's name, engine's array, index of thread t's part, whether it is the
+        thread's own) of every array a unit-split thread keeps its own copy of: W_1, b_1
+        (rows of its units), W_2 (their columns), the optimiser's state of each (its own:
+        written back after a run), and thread 1's copy of the tail (b_2..b_L, W_3..W_L and
+        their state: thread 0's are the engine's arrays)."""
         cdef USide *S = &self._us.side[t]
+        cdef int l, L = self.sp.L
         Ws, bs, VWs, Vbs, SWs, Sbs = self.keep[3:9]
+        has_v, has_s = self.B.VW[1] != NULL, self.B.SW[1] != NULL
         rows = slice(S.h0, S.h1)
         cols = (slice(None), slice(S.h0, S.h1))
-        out = [(f"W1_{t}", Ws[0], rows), (f"b1_{t}", bs[0], rows), (f"W2_{t}", Ws[1], cols)]
-        if self.B.VW[1] != NULL:
-            out += [(f"VW1_{t}", VWs[0], rows), (f"Vb1_{t}", Vbs[0], rows),
-                    (f"VW2_{t}", VWs[1], cols)]
-        if self.B.SW[1] != NULL:
-            out += [(f"SW1_{t}", SWs[0], rows), (f"Sb1_{t}", Sbs[0], rows),
-                    (f"SW2_{t}", SWs[1], cols)]
+        out = [(f"W1_{t}", Ws[0], rows, True), (f"b1_{t}", bs[0], rows, True),
+               (f"W2_{t}", Ws[1], cols, True)]
+        if has_v:
+            out += [(f"VW1_{t}", VWs[0], rows, True), (f"Vb1_{t}", Vbs[0], rows, True),
+                    (f"VW2_{t}", VWs[1], cols, True)]
+        if has_s:
+            out += [(f"SW1_{t}", SWs[0], rows, True), (f"Sb1_{t}", Sbs[0], rows, True),
+                    (f"SW2_{t}", SWs[1], cols, True)]
         if t == 1:
-            out.append(("b_1", bs[1], slice(None)))
-            if self.B.VW[1] != NULL:
-                out.append(("Vb_1", Vbs[1], slice(None)))
-            if self.B.SW[1] != NULL:
-                out.append(("Sb_1", Sbs[1], slice(None)))
+            whole = slice(None)
+            for l in range(2, L + 1):
+                out.append((f"b{l}_1", bs[l - 1], whole, False))
+                if has_v:
+                    out.append((f"Vb{l}_1", Vbs[l - 1], whole, False))
+                if has_s:
+                    out.append((f"Sb{l}_1", Sbs[l - 1], whole, False))
+                if l < 3:
+                    continue
+                out.append((f"W{l}_1", Ws[l - 1], whole, False))
+                if has_v:
+                    out.append((f"VW{l}_1", VWs[l - 1], whole, False))
+                if has_s:
+                    out.append((f"SW{l}_1", SWs[l - 1], whole, False))
         return out
 
     cdef _unit_split_back(self):
         """After a unit-split run: each thread's copies of its units' parameters and state
-        written back into the engine's arrays (thread 0's b_L is the engine's own), and the
-        last step's gradients into Engine.grads."""
+        written back into the engine's arrays (thread 0's tail is the engine's own), and the
+        last step's gradients of its units into Engine.grads."""
         cdef int t
         self.sp.t = self._us.side[0].t
         self.B.epi_runs += self._us.side[0].epi
         gw1, gb1, gw2 = self.grads[0], self.grads[1], self.grads[2]
         for t in range(2):
-            for name, full, in_rows in self._us_pairs(t):
-                if name.startswith(("b_", "Vb_", "Sb_")):
-                    continue
-                np.copyto(full[in_rows],
-                          self._us_arrays[name][:full[in_rows].size].reshape(full[in_rows].shape))
+            for name, full, in_rows, own in self._us_pairs(t):
+                if own:
+                    np.copyto(full[in_rows], self._us_arrays[name][:full[in_rows].size]
+                              .reshape(full[in_rows].shape))
             S = &self._us.side[t]
             rows = slice(S.h0, S.h1)
             for name, full, in_rows in ((f"GW1_{t}", gw1, rows), (f"Gb1_{t}", gb1, rows),
@@ -2414,18 +2507,20 @@ cdef class Engine:
 
     @property
     def unit_split(self):
-        """Whether a team of two (workers == 2) splits the hidden units between its threads
-        (_step_us: each thread its units' rows of W_1 and columns of W_2, one barrier a
-        step) rather than each layer's products or the batch.  Set True, it holds where the
-        step allows it: one hidden layer of relu units of more than one vector's lanes (16
-        floats, 8 doubles), AVX-512's fused products (fused_products' kernel), no dropout,
-        gram solver, chunk-by-chunk gather, thin-net passes or gradients alone."""
+        """Whether a team of two (workers == 2) splits layer 1's units between its threads
+        (_step_us: each thread its units' rows of W_1 and columns of W_2, one exchange of
+        Z_2's partial sums a step, and both threads the rest of the net, the tail: layers
+        3..L and b_2) rather than each layer's products or the batch.  Set True, it holds
+        where the step allows it: relu hidden layers, a first of more than one vector's
+        lanes (16 floats, 8 doubles), AVX-512's fused products (fused_products' kernel), no
+        dropout, gram solver, chunk-by-chunk gather, thin-net passes or gradients alone.
+        Whether it pays (the tail small: tail_work) is fastdnn.threads.unit_split's rule."""
         return bool(self.sp.us)
 
     @unit_split.setter
     def unit_split(self, value):
         cdef int lanes = 8 if self.is_double else 16
-        self.sp.us = (bool(value) and self.sp.L == 2 and self.B.epi
+        self.sp.us = (bool(value) and self.B.epi
                       and self.sp.hidden == ACT_RELU and not self.sp.dropout
                       and not self.sp.gram and not self._lazy_x and not self.sp.thin
                       and not self.sp.no_update and self.B.n[1] > lanes)
@@ -2452,6 +2547,16 @@ cdef class Engine:
         cdef long long s = 0
         cdef int l
         for l in range(1, self.sp.L + 1):
+            s += <long long>self.B.n[l] * self.B.n[l - 1] * self.sp.mb
+        return 3 * s
+
+    @property
+    def tail_work(self):
+        """3 n_l n_(l-1) mb summed over layers 3..L: the part of step_work that both
+        threads of a unit-split team do (see unit_split)."""
+        cdef long long s = 0
+        cdef int l
+        for l in range(3, self.sp.L + 1):
             s += <long long>self.B.n[l] * self.B.n[l - 1] * self.sp.mb
         return 3 * s
 

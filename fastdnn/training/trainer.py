@@ -280,6 +280,7 @@ class Trainer:
         self._chunk = int(max(1, min(_CHUNK, _CHUNK_WORK / work)))
         # the gram solver's step is small and partly serial: it runs alone
         self._team_work = 0 if gram else self._engine.step_work
+        self._tail_work = self._engine.tail_work
         self._epoch_work = 0 if gram else work
         self._team_batch = mb
         self._dtype_name = dt.name          # numpy's dtype.name is slow: once, not an epoch
@@ -302,9 +303,10 @@ class Trainer:
             self._engine.unit_split = self._forced_unit_split
         else:
             self._engine.unit_split = (self._forced_team is None
-                                       and _threads.unit_split(self.threads, self._team_work))
+                                       and _threads.unit_split(self.threads, self._team_work,
+                                                               self._tail_work))
         if self._engine.unit_split:
-            # a net of one hidden layer: a team of two, each thread half of its units
+            # a team of two, each thread half of the first hidden layer's units
             self._engine.workers = 2
             self._engine.data_parallel = False
             self._engine.permutation_helper = False
@@ -533,7 +535,7 @@ class Trainer:
         ~10 us, as much as a small set's whole epoch of Python)."""
         threads = self.threads if self.threads is not None else _threads.resolve_threads()
         split = (self._forced_unit_split if self._forced_unit_split is not None
-                 else _threads.unit_split(self.threads, self._team_work))
+                 else _threads.unit_split(self.threads, self._team_work, self._tail_work))
         if split or self._team_work >= _threads.team_min_work(self._team_batch,
                                                               self._dtype_name):
             with self._team():
