@@ -195,8 +195,11 @@ class Fastdnn(Contender):
                              shuffle="course", seed=SEED, dtype=self.dtype,
                              solver=self.solver, threads=self.threads)
         self.tr = Trainer(X, Y, P, cfg)
-        self.note = f"solver={self.tr.solver}"
         self.tr.run(1, record_every=0)
+        e = self.tr._engine
+        team = ("unit split" if e.unit_split_runs else
+                f"team of {e.workers}" if e.workers > 1 else "1 thread")
+        self.note = f"solver={self.tr.solver}; {team}"
 
     def run(self, n):
         self.tr.run(n, record_every=0)
