@@ -22,8 +22,8 @@ solver): gd on batches read in place (shuffle "none": the products and the eleme
 passes), the same with the course's shuffle (+ the gather of the batch's columns), Adam in
 both modes (+ Adam's pass), and the products alone on pre-gathered batches.
 
---spin S trains fastdnn (the workload's configuration) for S seconds without timing, for
-a profiler attached from outside.
+--spin S trains fastdnn (the workload's configuration; --threads, default 1) for S
+seconds without timing, for a profiler attached from outside.
 """
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def teams(args):
 def parts(args):
     from fastdnn.training import Trainer, TrainingConfig
 
-    T = args.threads
+    T = args.threads or 2
     w = workload(args.workload, mb=args.mb, rounds=args.rounds, epochs=args.epochs)
     dt = np.dtype(args.dtype)
     X = w.Xr.astype(dt).T
@@ -248,7 +248,8 @@ def main():
     ap.add_argument("--helper", action="store_true")
     ap.add_argument("--helper-sizes", action="store_true")
     ap.add_argument("--busy", action="store_true", help="for --helper-sizes")
-    ap.add_argument("--threads", type=int, default=2, help="for --parts")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="for --parts (default 2) and --spin (default 1)")
     ap.add_argument("--mb", type=int, default=None, help="the batch size (--parts: default "
                     "the workload's; --teams: default 64)")
     args = ap.parse_args()
@@ -263,9 +264,10 @@ def main():
     threadpoolctl.threadpool_limits(1)
     if args.spin:
         w = workload(args.workload, rounds=1, epochs=1)
-        c = bm.Fastdnn(w, args.dtype, 1)
+        c = bm.Fastdnn(w, args.dtype, args.threads or 1)
         c.setup()
-        print(f"pid {os.getpid()}: training {args.workload} for {args.spin}s", flush=True)
+        print(f"pid {os.getpid()}: training {args.workload} for {args.spin}s ({c.note})",
+              flush=True)
         t0 = time.perf_counter()
         n = 0
         while time.perf_counter() - t0 < args.spin:
