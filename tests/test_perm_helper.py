@@ -15,6 +15,7 @@ from fastdnn._core import loop
 from fastdnn.training import Trainer, TrainingConfig
 
 from tests import reference_v2 as r2
+from tests.training_runs import train_in_chunks
 
 pytestmark = pytest.mark.skipif(not loop.HAVE_TEAMS,
                                 reason="fastdnn._core.loop was built without OpenMP")
@@ -35,13 +36,7 @@ def _decay(learning_rate0, epoch, decay_rate):
 
 
 def _train(X, Y, P, cfg, helper, w, chunks):
-    tr = Trainer(X, Y, {k: v.copy() for k, v in P.items()}, cfg, sample_weight=w)
-    tr._forced_helper = helper
-    costs = []
-    for n in chunks:
-        c = tr.run(n, record_every=3)
-        costs.extend([] if c is None else list(np.ravel(c)))
-    return tr, tr.parameters(), costs
+    return train_in_chunks(X, Y, P, cfg, w, chunks, _forced_helper=helper)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[2]}-{c[3]}")

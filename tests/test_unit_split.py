@@ -20,6 +20,7 @@ from fastdnn._core import loop
 from fastdnn.training import Trainer, TrainingConfig
 
 from tests import reference_v2 as r2
+from tests.training_runs import train_in_chunks
 
 pytestmark = pytest.mark.skipif(
     not loop.HAVE_TEAMS or not loop.GEMM_AVX512,
@@ -57,13 +58,7 @@ def _problem(output, n_out, dtype, order, seed=5, m=203, n_x=7, hidden=40):
 
 
 def _train(X, Y, P, cfg, split, w, chunks):
-    tr = Trainer(X, Y, {k: v.copy() for k, v in P.items()}, cfg, sample_weight=w)
-    tr._forced_unit_split = split
-    costs = []
-    for n in chunks:
-        c = tr.run(n, record_every=3)
-        costs.extend([] if c is None else list(np.ravel(c)))
-    return tr, tr.parameters(), costs
+    return train_in_chunks(X, Y, P, cfg, w, chunks, _forced_unit_split=split)
 
 
 @pytest.mark.parametrize("case", CASES,

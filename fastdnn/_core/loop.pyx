@@ -378,6 +378,18 @@ cdef struct Bufs:
     USplit *us              # a unit-split team's buffers (_step_us), or NULL
 
 
+cdef inline double _normaliser(const floating *wp, int ms) noexcept nogil:
+    """A batch's normaliser N: the sum of its sample weights (in float64, in order), or
+    its size without them."""
+    cdef double N = 0
+    cdef int k
+    if wp == NULL:
+        return ms
+    for k in range(ms):
+        N += wp[k]
+    return N
+
+
 cdef inline double _sum_sq(const floating *P, Py_ssize_t n) noexcept nogil:
     """sum P_i^2 in float64, over four interleaved partial sums: one running sum is a chain
     of dependent additions (4 cycles each), a tenth of a small step's time when the L2
@@ -809,12 +821,7 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:
         h.c1 = 1 - pow(h.beta1, <double>t_next)
         h.c2 = 1 - pow(h.beta2, <double>t_next)
-    if wp != NULL:
-        N = 0
-        for k in range(ms):
-            N += wp[k]
-    else:
-        N = ms
+    N = _normaliser(wp, ms)
     thin = floating is double and sp.thin and a0_rm
     _span(ms, tid, nt, THIN_V * 8 if thin else 16, &c0, &c1)
     cols = c1 - c0
@@ -1017,12 +1024,7 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *Xr, long ldr, const floa
     cdef int step = B.us.shared[tid].value + 1
     cdef long long epi = 0
 
-    if wp != NULL:
-        N = 0
-        for k in range(ms):
-            N += wp[k]
-    else:
-        N = ms
+    N = _normaliser(wp, ms)
     alpha = <floating>(1.0 / N)
     if want_cost and sp.lambd != 0:
         # the L2 term over the thread's own parameters (read before it updates them), and
@@ -1161,12 +1163,7 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     _sync(nt)           # the masks, the batch and the last step's parameters are complete
 
     # normaliser
-    if wp != NULL:
-        N = 0
-        for k in range(ms):
-            N += wp[k]
-    else:
-        N = ms
+    N = _normaliser(wp, ms)
 
     # the L2 term: on a team (more than one layer: a barrier comes before thread 0's loss)
     # each thread sums its share of every large W_l, thread 0 adds the shares up
