@@ -297,6 +297,13 @@ cdef struct USplit:
     void *P                 # (2 parities x 2 threads, n_2 * mb): the partial sums of Z_2
     fd_counter shared[2]    # thread t raises shared[t] to s once its share of step s is in P
     int lag[2]              # tests: thread t pauses lag[t] microseconds after each exchange
+    # the course shuffle: epoch e's permutation in perm[e & 1] (perm[0] is B.perm); at the
+    # start of an epoch whose permutation is not drawn yet thread 0 draws it and thread 1,
+    # meanwhile, the next epoch's (with its own generators, lanes1): drawn is that next
+    # epoch (-1: none; reset before each run)
+    int64_t *perm[2]
+    MTLanes lanes1
+    long long drawn
 
 
 cdef struct Bufs:
@@ -1390,9 +1397,10 @@ cdef double _in_place_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0
     return _step_us(sp, B, tr, ms, A0, ld0, Yp, ldy, wp, ms, want_cost, tid)
 
 
-cdef double _gather_own(Spec *sp, Bufs *B, int64_t start, int ms, bint want_cost, int tid,
-                        floating dummy) noexcept nogil:
-    """A unit-split team's step on the shuffled batch at start..start+ms-1 of B.perm: the
+cdef double _gather_own(Spec *sp, Bufs *B, const int64_t *order, int64_t start, int ms,
+                        bint want_cost, int tid, floating dummy) noexcept nogil:
+    """A unit-split team's step on the shuffled batch at start..start+ms-1 of ``order`` (the
+    epoch's permutation): the
     thread's own gather of the batch (its inputs, targets, weights) into its own buffers
     (USide), then _in_place_us; returns the step's cost (thread 0's).  (Each thread
     gathering half of the batch into buffers both read, with a second exchange a step,
@@ -1400,7 +1408,7 @@ cdef double _gather_own(Spec *sp, Bufs *B, int64_t start, int ms, bint want_cost
     cdef USide *S = &B.us.side[tid]
     cdef int64_t m = sp.m
     cdef int n0 = B.n[0], i, k
-    cdef const int64_t *perm = B.perm + start
+    cdef const int64_t *perm = order + start
     cdef const floating *X = <const floating *>B.X
     cdef floating *Xb = <floating *>S.Xb
     if B.x_rm:
@@ -1412,6 +1420,30 @@ cdef double _gather_own(Spec *sp, Bufs *B, int64_t start, int ms, bint want_cost
     _gather_targets(B, m, B.n[sp.L], perm, ms, <floating *>S.Yb, <floating *>S.wb)
     return _in_place_us(sp, B, Xb, ms if B.x_rm else n0, B.x_rm, <floating *>S.Yb, ms,
                         NULL if B.w == NULL else <floating *>S.wb, ms, want_cost, tid)
+
+
+cdef void _us_copy(const int64_t *d, Py_ssize_t n, bint back) noexcept nogil:
+    """A unit-split team's copies (Engine._us_copy_table's rows: own buffer, engine's
+    array, rows, bytes a row, the engine's array's row stride in bytes, kind): before a run
+    (back False) into the threads' own buffers, kinds 0 (their own parts) and 1 (thread
+    1's copy of the tail); after it (back True) into the engine's arrays, kinds 0 and 2
+    (the last step's gradients)."""
+    cdef Py_ssize_t i, r, rows, rb, fs
+    cdef char *own
+    cdef char *full
+    for i in range(n):
+        if d[6 * i + 5] == (1 if back else 2):
+            continue
+        own = <char *><uintptr_t>d[6 * i]
+        full = <char *><uintptr_t>d[6 * i + 1]
+        rows = <Py_ssize_t>d[6 * i + 2]
+        rb = <Py_ssize_t>d[6 * i + 3]
+        fs = <Py_ssize_t>d[6 * i + 4]
+        for r in range(rows):
+            if back:
+                memcpy(full + r * fs, own + r * rb, <size_t>rb)
+            else:
+                memcpy(own + r * rb, full + r * fs, <size_t>rb)
 
 
 cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, int nt,
@@ -1436,9 +1468,24 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
         return _step(sp, B, X, <int>m if B.x_rm else n0, B.x_rm, Y, <int>m, w, <int>m,
                      want_cost, 0, NULL, tid, nt)
     if sp.shuffle == SHUF_COURSE and not sp.perm_given:
-        if tid == 0:
-            lanes_permutation(&B.lanes, &mt, <uint32_t>(sp.seed + 1 + epoch), perm, m)
-        _sync(nt)
+        if sp.us and nt == 2:
+            # a unit-split team: the two threads draw two epochs' permutations at once
+            # (USplit.perm); the barrier at the start of each epoch (_epochs) orders the
+            # draws after the last epoch's gathers, and B.us.drawn's write before its read
+            perm = B.us.perm[epoch & 1]
+            if B.us.drawn != epoch:
+                if tid == 0:
+                    lanes_permutation(&B.lanes, &mt, <uint32_t>(sp.seed + 1 + epoch), perm, m)
+                else:
+                    lanes_permutation(&B.us.lanes1, &mt, <uint32_t>(sp.seed + 2 + epoch),
+                                      B.us.perm[(epoch + 1) & 1], m)
+                _sync(nt)
+                if tid == 0:
+                    B.us.drawn = epoch + 1
+        else:
+            if tid == 0:
+                lanes_permutation(&B.lanes, &mt, <uint32_t>(sp.seed + 1 + epoch), perm, m)
+            _sync(nt)
     start = 0
     while start < m:
         ms = <int>(sp.mb if m - start > sp.mb else m - start)
@@ -1453,7 +1500,7 @@ cdef double _epoch(Spec *sp, Bufs *B, long long epoch, bint want_cost, int tid, 
                           tid, nt)
         elif sp.us and nt == 2:
             # a unit-split team: each thread gathers the whole batch into its own buffers
-            c = _gather_own(sp, B, start, ms, want_cost, tid, dummy)
+            c = _gather_own(sp, B, perm, start, ms, want_cost, tid, dummy)
         else:
             # gather the batch's columns (the gram solver does not read X); the step
             # starts with a barrier
@@ -2374,17 +2421,26 @@ cdef class Engine:
                     S.colmax = <double *>self._us_new("colmax_1", mb, True)
                     S.colsum = <double *>self._us_new("colsum_1", mb, True)
             self._us.P = self._us_new("P", 4 * n2 * mb)
+            self._us.perm[0] = B.perm
+            alt = np.zeros(max(1, self.sp.m), dtype=np.int64)
+            lanes = np.zeros(624 * MT_LANES, dtype=np.uint32)
+            self._us_arrays["perm_1"], self._us_arrays["lanes_1"] = alt, lanes
+            self._us.perm[1] = <int64_t *>_ptr(alt)
+            self._us.lanes1.key = <uint32_t *>_ptr(lanes)
+            self._us.lanes1.base = 0
+            self._us.lanes1.valid = False
             B.us = &self._us
-        for t in range(2):
-            for name, full, in_rows, own in self._us_pairs(t):
-                part = self._us_arrays[name][:full[in_rows].size].reshape(full[in_rows].shape)
-                np.copyto(part, full[in_rows])
+            self._us_arrays["copies"] = self._us_copy_table()
+        cdef int64_t[:, ::1] table = self._us_arrays["copies"]
+        with nogil:
+            _us_copy(&table[0, 0], table.shape[0], False)
         for t in range(2):
             self._us.side[t].t = self.sp.t
             self._us.side[t].epi = 0
         for t in range(2):
             self._us.shared[t].value = self._us.shared[t].sleeping = 0
             self._us.shared[t].wanted = 0
+        self._us.drawn = -1
 
     def _us_pairs(self, int t):
         """(own buffer's name, engine's array, index of thread t's part, whether it is the
@@ -2423,25 +2479,47 @@ cdef class Engine:
                     out.append((f"SW{l}_1", SWs[l - 1], whole, False))
         return out
 
-    cdef _unit_split_back(self):
-        """After a unit-split run: each thread's copies of its units' parameters and state
-        written back into the engine's arrays (thread 0's tail is the engine's own), and the
-        last step's gradients of its units into Engine.grads."""
-        cdef int t
-        self.sp.t = self._us.side[0].t
-        self.B.epi_runs += self._us.side[0].epi
+    def _us_copy_table(self):
+        """The copies before and after a unit-split run, a row each (see _us_copy): every
+        pair of _us_pairs (kind 0: the thread's own, copied back after the run; 1: thread
+        1's copy of the tail, copied in only) and the gradients of each thread's units
+        (kind 2: copied into Engine.grads after the run).  Each engine's array part is
+        rows of contiguous values (a whole array's, or a block of rows or of columns of a
+        C-ordered one)."""
+        out = []
+
+        def row(own, view, kind):
+            if view.flags.c_contiguous:
+                rows, rb, fs = 1, view.nbytes, view.nbytes
+            elif view.ndim == 2 and view.strides[1] == view.itemsize:
+                rows, rb, fs = view.shape[0], view.shape[1] * view.itemsize, view.strides[0]
+            else:
+                raise RuntimeError(f"a unit-split copy of a {view.shape} view with strides "
+                                   f"{view.strides}: not rows of contiguous values")
+            if own.nbytes < rows * rb or own.dtype != view.dtype:
+                raise RuntimeError("a unit-split buffer smaller than its copy")
+            out.append((own.ctypes.data, view.ctypes.data, rows, rb, fs, kind))
+
         gw1, gb1, gw2 = self.grads[0], self.grads[1], self.grads[2]
         for t in range(2):
             for name, full, in_rows, own in self._us_pairs(t):
-                if own:
-                    np.copyto(full[in_rows], self._us_arrays[name][:full[in_rows].size]
-                              .reshape(full[in_rows].shape))
+                row(self._us_arrays[name], full[in_rows], 0 if own else 1)
             S = &self._us.side[t]
             rows = slice(S.h0, S.h1)
             for name, full, in_rows in ((f"GW1_{t}", gw1, rows), (f"Gb1_{t}", gb1, rows),
                                         (f"GW2_{t}", gw2, (slice(None), rows))):
-                np.copyto(full[in_rows],
-                          self._us_arrays[name][:full[in_rows].size].reshape(full[in_rows].shape))
+                row(self._us_arrays[name], full[in_rows], 2)
+        return np.array(out, dtype=np.int64)
+
+    cdef _unit_split_back(self):
+        """After a unit-split run: each thread's copies of its units' parameters and state
+        written back into the engine's arrays (thread 0's tail is the engine's own), and the
+        last step's gradients of its units into Engine.grads."""
+        self.sp.t = self._us.side[0].t
+        self.B.epi_runs += self._us.side[0].epi
+        cdef int64_t[:, ::1] table = self._us_arrays["copies"]
+        with nogil:
+            _us_copy(&table[0, 0], table.shape[0], True)
 
     @property
     def thin(self):
