@@ -1047,6 +1047,9 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *Xr, long ldr, const floa
     gemm_epi(hh, ms, n0, <floating>1, W1, n0, 1, Xr, ldr, A1, ms, EPI_BIAS_RELU, b1, NULL, 0)
     gemm_epi(n2, ms, hh, <floating>1, W2, hh, 1, A1, ms, Pt, ms, EPI_STORE, NULL, NULL, 0)
     fd_raise(&B.us.shared[tid], step)
+    # (while the other's share may still be on its way: the thread's own activations
+    # transposed, for G_W2 below)
+    transpose(hh, ms, A1, ms, trA, hh)
     fd_wait_for(&B.us.shared[1 - tid], step, 20000)
     if B.us.lag[tid]:
         fd_lag(B.us.lag[tid])
@@ -1097,7 +1100,6 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *Xr, long ldr, const floa
 
     # back to the thread's units: G_W2[:, h] = dZ_2 A_1[h]^T / N, dZ_1[h] = W_2[:, h]^T dZ_2
     # where A_1[h] > 0, G_W1[h] = dZ_1[h] X^T / N and G_b1[h]
-    transpose(hh, ms, A1, ms, trA, hh)
     gemm_epi(n2, hh, ms, alpha, dZ[2], ms, 1, trA, hh, GW2, hh, EPI_STORE, NULL, NULL, 0)
     gemm_epi(hh, ms, n2, <floating>1, W2, 1, hh, dZ[2], ms, dZ1, ms, EPI_RELU_BACK, NULL,
              A1, ms)
