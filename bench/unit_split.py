@@ -3,6 +3,7 @@ it, net by net: the measurements behind fastdnn.threads.UNIT_SPLIT_MIN_WORK and
 UNIT_SPLIT_MAX_TAIL.
 
     .venv/bin/python bench/unit_split.py [--rounds 15] [--epochs 5] [--busy] [--nets 7,8]
+    .venv/bin/python bench/unit_split.py --fixed [--nets 4]
 
 Each net [n_x, n_1, ..., n_out] trains on synthetic data (uniform X, Fortran-ordered as the
 course's; random labels, softmax output), Adam lr 1e-3, the course shuffle, threads=2,
@@ -13,6 +14,11 @@ rounds of --epochs epochs each, the two in turn each round; printed: wall ms per
 (the least round of each), their ratio (> 1: the unit split is faster) and the median
 round of each.  --busy keeps the second core busy meanwhile (another process spinning):
 a shared machine's case.
+
+--fixed prints, for each net (float32), the fixed cost of a run apart from its epochs:
+the least time of run(1) less a ninth of the difference between the least times of
+run(10) and run(1), over --rounds rounds of each, with the unit split and on one thread
+alone (both through Trainer.run, its Python included).
 """
 from __future__ import annotations
 
@@ -69,7 +75,11 @@ def main():
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--busy", action="store_true")
     ap.add_argument("--nets", help="comma-separated indices into NETS (default: all)")
+    ap.add_argument("--fixed", action="store_true",
+                    help="the fixed cost of a run, apart from its epochs")
     args = ap.parse_args()
+    if args.fixed:
+        return fixed(args)
     busy = None
     if args.busy:
         busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
@@ -100,6 +110,27 @@ def main():
     finally:
         if busy is not None:
             busy.kill()
+
+
+def fixed(args):
+    nets = NETS if not args.nets else [NETS[int(i)] for i in args.nets.split(",")]
+    print("| net | batch | run | run(1) ms | run(10) ms | a further epoch ms | fixed ms |")
+    print("|---|---:|---|---:|---:|---:|---:|")
+    for net in nets:
+        lone = trainer(net, "float32", False)
+        lone._forced_team, lone._forced_helper = 1, False
+        for name, tr in (("unit split", trainer(net, "float32", True)), ("1 thread", lone)):
+            best = {}
+            for n in (1, 10):
+                times = []
+                for _ in range(args.rounds):
+                    t0 = time.perf_counter()
+                    tr.run(n, record_every=0)
+                    times.append(time.perf_counter() - t0)
+                best[n] = 1e3 * min(times)
+            per = (best[10] - best[1]) / 9
+            print(f"| {net[0]} | {net[2]} | {name} | {best[1]:.3f} | {best[10]:.3f} | "
+                  f"{per:.4f} | {best[1] - per:.4f} |", flush=True)
 
 
 if __name__ == "__main__":
