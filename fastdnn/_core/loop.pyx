@@ -970,6 +970,21 @@ cdef void _thin_out(double *Z, const double *b, double *A, int rows, int cnt,
     out_forward(OUT_SIGMOID, Z, b, A, rows, cnt, NULL, NULL, ld)
 
 
+cdef inline bint _grad_w(int rows, int cols, int ms, double N, const floating *dZ,
+                         const floating *prev, long ldp, floating *GW,
+                         floating *Gb) noexcept nogil:
+    """G_W = dZ prev / N (rows x cols) on gemm.pxd's kernel, prev the layer's input
+    example-major (ms x cols, leading dimension ldp), and G_b = dZ's row means in the
+    same pass where they fit in a spare lane (EPI_STORE_SUM; Gb NULL: not asked for).
+    Returns whether G_b was taken (else the caller takes it)."""
+    cdef floating alpha = <floating>(1.0 / N)
+    if Gb != NULL and gemm_epi(rows, cols, ms, alpha, dZ, ms, 1, prev, ldp, GW, cols,
+                               EPI_STORE_SUM, NULL, NULL, 0, Gb):
+        return True
+    gemm_epi(rows, cols, ms, alpha, dZ, ms, 1, prev, ldp, GW, cols, EPI_STORE, NULL, NULL, 0)
+    return False
+
+
 cdef double _step_us(Spec *sp, Bufs *B, const floating *Xr, long ldr, const floating *Xe,
                      long lde, const floating *Yp, int ldy, const floating *wp, int ms,
                      bint want_cost, int tid) noexcept nogil:
@@ -979,9 +994,8 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *Xr, long ldr, const floa
     optimiser's state of each, as its own copies (USide, copied in before the run and out
     after it), which the other thread never touches.  Each thread takes the whole batch
     (its own gather: X is read by both, written by none) in both orders, Xr (n0 x ms,
-    row-major) and Xe (ms x n0), computes its units' activations
-    and their share of layer 2's pre-activation, P_t = W_2[:, h] A_1[h], and raises its
-    counter; once the other's share is in, each adds P_0 + P_1 and runs the tail (layer 2's
+    row-major) and Xe (ms x n0), computes its units' activations and their share of layer
+    2's pre-activation, P_t = W_2[:, h] A_1[h], and raises its counter; once the other's share is in, each adds P_0 + P_1 and runs the tail (layer 2's
     bias and activation, layers 3..L, the loss's delta, back-propagation down to dZ_2, and
     the tail's updates: b_2..b_L, W_3..W_L) on its own copy (the same values on both: the
     same inputs through the same code), then back-propagates to its own units and updates
@@ -1014,7 +1028,7 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *Xr, long ldr, const floa
     cdef floating *Z = <floating *>S.Z
     cdef floating *trA = <floating *>S.trA
     cdef floating *trT = <floating *>S.trT
-    cdef floating *top
+    cdef floating *Z2
     cdef long long t = S.t
     cdef Py_ssize_t part = <Py_ssize_t>n2 * ms
     # the four buffers at fixed places, each of a full batch's size (a shorter last batch's
@@ -1022,17 +1036,13 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *Xr, long ldr, const floa
     cdef Py_ssize_t slot = <Py_ssize_t>n2 * sp.mb
     cdef floating *P = <floating *>B.us.P + ((t & 1) * 2) * slot
     cdef floating *Pt = P + tid * slot
-    cdef Py_ssize_t k, i
+    cdef Py_ssize_t k
     cdef double N, cost = 0, l2
-    cdef floating alpha, v
-    cdef const floating *bias
     cdef Hyper h
-    cdef bint sums_done
     cdef int step = B.us.shared[tid].value + 1
     cdef long long epi = 0
 
     N = _normaliser(wp, ms)
-    alpha = <floating>(1.0 / N)
     if want_cost and sp.lambd != 0:
         # the L2 term over the thread's own parameters (read before it updates them), and
         # thread 0's over the tail's (by the step's parity, as P: the other may still read
@@ -1054,17 +1064,13 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *Xr, long ldr, const floa
     if B.us.lag[tid]:
         fd_lag(B.us.lag[tid])
 
-    # the tail, each thread on its own copy: layer 2 from the two shares, then layers 3..L
-    if L == 2:
-        for k in range(part):
-            Z[k] = P[k] + P[slot + k]
-    else:
-        top = A[2]
-        bias = b[2]
-        for i in range(n2):
-            for k in range(ms):
-                v = P[i * ms + k] + P[slot + i * ms + k] + bias[i]
-                top[i * ms + k] = v if v > 0 else <floating>0
+    # the tail, each thread on its own copy: Z_2 from the two shares (into Z, the output's,
+    # or trT's scratch, free until the back-propagation), then layers 2..L
+    Z2 = Z if L == 2 else trT
+    for k in range(part):
+        Z2[k] = P[k] + P[slot + k]
+    if L > 2:
+        act_forward(sp.hidden, Z2, b[2], A[2], n2, ms)
         for l in range(3, L):
             gemm_epi(n[l], ms, n[l - 1], <floating>1, W[l], n[l - 1], 1, A[l - 1], ms,
                      A[l], ms, EPI_BIAS_RELU, b[l], NULL, 0)
@@ -1087,31 +1093,24 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *Xr, long ldr, const floa
     # the tail's gradients, down to dZ_2 and G_b2
     for l in range(L, 2, -1):
         transpose(n[l - 1], ms, A[l - 1], ms, trT, n[l - 1])
-        sums_done = gemm_epi(n[l], n[l - 1], ms, alpha, dZ[l], ms, 1, trT, n[l - 1], GW[l],
-                             n[l - 1], EPI_STORE_SUM, NULL, NULL, 0, Gb[l])
-        if not sums_done:
-            gemm_epi(n[l], n[l - 1], ms, alpha, dZ[l], ms, 1, trT, n[l - 1], GW[l], n[l - 1],
-                     EPI_STORE, NULL, NULL, 0)
+        if not _grad_w(n[l], n[l - 1], ms, N, dZ[l], trT, n[l - 1], GW[l], Gb[l]):
             _row_means(dZ[l], Gb[l], n[l], ms, N)
         gemm_epi(n[l - 1], ms, n[l], <floating>1, W[l], 1, n[l - 1], dZ[l], ms, dZ[l - 1], ms,
                  EPI_RELU_BACK, NULL, A[l - 1], ms)
-        epi += 2 if sums_done else 3
+        epi += 2
     _row_means(dZ[2], Gb[2], n2, ms, N)
 
     # back to the thread's units: G_W2[:, h] = dZ_2 A_1[h]^T / N, dZ_1[h] = W_2[:, h]^T dZ_2
     # where A_1[h] > 0, G_W1[h] = dZ_1[h] X^T / N and G_b1[h]
-    gemm_epi(n2, hh, ms, alpha, dZ[2], ms, 1, trA, hh, GW2, hh, EPI_STORE, NULL, NULL, 0)
+    _grad_w(n2, hh, ms, N, dZ[2], trA, hh, GW2, NULL)
     gemm_epi(hh, ms, n2, <floating>1, W2, 1, hh, dZ[2], ms, dZ1, ms, EPI_RELU_BACK, NULL,
              A1, ms)
-    sums_done = gemm_epi(hh, n0, ms, alpha, dZ1, ms, 1, Xe, lde, GW1, n0, EPI_STORE_SUM,
-                         NULL, NULL, 0, Gb1)
-    if not sums_done:
-        gemm_epi(hh, n0, ms, alpha, dZ1, ms, 1, Xe, lde, GW1, n0, EPI_STORE, NULL, NULL, 0)
+    if not _grad_w(hh, n0, ms, N, dZ1, Xe, lde, GW1, Gb1):
         _row_means(dZ1, Gb1, hh, ms, N)
 
     if tid == 0:
         # thread 0's fused products (Engine.fused_products)
-        S.epi += epi + (5 if sums_done else 6)
+        S.epi += epi + 5
     # the updates: the thread's own parameters, and its own copy of the tail's
     opt_update(sp.optimizer, &h, W1, GW1, <floating *>S.VW1, <floating *>S.SW1,
                <Py_ssize_t>hh * n0, sp.lambd / N)
@@ -1293,12 +1292,8 @@ cdef double _step(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
         elif not prm and _epi(B, p, nl, npv, ms):
             # X_B example-major: its rows are the product's rows (gemm.pxd); alone, G_b with
             # it where the row sums fit in a spare lane (EPI_STORE_SUM)
-            sums_done = nt == 1 and gemm_epi(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, 1,
-                                             prev, ldp, GW[l], npv, EPI_STORE_SUM, NULL, NULL,
-                                             0, Gb[l])
-            if not sums_done:
-                gemm_epi(nl, npv, ms, <floating>(1.0 / N), dZ[l], ms, 1, prev, ldp, GW[l],
-                         npv, EPI_STORE, NULL, NULL, 0)
+            sums_done = _grad_w(nl, npv, ms, N, dZ[l], prev, ldp, GW[l],
+                                Gb[l] if nt == 1 else NULL)
             B.epi_runs += 1
         elif floating is float and prm and _transposed(B, p, nl, npv, ms):
             # on A_(l-1)^T (ms x npv): the product in BLAS's fast form
@@ -1402,9 +1397,8 @@ cdef double _in_place_us(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0
 cdef double _gather_own(Spec *sp, Bufs *B, const int64_t *order, int64_t start, int ms,
                         bint want_cost, int tid, floating dummy) noexcept nogil:
     """A unit-split team's step on the shuffled batch at start..start+ms-1 of ``order`` (the
-    epoch's permutation): the
-    thread's own gather of the batch (its inputs, targets, weights) into its own buffers
-    (USide), then _in_place_us; returns the step's cost (thread 0's).  (Each thread
+    epoch's permutation): the thread's own gather of the batch (its inputs, targets,
+    weights) into its own buffers (USide), then _in_place_us; returns the step's cost (thread 0's).  (Each thread
     gathering half of the batch into buffers both read, with a second exchange a step,
     measured no faster: 1% on issue 12's MNIST-5k.)"""
     cdef USide *S = &B.us.side[tid]
