@@ -10,7 +10,8 @@ layer sizes) and without (FASTDNN_THIN=0), best of --rounds interleaved rounds, 
 thread, and their ratio.  Synthetic data (randn inputs, 0/1 labels), He initialisation,
 the course's shuffle.
 
---team: the measure behind fastdnn.threads.THIN_TEAM_WORK.  Per thin net and full batch of
+--team [--sizes 128,192]: the measure behind fastdnn.threads.THIN_TEAM_WORK_ONE_EXCHANGE (the
+full batch: a team exchanging once a step, Engine.one_exchange).  Per thin net and full batch of
 m examples (gd, L2 1e-4): µs per step alone and on a team of two splitting the batch (the
 engine's team set directly, whatever thin_team_size would choose), best of --rounds
 interleaved rounds, and one thread's time over the team's; the last column is the team
@@ -60,13 +61,13 @@ TEAM_NETS = [[2, 5, 2, 1], [2, 10, 5, 1], [2, 20, 3, 1]]
 TEAM_M = [256, 300, 400, 512, 640, 800, 1600]
 
 
-def team(rounds):
+def team(rounds, sizes):
     from fastdnn import threads
 
     print("%-14s %6s %11s %11s %7s %6s" % ("net", "m", "alone us", "team us", "ratio",
                                             "rule"))
     for dims in TEAM_NETS:
-        for m in TEAM_M:
+        for m in sizes:
             rng = np.random.RandomState(0)
             X = rng.randn(dims[0], m)
             Y = (rng.rand(1, m) > 0.5).astype(np.float64)
@@ -86,16 +87,18 @@ def team(rounds):
             weights = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
             print("%-14s %6d %11.2f %11.2f %7.2f %6d" % (
                 ",".join(map(str, dims)), m, best[1], best[2], best[1] / best[2],
-                threads.thin_team_size(2, m, weights)))
+                threads.thin_team_size(2, m, weights, trs[2]._engine.one_exchange)))
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--team", action="store_true", help="one thread against a team of two")
+    ap.add_argument("--sizes", default=",".join(map(str, TEAM_M)),
+                    help="--team: the batch sizes m (comma-separated)")
     args = ap.parse_args(argv)
     if args.team:
-        return team(args.rounds)
+        return team(args.rounds, [int(v) for v in args.sizes.split(",")])
     from threadpoolctl import threadpool_limits
 
     saved = os.environ.get("FASTDNN_THIN")

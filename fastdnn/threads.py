@@ -36,7 +36,8 @@ import threading
 __all__ = ["ENV_VAR", "MAX_THREADS", "TEAM_MIN_WORK", "resolve_threads", "limit",
            "available_cores", "blas_threads", "team_min_work", "team_size", "team_limit",
            "cpu_model", "TEAM_BATCH", "TEAM_SPLIT_BATCH", "TEAM_SPLIT_SHARE_F64",
-           "team_splits_batch", "THIN_TEAM_WORK", "THIN_EXAMPLE_WEIGHTS", "thin_team_size",
+           "team_splits_batch", "THIN_TEAM_WORK", "THIN_TEAM_WORK_ONE_EXCHANGE",
+           "THIN_EXAMPLE_WEIGHTS", "thin_team_size",
            "permutation_helper", "PERM_HELPER_MIN_WORK", "unit_split", "UNIT_SPLIT_MIN_WORK",
            "UNIT_SPLIT_MIN_WORK_DEEP", "UNIT_SPLIT_MAX_TAIL"]
 
@@ -184,14 +185,25 @@ def team_min_work(batch=None, dtype=None):
 #: half as much per member.
 THIN_TEAM_WORK = 60_000
 THIN_EXAMPLE_WEIGHTS = 100
+#: the same for a team that exchanges once a step (the full batch in data order:
+#: Engine.one_exchange), whose members each update their own copy of the parameters.
+#: bench/bench_thin.py --team --sizes 64,96,128 --rounds 9 (and --sizes 128,192,256,300
+#: --rounds 7) on an AMD EPYC (Zen 4, 2 cores, KVM), one thread's time over the team's:
+#: [2, 5, 2, 1] 1.00x at 64 examples (7,808 units), 1.09x at 96, 1.28x and 1.16x at 128
+#: (15,616), 1.90x at 300; [2, 10, 5, 1] 1.08x at 64 (11,200), 1.49x at 96 (16,800), 1.29x
+#: and 1.42x at 128, 1.62x at 300; [2, 20, 3, 1] 1.11x at 64 (12,992), 1.02x at 96
+#: (19,488), 1.11x and 1.38x at 128, 1.59x at 300.
+THIN_TEAM_WORK_ONE_EXCHANGE = 15_000
 
 
-def thin_team_size(threads, batch, weights):
+def thin_team_size(threads, batch, weights, one_exchange=False):
     """Threads of the team for a thin net's steps of ``batch`` examples through ``weights``
-    weights (the net's n_l n_(l-1) summed): as ``team_size``, from THIN_TEAM_WORK, and no
-    more than leaves each member a block of 32 examples."""
+    weights (the net's n_l n_(l-1) summed): as ``team_size``, from THIN_TEAM_WORK (from
+    THIN_TEAM_WORK_ONE_EXCHANGE where the team exchanges once a step), and no more than
+    leaves each member a block of 32 examples."""
     work = batch * (weights + THIN_EXAMPLE_WEIGHTS)
-    n = min(_wanted(threads), work // (THIN_TEAM_WORK // 2), batch // 32)
+    least = THIN_TEAM_WORK_ONE_EXCHANGE if one_exchange else THIN_TEAM_WORK
+    n = min(_wanted(threads), work // (least // 2), batch // 32)
     if n <= 1:
         return 1
     return n if _have_teams() else 1

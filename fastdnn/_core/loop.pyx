@@ -383,6 +383,15 @@ cdef struct Bufs:
     Py_ssize_t thin_acc_size
     Py_ssize_t thin_stride
     USplit *us              # a unit-split team's buffers (_step_us), or NULL
+    # a thin net's full-batch team (_epochs_tp): the threads' gradient shares by step
+    # parity (share (parity, t) at tp_share + (parity * threads + t) * tp_stride bytes,
+    # Bufs.gpart's layout), each thread's counter (64 bytes apart), and thread t >= 1's
+    # own copies: TP_ARRAYS tables of L + 1 pointers (W, b, VW, Vb, SW, Sb, GW, Gb) each
+    char *tp_share
+    Py_ssize_t tp_stride
+    char *tp_cnt
+    void **tp_tab
+    int tp_lag[2]           # tests: thread t pauses tp_lag[t] microseconds after each wait
 
 
 cdef inline double _normaliser(const floating *wp, int ms) noexcept nogil:
@@ -1562,6 +1571,8 @@ cdef struct Run:
     void *helped
     # a unit-split team ran the epochs (two threads came: OpenMP may give fewer)
     bint us_ran
+    # a thin net's full-batch team runs the epochs (_epochs_tp)
+    bint tp
 
 
 cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
@@ -1575,6 +1586,11 @@ cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
     cdef unsigned int fp = fd_flush_denormals() if sp.ftz else 0
     if tid == 0:
         r.us_ran = sp.us and nt == 2
+    if r.tp and nt > 1:
+        _epochs_tp(r, tid, nt)
+        if sp.ftz:
+            fd_restore_fp(fp)
+        return
     for i in range(r.count):
         if not sp.dp:
             # the team is past the last epoch's updates (they read lr); a data-parallel
@@ -1612,6 +1628,141 @@ cdef void _epochs(void *arg, int tid, int nt) noexcept nogil:
                 break
     if sp.ftz:
         fd_restore_fp(fp)
+
+
+cdef enum:
+    TP_ARRAYS = 8           # a _epochs_tp thread's own arrays: W, b, VW, Vb, SW, Sb, GW, Gb
+    TP_SPIN = 20000         # its waits' spins before sleeping (a step takes microseconds)
+
+
+cdef inline void _tp_sum(Bufs *B, int par, int nt, Py_ssize_t off, Py_ssize_t size,
+                         double *g) noexcept nogil:
+    """g = the sum of the threads' shares of step parity par at offset off (size values),
+    in thread order."""
+    cdef const double *o = <const double *>(B.tp_share + par * nt * B.tp_stride) + off
+    cdef Py_ssize_t k
+    cdef int t
+    for k in range(size):
+        g[k] = o[k]
+    for t in range(1, nt):
+        o = <const double *>(B.tp_share + (par * nt + t) * B.tp_stride) + off
+        for k in range(size):
+            g[k] = g[k] + o[k]
+
+
+cdef void _epochs_tp(Run *r, int tid, int nt) noexcept nogil:
+    """A thin net's full-batch epochs on a data-parallel team (Run.tp: Engine._tp_wanted),
+    with one exchange a step.  Each thread runs fd_thin_step_d on its columns of X into
+    its share of every gradient (share (step parity, tid), Bufs.gpart's layout), raises
+    its counter to the step's number and waits for every other thread's; then each adds
+    the shares up in thread order (as _step_dp adds them) and updates its own copy of the
+    parameters and optimiser state: thread 0 the engine's arrays, thread t >= 1 copies
+    made at the run's start, on addresses of the same alignment (mod 64 bytes) as the
+    engine's, so that every thread's update runs the same code on the same values and the
+    copies stay equal bit for bit (tests/test_thin_team.py).  _step_dp's team meets twice
+    a step (the shares, then the update thread 0 alone makes where the parameters are
+    few); here once.  The shares of step s + 2 overwrite those of step s only after every
+    thread has raised its counter past s + 1, that is, has finished reading step s's.
+    The step's hyperparameters are each thread's own (lr from Run.lrs, Adam's t counted
+    from Spec.t): nothing in Spec changes until the run's end."""
+    cdef Spec *sp = r.sp
+    cdef Bufs *B = r.B
+    cdef int L = sp.L, l, t, c0, c1, par, m = <int>sp.m, nL = B.n[sp.L]
+    cdef int *n = B.n
+    cdef void **tab
+    cdef double **W = <double **>B.W
+    cdef double **b = <double **>B.b
+    cdef double **VW = <double **>B.VW
+    cdef double **Vb = <double **>B.Vb
+    cdef double **SW = <double **>B.SW
+    cdef double **Sb = <double **>B.Sb
+    cdef double **GW = <double **>B.GW
+    cdef double **Gb = <double **>B.Gb
+    cdef double **Z = <double **>B.Z
+    cdef double **A = <double **>B.A
+    cdef const double *X = <const double *>B.X
+    cdef const double *Y = <const double *>B.Y
+    cdef const double *w = <const double *>B.w
+    cdef Hyper h = sp.h
+    cdef long long t0 = sp.t, step
+    cdef Py_ssize_t i, k, size, off
+    cdef double N, cost, part
+    cdef double *sh
+    if tid > 0:
+        # this thread's copies: of the engine's arrays as the run starts (thread 0 updates
+        # them only after this thread's first counter)
+        tab = B.tp_tab + <Py_ssize_t>(tid - 1) * TP_ARRAYS * (L + 1)
+        W = <double **>tab
+        b = <double **>(tab + (L + 1))
+        VW = <double **>(tab + 2 * (L + 1))
+        Vb = <double **>(tab + 3 * (L + 1))
+        SW = <double **>(tab + 4 * (L + 1))
+        Sb = <double **>(tab + 5 * (L + 1))
+        GW = <double **>(tab + 6 * (L + 1))
+        Gb = <double **>(tab + 7 * (L + 1))
+        for l in range(1, L + 1):
+            size = <Py_ssize_t>n[l] * n[l - 1] * sizeof(double)
+            memcpy(W[l], B.W[l], size)
+            memcpy(b[l], B.b[l], n[l] * sizeof(double))
+            if VW[l] != NULL:
+                memcpy(VW[l], B.VW[l], size)
+                memcpy(Vb[l], B.Vb[l], n[l] * sizeof(double))
+            if SW[l] != NULL:
+                memcpy(SW[l], B.SW[l], size)
+                memcpy(Sb[l], B.Sb[l], n[l] * sizeof(double))
+    N = _normaliser(w, m)
+    _span(m, tid, nt, THIN_V * 8, &c0, &c1)
+    for i in range(r.count):
+        step = i + 1
+        par = <int>(step & 1)
+        h.lr = r.lrs[i]
+        if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:
+            h.c1 = 1 - pow(h.beta1, <double>(t0 + step))
+            h.c2 = 1 - pow(h.beta2, <double>(t0 + step))
+        sh = <double *>(B.tp_share + (par * nt + tid) * B.tp_stride)
+        fd_thin_step_d(L, n, c1 - c0, m, X + c0, m, W, b, Z[L] + c0, A[L] + c0,
+                       <double **>B.D if sp.dropout else NULL, c0, sp.keep_prob, Y + c0, m,
+                       NULL if w == NULL else w + c0,
+                       <char *>B.thin_act + tid * B.thin_stride,
+                       <char *>B.thin_acc + tid * B.thin_stride, NULL, NULL, sh, 1.0 / N, N,
+                       _thin_out)
+        cost = 0
+        if r.want[i]:
+            part = 0
+            if c1 > c0:
+                part = loss_sum(sp.output, sp.loss_conv, A[L] + c0, Y + c0, m,
+                                NULL if w == NULL else w + c0, nL, c1 - c0, sp.clip_eps, m)
+            B.l2part[2 * tid + par] = part
+            if tid == 0 and sp.lambd != 0:
+                for l in range(1, L + 1):
+                    cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
+        fd_raise(<fd_counter *>(B.tp_cnt + 64 * tid), <int>step)
+        for t in range(nt):
+            if t != tid:
+                fd_wait_for(<fd_counter *>(B.tp_cnt + 64 * t), <int>step, TP_SPIN)
+        if tid < 2 and B.tp_lag[tid]:
+            fd_lag(B.tp_lag[tid])
+        # every share of this step is complete: the sums, then this thread's update
+        off = 0
+        for l in range(1, L + 1):
+            size = <Py_ssize_t>n[l] * n[l - 1]
+            _tp_sum(B, par, nt, off, size, GW[l])
+            _tp_sum(B, par, nt, off + size, n[l], Gb[l])
+            off += size + n[l]
+            if not sp.no_update:
+                opt_update(sp.optimizer, &h, W[l], GW[l], VW[l], SW[l],
+                           <Py_ssize_t>n[l] * n[l - 1], sp.lambd / N)
+                opt_update(sp.optimizer, &h, b[l], Gb[l], Vb[l], Sb[l], n[l], 0.0)
+        if tid == 0 and r.want[i]:
+            for t in range(nt):
+                cost += B.l2part[2 * t + par]
+            r.costs[i] = cost / N
+    if tid == 0 and r.count > 0:
+        sp.h.lr = h.lr
+        sp.h.c1 = h.c1
+        sp.h.c2 = h.c2
+        if not sp.no_update:
+            sp.t = t0 + r.count
 
 
 # The course shuffle's permutations on a second thread (Spec.perm_helper: one worker, a
@@ -1752,6 +1903,9 @@ cdef class Engine:
     cdef object _l2part             # Bufs.l2part's array
     cdef int _gpart_threads         # threads Bufs.gpart is allocated for
     cdef int _thin_threads          # threads Bufs.thin_act, thin_acc are allocated for
+    cdef object _tp_key             # what _epochs_tp's buffers were made for (_tp_for)
+    cdef object _tp_arrays          # and those buffers
+    cdef public long long thin_team_runs    # runs made by _epochs_tp's team (for the tests)
     #: runs whose permutations a second thread drew (permutation_helper; a test's way to see
     #: that it ran)
     cdef public long long helped_runs
@@ -1953,6 +2107,11 @@ cdef class Engine:
                                            max(TRANSPOSE_WORK // 5, GEMM_EPI_WORK // 8)),)))
         B.thin_act_size = B.thin_acc_size = 0
         self._thin_threads = 0
+        self._tp_key = None
+        self.thin_team_runs = 0
+        B.tp_share = B.tp_cnt = NULL
+        B.tp_tab = NULL
+        B.tp_lag[0] = B.tp_lag[1] = 0
         self.helped_runs = 0
         if sp.thin:
             # fd_thin_step_d's scratches, in vectors of 8 doubles (64 bytes): the block's
@@ -2109,6 +2268,79 @@ cdef class Engine:
             self.B.thin_stride = stride
             self._thin_threads = threads
 
+    cdef bint _tp_wanted(self, Run *r, int nt):
+        """Whether a team of nt runs r's epochs as _epochs_tp: a thin net (float64, X
+        row-major) on a data-parallel team, the full batch in data order, masks given or
+        none, and neither the plateau loop nor gradients alone."""
+        return (nt > 1 and self.sp.dp and self.one_exchange and not r.plateau
+                and r.shuffle_bg == NULL)
+
+    @property
+    def one_exchange(self):
+        """Whether a data-parallel team runs this engine's epochs with one exchange a step
+        (_epochs_tp): a thin net (float64, X row-major), the full batch in data order,
+        dropout masks given or none, and updates (not gradients alone); the rule for its
+        team is fastdnn.threads.thin_team_size's with one_exchange."""
+        return bool(self.sp.thin and self.B.x_rm and self.sp.shuffle == SHUF_NONE
+                    and self.sp.mb >= self.sp.m
+                    and (not self.sp.dropout or self.sp.fixed_masks)
+                    and not self.sp.no_update)
+
+    cdef _tp_for(self, int threads):
+        """_epochs_tp's buffers for a team of ``threads``: the shares by step parity, the
+        counters (zeroed: each run counts its steps from 1), and for each thread t >= 1 a
+        copy of every parameter, optimiser-state and gradient array, on an address of the
+        same alignment (mod 64 bytes) as the engine's array.  Made again where the thread
+        count or an engine array's address changed."""
+        cdef Bufs *B = &self.B
+        cdef int L = self.sp.L, l, t, j
+        cdef void **tables[TP_ARRAYS]
+        cdef void *src
+        cdef uintptr_t a
+        cdef Py_ssize_t size, stride
+        tables[0] = B.W
+        tables[1] = B.b
+        tables[2] = B.VW
+        tables[3] = B.Vb
+        tables[4] = B.SW
+        tables[5] = B.Sb
+        tables[6] = B.GW
+        tables[7] = B.Gb
+        key = (threads,) + tuple(<uintptr_t>tables[j][l] for j in range(TP_ARRAYS)
+                                 for l in range(1, L + 1))
+        if key != self._tp_key:
+            stride = (B.gpart_size * sizeof(double) + 63) // 64 * 64
+            arrays = {"share": self._aligned_bytes(2 * threads * stride),
+                      "cnt": self._aligned_bytes(64 * threads),
+                      "tab": np.zeros((threads - 1) * TP_ARRAYS * (L + 1) + 1, dtype=np.uintp)}
+            tab = arrays["tab"]
+            for t in range(1, threads):
+                for j in range(TP_ARRAYS):
+                    for l in range(1, L + 1):
+                        src = tables[j][l]
+                        if src == NULL:
+                            continue
+                        size = self.B.n[l] * (self.B.n[l - 1] if j % 2 == 0 else 1)
+                        raw = np.zeros(size + 8, dtype=np.float64)
+                        a = <uintptr_t>_ptr(raw)
+                        off = ((<uintptr_t>src - a) % 64) // 8
+                        copy = raw[off:off + size]
+                        arrays[(t, j, l)] = copy
+                        tab[((t - 1) * TP_ARRAYS + j) * (L + 1) + l] = <uintptr_t>_ptr(copy)
+            self._tp_arrays = arrays
+            B.tp_share = <char *>_ptr(arrays["share"])
+            B.tp_stride = stride
+            B.tp_cnt = <char *>_ptr(arrays["cnt"])
+            B.tp_tab = <void **>_ptr(tab)
+            self._tp_key = key
+        memset(B.tp_cnt, 0, 64 * threads)
+
+    cdef object _aligned_bytes(self, Py_ssize_t size):
+        """A zeroed uint8 array of ``size`` bytes at a 64-byte-aligned address."""
+        raw = np.zeros(size + 64, dtype=np.uint8)
+        off = -<uintptr_t>_ptr(raw) % 64
+        return raw[off:off + size]
+
     def __dealloc__(self):
         PyMem_Free(self.B.n)
 
@@ -2160,6 +2392,7 @@ cdef class Engine:
         r.done = 0
         r.stop = False
         r.helped = NULL
+        r.tp = False
 
     def run_epoch(self, long long epoch, perm, bint want_cost):
         """One epoch at the current rate; perm: (m,) int array for the external shuffle
@@ -2278,9 +2511,9 @@ cdef class Engine:
             self.keep.append(gpart)
             self.B.gpart = _ptr(gpart)
             self._gpart_threads = nt
-        if self._l2part is None or self._l2part.shape[0] < max(nt, 4):
-            # (a unit-split team: two per thread, by the step's parity)
-            self._l2part = np.zeros(max(nt, 4))
+        if self._l2part is None or self._l2part.shape[0] < max(2 * nt, 4):
+            # (a unit-split team and _epochs_tp: two per thread, by the step's parity)
+            self._l2part = np.zeros(max(2 * nt, 4))
             self.B.l2part = <double *>_ptr(self._l2part)
         cdef Helped hp
         if (nt == 1 and self.sp.perm_helper and not _forked_child and HAVE_TEAMS
@@ -2303,6 +2536,10 @@ cdef class Engine:
             return
         cdef bint us = nt == 2 and self.sp.us
         r.us_ran = False
+        r.tp = self._tp_wanted(r, nt)
+        if r.tp:
+            self._tp_for(nt)
+            self.thin_team_runs += 1
         if us:
             self._unit_split_ready()
         if nt > 1:
@@ -2595,6 +2832,29 @@ cdef class Engine:
                       and self.sp.hidden == ACT_RELU and not self.sp.dropout
                       and not self.sp.gram and not self._lazy_x and not self.sp.thin
                       and not self.sp.no_update and self.B.n[1] > lanes)
+
+    @property
+    def _thin_team_lag(self):
+        """Tests: (thread 0's, thread 1's) pause in microseconds after each wait of a
+        one-exchange team's step (_epochs_tp; Linux only)."""
+        return (self.B.tp_lag[0], self.B.tp_lag[1])
+
+    @_thin_team_lag.setter
+    def _thin_team_lag(self, value):
+        a, b = value
+        if not (0 <= a <= 100000 and 0 <= b <= 100000):
+            raise ValueError(f"lags must be in [0, 100000] microseconds, got {value}")
+        self.B.tp_lag[0] = a
+        self.B.tp_lag[1] = b
+
+    def _thin_team_copy(self, int t, str name, int l):
+        """Tests: a copy of thread t's (>= 1) own array ``name`` (W, b, VW, Vb, SW, Sb, GW
+        or Gb) of layer l in a one-exchange team (_epochs_tp), None where it has none."""
+        names = ("W", "b", "VW", "Vb", "SW", "Sb", "GW", "Gb")
+        if self._tp_arrays is None or name not in names:
+            return None
+        a = self._tp_arrays.get((t, names.index(name), l))
+        return None if a is None else a.copy()
 
     @property
     def _unit_split_lag(self):

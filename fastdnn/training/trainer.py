@@ -314,7 +314,8 @@ class Trainer:
         if self._forced_team is not None:
             team, split = self._forced_team, True
         elif self._engine.thin:
-            team = _threads.thin_team_size(self.threads, self._team_batch, self._weights)
+            team = _threads.thin_team_size(self.threads, self._team_batch, self._weights,
+                                           self._engine.one_exchange)
             split = True
         else:
             team = _threads.team_size(self.threads, self._team_work, self._team_batch,
