@@ -2241,7 +2241,13 @@ cdef class Engine:
                        for k in _GRAM_MOVING)
 
     cdef object _scratch(self, shape):
-        a = np.zeros(shape, dtype=self.dtype)
+        """A zeroed scratch array of the engine's dtype at a 64-byte-aligned address: a
+        team's threads write their columns of a row side by side, and a column block that
+        starts on a line of its own shares no line with another thread's (a line written
+        by two cores every step moves between them every step)."""
+        size = int(np.prod(shape))
+        a = self._aligned_bytes(max(1, size) * self.dtype.itemsize).view(self.dtype)
+        a = a[:size].reshape(shape)
         self.keep.append(a)
         return a
 
@@ -2296,7 +2302,6 @@ cdef class Engine:
         cdef int L = self.sp.L, l, t, j
         cdef void **tables[TP_ARRAYS]
         cdef void *src
-        cdef uintptr_t a
         cdef Py_ssize_t size, stride
         tables[0] = B.W
         tables[1] = B.b
@@ -2315,18 +2320,20 @@ cdef class Engine:
                       "tab": np.zeros((threads - 1) * TP_ARRAYS * (L + 1) + 1, dtype=np.uintp)}
             tab = arrays["tab"]
             for t in range(1, threads):
-                for j in range(TP_ARRAYS):
-                    for l in range(1, L + 1):
-                        src = tables[j][l]
-                        if src == NULL:
-                            continue
-                        size = self.B.n[l] * (self.B.n[l - 1] if j % 2 == 0 else 1)
-                        raw = np.zeros(size + 8, dtype=np.float64)
-                        a = <uintptr_t>_ptr(raw)
-                        off = ((<uintptr_t>src - a) % 64) // 8
-                        copy = raw[off:off + size]
-                        arrays[(t, j, l)] = copy
-                        tab[((t - 1) * TP_ARRAYS + j) * (L + 1) + l] = <uintptr_t>_ptr(copy)
+                # one block of whole 64-byte lines per thread, each array on lines of its
+                # own: no line of a thread's copies holds anything another thread writes
+                sizes = {(j, l): self.B.n[l] * (self.B.n[l - 1] if j % 2 == 0 else 1)
+                         for j in range(TP_ARRAYS) for l in range(1, L + 1)
+                         if tables[j][l] != NULL}
+                block = self._aligned_bytes(sum((v + 15) // 8 * 64 for v in sizes.values()))
+                arrays[t] = block
+                for (j, l), size in sizes.items():
+                    src = tables[j][l]
+                    off = (<uintptr_t>src % 64) // 8
+                    copy = block[:(size + 15) // 8 * 64].view(np.float64)[off:off + size]
+                    block = block[(size + 15) // 8 * 64:]
+                    arrays[(t, j, l)] = copy
+                    tab[((t - 1) * TP_ARRAYS + j) * (L + 1) + l] = <uintptr_t>_ptr(copy)
             self._tp_arrays = arrays
             B.tp_share = <char *>_ptr(arrays["share"])
             B.tp_stride = stride
