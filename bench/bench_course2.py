@@ -6,9 +6,12 @@ course's code (tests/course2_reference.py), side by side in one process.
 
 Prints, per run: numpy ms, fastdnn ms, ratio (numpy / fastdnn), best of
 ``--repeat`` rounds for fastdnn and one round for numpy (the numpy runs take
-seconds); BLAS on ``--blas-threads`` threads (default 1) for both.  ``--quick`` skips the two 2500-iteration cat runs.  Printing of
-the models goes to /dev/null.  Runs whose data are missing are skipped with
-a note.
+seconds).  The numpy version runs with BLAS on ``--blas-threads`` threads
+(default 1; 0: BLAS's own default); fastdnn as a user gets it, on the threads
+its rules choose from the cores there are (``--threads N``: at most N, as
+``FASTDNN_NUM_THREADS``; ``--threads 1``: one).  ``--quick`` skips the two
+2500-iteration cat runs.  Printing of the models goes to /dev/null.  Runs whose
+data are missing are skipped with a note.
 """
 import argparse
 import contextlib
@@ -107,17 +110,31 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="skip the 2500-iteration cat runs")
     ap.add_argument("--repeat", type=int, default=3, help="fastdnn rounds (best of)")
     ap.add_argument("--blas-threads", type=int, default=1,
-                    help="BLAS threads for both sides (default 1: on a shared machine "
-                    "multi-threaded OpenBLAS latencies swing wildly with the other load)")
+                    help="BLAS threads of the numpy runs (default 1: their products are "
+                    "too small for OpenBLAS to split, and on a shared machine its "
+                    "multi-threaded latencies swing with the other load; 0: BLAS's default)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="fastdnn's threads at most (default: its rules, every core)")
     args = ap.parse_args(argv)
     from threadpoolctl import threadpool_limits
+    from fastdnn import threads as fd_threads
+    if args.threads is not None:
+        os.environ[fd_threads.ENV_VAR] = str(args.threads)
+    print("numpy: BLAS on %s thread(s); fastdnn: %s (%d cores here)" % (
+        args.blas_threads or "its default", "at most %d thread(s)" % args.threads
+        if args.threads else "its rules' threads", fd_threads.available_cores()))
     print("%-40s %12s %12s %8s" % ("run", "numpy ms", "fastdnn ms", "ratio"))
-    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
-        for name, ours, theirs in runs(args.quick):
-            t_ours = timed(ours, args.repeat)
+    def numpy_limit():
+        # (threadpoolctl applies a limit when it is made: a new one for each run)
+        return (threadpool_limits(limits=args.blas_threads, user_api="blas")
+                if args.blas_threads else contextlib.nullcontext())
+
+    for name, ours, theirs in runs(args.quick):
+        t_ours = timed(ours, args.repeat)
+        with numpy_limit():
             t_ref = timed(theirs, 1)
-            print("%-40s %12s %12s %8.1f" % (name, _ms(t_ref), _ms(t_ours), t_ref / t_ours))
-            sys.stdout.flush()
+        print("%-40s %12s %12s %8.1f" % (name, _ms(t_ref), _ms(t_ours), t_ref / t_ours))
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
