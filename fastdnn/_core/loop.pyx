@@ -1865,6 +1865,18 @@ LOSS_CONVENTION_CODES = {"course": LOSS_COURSE, "sklearn": LOSS_SKLEARN}
 _GRAM_MOVING = ("KW", "KV", "cW", "cV")
 
 
+# the arrays of a one-exchange team's thread (_epochs_tp), in Bufs.tp_tab's order
+_TP_NAMES = ("W", "b", "VW", "Vb", "SW", "Sb", "GW", "Gb")
+
+
+def _lag_pair(value):
+    """A test hook's (thread 0's, thread 1's) pause in microseconds, each in [0, 100000]."""
+    a, b = value
+    if not (0 <= a <= 100000 and 0 <= b <= 100000):
+        raise ValueError(f"lags must be in [0, 100000] microseconds, got {value}")
+    return a, b
+
+
 cdef void *_ptr(cnp.ndarray a):
     return cnp.PyArray_DATA(a)
 
@@ -2848,19 +2860,14 @@ cdef class Engine:
 
     @_thin_team_lag.setter
     def _thin_team_lag(self, value):
-        a, b = value
-        if not (0 <= a <= 100000 and 0 <= b <= 100000):
-            raise ValueError(f"lags must be in [0, 100000] microseconds, got {value}")
-        self.B.tp_lag[0] = a
-        self.B.tp_lag[1] = b
+        self.B.tp_lag[0], self.B.tp_lag[1] = _lag_pair(value)
 
     def _thin_team_copy(self, int t, str name, int l):
         """Tests: a copy of thread t's (>= 1) own array ``name`` (W, b, VW, Vb, SW, Sb, GW
         or Gb) of layer l in a one-exchange team (_epochs_tp), None where it has none."""
-        names = ("W", "b", "VW", "Vb", "SW", "Sb", "GW", "Gb")
-        if self._tp_arrays is None or name not in names:
+        if self._tp_arrays is None or name not in _TP_NAMES:
             return None
-        a = self._tp_arrays.get((t, names.index(name), l))
+        a = self._tp_arrays.get((t, _TP_NAMES.index(name), l))
         return None if a is None else a.copy()
 
     @property
@@ -2871,11 +2878,7 @@ cdef class Engine:
 
     @_unit_split_lag.setter
     def _unit_split_lag(self, value):
-        a, b = value
-        if not (0 <= a <= 100000 and 0 <= b <= 100000):
-            raise ValueError(f"lags must be in [0, 100000] microseconds, got {value}")
-        self._us.lag[0] = a
-        self._us.lag[1] = b
+        self._us.lag[0], self._us.lag[1] = _lag_pair(value)
 
     @property
     def step_work(self):
