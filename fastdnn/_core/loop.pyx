@@ -777,6 +777,44 @@ cdef inline const floating *_layer_input(int l, const floating *A0, int ld0, bin
     return Act[l - 1]
 
 
+cdef inline void _adam_corrections(Hyper *h, int optimizer, long long t) noexcept nogil:
+    """Adam's bias corrections of step t (1 - beta1^t, 1 - beta2^t) into h; other
+    optimisers leave h as it is."""
+    if optimizer == OPT_ADAM or optimizer == OPT_ADAM_SKLEARN:
+        h.c1 = 1 - pow(h.beta1, <double>t)
+        h.c2 = 1 - pow(h.beta2, <double>t)
+
+
+cdef inline double _l2_term(Spec *sp, Bufs *B, floating **W) noexcept nogil:
+    """The cost's L2 term before its division by N: lambd / 2 * sum_l ||W_l||^2."""
+    cdef double c = 0
+    cdef int l
+    for l in range(1, sp.L + 1):
+        c += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>B.n[l] * B.n[l - 1])
+    return c
+
+
+cdef double _thin_share(Spec *sp, Bufs *B, double **W, double **b, const double *A0, int ld0,
+                        const double *Yp, int ldy, const double *wp, int ms, int c0, int c1,
+                        int tid, double **GW, double **Gb, double *share, double N,
+                        bint want_cost) noexcept nogil:
+    """A team thread's part of a thin net's step: fd_thin_step_d on columns c0..c1 - 1
+    of the batch (parameters W, b) into its share of every gradient (GW, Gb; or, share
+    given, there in Bufs.gpart's layout); returns the loss summed over those columns
+    where want_cost (else 0)."""
+    cdef int L = sp.L
+    fd_thin_step_d(L, B.n, c1 - c0, ms, A0 + c0, ld0, W, b, <double *>B.Z[L] + c0,
+                   <double *>B.A[L] + c0, <double **>B.D if sp.dropout else NULL, c0,
+                   sp.keep_prob, Yp + c0, ldy, NULL if wp == NULL else wp + c0,
+                   <char *>B.thin_act + tid * B.thin_stride,
+                   <char *>B.thin_acc + tid * B.thin_stride, GW, Gb, share, 1.0 / N, N,
+                   _thin_out)
+    if not want_cost or c1 <= c0:
+        return 0
+    return loss_sum(sp.output, sp.loss_conv, <double *>B.A[L] + c0, Yp + c0, ldy,
+                    NULL if wp == NULL else wp + c0, B.n[L], c1 - c0, sp.clip_eps, ms)
+
+
 cdef inline floating *_share(Bufs *B, int l, int t, floating dummy) noexcept nogil:
     """Thread t's (>= 1) share of G_W_l in Bufs.gpart (n_l x n_(l-1)), its share of G_b_l
     right after it: thread t's block holds every layer's pair in order."""
@@ -834,34 +872,22 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     _sync(nt)           # the masks, the batch and the last step's parameters are complete
     h = sp.h            # this step's hyperparameters, read by every thread before thread 0
     t_next = sp.t + 1   # moves sp.t on (after the update phase; the next step's barrier)
-    if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:
-        h.c1 = 1 - pow(h.beta1, <double>t_next)
-        h.c2 = 1 - pow(h.beta2, <double>t_next)
+    _adam_corrections(&h, sp.optimizer, t_next)
     N = _normaliser(wp, ms)
     thin = floating is double and sp.thin and a0_rm
     _span(ms, tid, nt, THIN_V * 8 if thin else 16, &c0, &c1)
     cols = c1 - c0
     if tid == 0 and want_cost and sp.lambd != 0:
-        for l in range(1, L + 1):
-            cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
+        cost = _l2_term(sp, B, W)
 
     if thin:
         # a thin net: fd_thin_step_d on this thread's columns, its share of every gradient
         # into its own buffer (thread 0's into G_W, G_b)
-        fd_thin_step_d(L, n, cols, ms, <const double *>A0 + c0, ld0, <double **>W,
-                       <double **>b,
-                       <double *>Z[L] + c0, <double *>A[L] + c0,
-                       <double **>B.D if sp.dropout else NULL, c0, sp.keep_prob,
-                       <const double *>Yp + c0, ldy,
-                       NULL if wp == NULL else <const double *>wp + c0,
-                       <char *>B.thin_act + tid * B.thin_stride,
-                       <char *>B.thin_acc + tid * B.thin_stride, <double **>GW, <double **>Gb,
-                       NULL if tid == 0 else <double *>_share(B, 1, tid, W[1][0]),
-                       <double>(<floating>(1.0 / N)), N, _thin_out)
-        if want_cost and cols > 0:
-            part = loss_sum(sp.output, sp.loss_conv, A[L] + c0, Yp + c0, ldy,
-                            NULL if wp == NULL else wp + c0, n[L], cols, sp.clip_eps, ms)
-        B.l2part[tid] = part
+        B.l2part[tid] = _thin_share(sp, B, <double **>W, <double **>b, <const double *>A0,
+                                    ld0, <const double *>Yp, ldy, <const double *>wp, ms,
+                                    c0, c1, tid, <double **>GW, <double **>Gb,
+                                    NULL if tid == 0
+                                    else <double *>_share(B, 1, tid, W[1][0]), N, want_cost)
     # ---- forward and the output deltas, on this thread's columns
     elif cols > 0:
         for l in range(1, L + 1):
@@ -1095,9 +1121,7 @@ cdef double _step_us(Spec *sp, Bufs *B, const floating *Xr, long ldr, const floa
     t += 1
     S.t = t
     h = sp.h
-    if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:
-        h.c1 = 1 - pow(h.beta1, <double>t)
-        h.c2 = 1 - pow(h.beta2, <double>t)
+    _adam_corrections(&h, sp.optimizer, t)
     output_delta(dZ[L], A[L], Yp, ldy, wp, nL, ms, ms)
     # the tail's gradients, down to dZ_2 and G_b2
     for l in range(L, 2, -1):
@@ -1635,6 +1659,32 @@ cdef enum:
     TP_SPIN = 20000         # its waits' spins before sleeping (a step takes microseconds)
 
 
+cdef inline void _tp_tables(Bufs *B, int L, int tid, void ***out) noexcept nogil:
+    """Thread tid's TP_ARRAYS tables of L + 1 pointers (W, b, VW, Vb, SW, Sb, GW, Gb, as
+    _TP_NAMES): the engine's for thread 0, its own copies' (Bufs.tp_tab) for the others."""
+    cdef void **tab
+    cdef int j
+    if tid == 0:
+        out[0] = B.W
+        out[1] = B.b
+        out[2] = B.VW
+        out[3] = B.Vb
+        out[4] = B.SW
+        out[5] = B.Sb
+        out[6] = B.GW
+        out[7] = B.Gb
+        return
+    tab = B.tp_tab + <Py_ssize_t>(tid - 1) * TP_ARRAYS * (L + 1)
+    for j in range(TP_ARRAYS):
+        out[j] = tab + j * (L + 1)
+
+
+cdef inline Py_ssize_t _tp_size(Bufs *B, int j, int l) noexcept nogil:
+    """The values of array j (as _TP_NAMES) of layer l: n_l n_(l-1) for the weights' (even
+    j), n_l for the biases'."""
+    return <Py_ssize_t>B.n[l] * (B.n[l - 1] if j % 2 == 0 else 1)
+
+
 cdef inline void _tp_sum(Bufs *B, int par, int nt, Py_ssize_t off, Py_ssize_t size,
                          double *g) noexcept nogil:
     """g = the sum of the threads' shares of step parity par at offset off (size values),
@@ -1667,75 +1717,56 @@ cdef void _epochs_tp(Run *r, int tid, int nt) noexcept nogil:
     from Spec.t): nothing in Spec changes until the run's end."""
     cdef Spec *sp = r.sp
     cdef Bufs *B = r.B
-    cdef int L = sp.L, l, t, c0, c1, par, m = <int>sp.m, nL = B.n[sp.L]
+    cdef int L = sp.L, l, t, j, c0, c1, par, m = <int>sp.m
     cdef int *n = B.n
-    cdef void **tab
-    cdef double **W = <double **>B.W
-    cdef double **b = <double **>B.b
-    cdef double **VW = <double **>B.VW
-    cdef double **Vb = <double **>B.Vb
-    cdef double **SW = <double **>B.SW
-    cdef double **Sb = <double **>B.Sb
-    cdef double **GW = <double **>B.GW
-    cdef double **Gb = <double **>B.Gb
-    cdef double **Z = <double **>B.Z
-    cdef double **A = <double **>B.A
+    cdef void **own[TP_ARRAYS]
+    cdef void **eng[TP_ARRAYS]
+    cdef double **W
+    cdef double **b
+    cdef double **VW
+    cdef double **Vb
+    cdef double **SW
+    cdef double **Sb
+    cdef double **GW
+    cdef double **Gb
     cdef const double *X = <const double *>B.X
     cdef const double *Y = <const double *>B.Y
     cdef const double *w = <const double *>B.w
     cdef Hyper h = sp.h
     cdef long long t0 = sp.t, step
-    cdef Py_ssize_t i, k, size, off
-    cdef double N, cost, part
+    cdef Py_ssize_t i, size, off
+    cdef double N, cost
     cdef double *sh
+    _tp_tables(B, L, tid, own)
     if tid > 0:
         # this thread's copies: of the engine's arrays as the run starts (thread 0 updates
-        # them only after this thread's first counter)
-        tab = B.tp_tab + <Py_ssize_t>(tid - 1) * TP_ARRAYS * (L + 1)
-        W = <double **>tab
-        b = <double **>(tab + (L + 1))
-        VW = <double **>(tab + 2 * (L + 1))
-        Vb = <double **>(tab + 3 * (L + 1))
-        SW = <double **>(tab + 4 * (L + 1))
-        Sb = <double **>(tab + 5 * (L + 1))
-        GW = <double **>(tab + 6 * (L + 1))
-        Gb = <double **>(tab + 7 * (L + 1))
-        for l in range(1, L + 1):
-            size = <Py_ssize_t>n[l] * n[l - 1] * sizeof(double)
-            memcpy(W[l], B.W[l], size)
-            memcpy(b[l], B.b[l], n[l] * sizeof(double))
-            if VW[l] != NULL:
-                memcpy(VW[l], B.VW[l], size)
-                memcpy(Vb[l], B.Vb[l], n[l] * sizeof(double))
-            if SW[l] != NULL:
-                memcpy(SW[l], B.SW[l], size)
-                memcpy(Sb[l], B.Sb[l], n[l] * sizeof(double))
+        # them only after this thread's first counter); the gradients are written, not read
+        _tp_tables(B, L, 0, eng)
+        for j in range(TP_ARRAYS - 2):
+            for l in range(1, L + 1):
+                if own[j][l] != NULL:
+                    memcpy(own[j][l], eng[j][l], _tp_size(B, j, l) * sizeof(double))
+    W = <double **>own[0]
+    b = <double **>own[1]
+    VW = <double **>own[2]
+    Vb = <double **>own[3]
+    SW = <double **>own[4]
+    Sb = <double **>own[5]
+    GW = <double **>own[6]
+    Gb = <double **>own[7]
     N = _normaliser(w, m)
     _span(m, tid, nt, THIN_V * 8, &c0, &c1)
     for i in range(r.count):
         step = i + 1
         par = <int>(step & 1)
         h.lr = r.lrs[i]
-        if sp.optimizer == OPT_ADAM or sp.optimizer == OPT_ADAM_SKLEARN:
-            h.c1 = 1 - pow(h.beta1, <double>(t0 + step))
-            h.c2 = 1 - pow(h.beta2, <double>(t0 + step))
+        _adam_corrections(&h, sp.optimizer, t0 + step)
         sh = <double *>(B.tp_share + (par * nt + tid) * B.tp_stride)
-        fd_thin_step_d(L, n, c1 - c0, m, X + c0, m, W, b, Z[L] + c0, A[L] + c0,
-                       <double **>B.D if sp.dropout else NULL, c0, sp.keep_prob, Y + c0, m,
-                       NULL if w == NULL else w + c0,
-                       <char *>B.thin_act + tid * B.thin_stride,
-                       <char *>B.thin_acc + tid * B.thin_stride, NULL, NULL, sh, 1.0 / N, N,
-                       _thin_out)
+        B.l2part[2 * tid + par] = _thin_share(sp, B, W, b, X, m, Y, m, w, m, c0, c1, tid,
+                                              NULL, NULL, sh, N, r.want[i])
         cost = 0
-        if r.want[i]:
-            part = 0
-            if c1 > c0:
-                part = loss_sum(sp.output, sp.loss_conv, A[L] + c0, Y + c0, m,
-                                NULL if w == NULL else w + c0, nL, c1 - c0, sp.clip_eps, m)
-            B.l2part[2 * tid + par] = part
-            if tid == 0 and sp.lambd != 0:
-                for l in range(1, L + 1):
-                    cost += 0.5 * sp.lambd * _sum_sq(W[l], <Py_ssize_t>n[l] * n[l - 1])
+        if tid == 0 and r.want[i] and sp.lambd != 0:
+            cost = _l2_term(sp, B, W)
         fd_raise(<fd_counter *>(B.tp_cnt + 64 * tid), <int>step)
         for t in range(nt):
             if t != tid:
@@ -2315,14 +2346,7 @@ cdef class Engine:
         cdef void **tables[TP_ARRAYS]
         cdef void *src
         cdef Py_ssize_t size, stride
-        tables[0] = B.W
-        tables[1] = B.b
-        tables[2] = B.VW
-        tables[3] = B.Vb
-        tables[4] = B.SW
-        tables[5] = B.Sb
-        tables[6] = B.GW
-        tables[7] = B.Gb
+        _tp_tables(B, L, 0, tables)
         key = (threads,) + tuple(<uintptr_t>tables[j][l] for j in range(TP_ARRAYS)
                                  for l in range(1, L + 1))
         if key != self._tp_key:
@@ -2334,9 +2358,8 @@ cdef class Engine:
             for t in range(1, threads):
                 # one block of whole 64-byte lines per thread, each array on lines of its
                 # own: no line of a thread's copies holds anything another thread writes
-                sizes = {(j, l): self.B.n[l] * (self.B.n[l - 1] if j % 2 == 0 else 1)
-                         for j in range(TP_ARRAYS) for l in range(1, L + 1)
-                         if tables[j][l] != NULL}
+                sizes = {(j, l): _tp_size(B, j, l) for j in range(TP_ARRAYS)
+                         for l in range(1, L + 1) if tables[j][l] != NULL}
                 block = self._aligned_bytes(sum((v + 15) // 8 * 64 for v in sizes.values()))
                 arrays[t] = block
                 for (j, l), size in sizes.items():
