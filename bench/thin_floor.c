@@ -2,9 +2,10 @@
    by bench/thin_floor.py, which extracts fastdnn/_core/thin.pxd's C block into thin_kernel.h.
    Prints, per net: the step's vector multiply-adds and their time at this core's measured
    peak rate; fd_thin_step_d alone (its output function a linear stand-in); and two OpenMP
-   threads each taking half of the blocks with the least exchange a team could have (one
-   barrier a step, each thread updating its own copy of the parameters from both threads'
-   gradient shares, double-buffered), and that exchange alone (no kernel). */
+   threads each taking half of the examples (split as the engine splits them) with the least
+   exchange a team could have (one barrier a step, each thread updating its own copy of the
+   parameters from both threads' gradient shares, double-buffered), and that exchange alone
+   (no kernel). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -55,8 +56,9 @@ static void out_linear(double *Z, const double *b, double *A, int rows, int cnt,
 
 static double urand(unsigned *s) { *s = *s * 1103515245u + 12345u; return (*s >> 8) / 16777216.0 * 2 - 1; }
 
-/* µs per step: threads nt, each its share of the blocks; kernel 0: the exchange alone */
-static double run(int L, const int *n, int m, int nt, int kernel, int steps) {
+/* µs per step: threads nt, each its share of the examples; kernel 0: the exchange alone;
+   kp < 1: dropout with fixed masks (regularization's run) */
+static double run(int L, const int *n, int m, double kp, int nt, int kernel, int steps) {
     int P = 0, off[8];
     for (int l = 1; l <= L; l++) { off[l] = P; P += n[l] * n[l - 1] + n[l]; }
     const int Pp = (P + 7) / 8 * 8;
@@ -64,6 +66,11 @@ static double run(int L, const int *n, int m, int nt, int kernel, int steps) {
     double *X = malloc(sizeof(double) * n[0] * m), *Y = malloc(sizeof(double) * m);
     for (int i = 0; i < n[0] * m; i++) X[i] = urand(&s);
     for (int j = 0; j < m; j++) Y[j] = urand(&s) > 0;
+    double *D[8] = {0};
+    for (int l = 1; l < L && kp < 1; l++) {
+        D[l] = malloc(sizeof(double) * n[l] * m);
+        for (int i = 0; i < n[l] * m; i++) D[l][i] = (urand(&s) + 1) / 2 < kp;
+    }
     double *init = malloc(sizeof(double) * P);
     for (int i = 0; i < P; i++) init[i] = 0.5 * urand(&s);
     double *ZL = aligned_alloc(64, 64 * ((m + 7) / 8 + 1)), *AL = aligned_alloc(64, 64 * ((m + 7) / 8 + 1));
@@ -79,8 +86,10 @@ static double run(int L, const int *n, int m, int nt, int kernel, int steps) {
             double *W[8], *b[8];
             for (int l = 1; l <= L; l++) { W[l] = prm + off[l]; b[l] = prm + off[l] + n[l] * n[l - 1]; }
             fd_v8d *act = aligned_alloc(64, 64 * 4096), *acc = aligned_alloc(64, 64 * 4096);
-            const int nb = (m + 31) / 32, c0 = tid * nb / nt * 32;
-            int c1 = (tid + 1) * nb / nt * 32;
+            /* the engine's split: multiples of FD_THIN_SPLIT examples, as even as they allow */
+            const int nb = (m + FD_THIN_SPLIT - 1) / FD_THIN_SPLIT;
+            const int c0 = tid * nb / nt * FD_THIN_SPLIT;
+            int c1 = (tid + 1) * nb / nt * FD_THIN_SPLIT;
             if (c1 > m) c1 = m;
             #pragma omp barrier
             if (tid == 0) t0 = now();
@@ -88,8 +97,8 @@ static double run(int L, const int *n, int m, int nt, int kernel, int steps) {
                 const int par = r & 1;
                 double *sh = share + (par * nt + tid) * Pp;
                 if (kernel)
-                    fd_thin_step_d(L, n, c1 - c0, m, X + c0, m, W, b, ZL + c0, AL + c0, NULL, 0,
-                                   1.0, Y + c0, m, NULL, act, acc, NULL, NULL, sh, 1.0 / m, m,
+                    fd_thin_step_d(L, n, c1 - c0, m, X + c0, m, W, b, ZL + c0, AL + c0,
+                                   kp < 1 ? D : NULL, c0, kp, Y + c0, m, NULL, act, acc, NULL, NULL, sh, 1.0 / m, m,
                                    out_linear);
                 else
                     for (int i = 0; i < P; i++) sh[i] = 1e-3 * i;
@@ -108,6 +117,7 @@ static double run(int L, const int *n, int m, int nt, int kernel, int steps) {
         }
         if ((t1 - t0) / steps * 1e6 < best) best = (t1 - t0) / steps * 1e6;
     }
+    for (int l = 1; l < L; l++) free(D[l]);
     free(X); free(Y); free(init); free(ZL); free(AL); free(share);
     return best;
 }
@@ -115,21 +125,24 @@ static double run(int L, const int *n, int m, int nt, int kernel, int steps) {
 int main(void) {
     const double rate = fma_rate();
     printf("this core: %.2f zmm multiply-adds per ns (8 doubles each)\n\n", rate);
-    printf("%-12s %5s %9s %9s %9s %9s %9s %7s\n", "net", "m", "fma/step", "floor us", "alone us",
-           "2 thr us", "exch. us", "alone/2");
-    const int nets[2][4] = {{2, 10, 5, 1}, {2, 20, 3, 1}};
-    const int ms[2] = {300, 211};
-    for (int k = 0; k < 2; k++) {
+    printf("%-12s %5s %5s %9s %9s %9s %9s %9s %7s\n", "net", "m", "kp", "fma/step", "floor us",
+           "alone us", "2 thr us", "exch. us", "alone/2");
+    /* initialization's net, then regularization's without dropout and with */
+    const int nets[3][4] = {{2, 10, 5, 1}, {2, 20, 3, 1}, {2, 20, 3, 1}};
+    const int ms[3] = {300, 211, 211};
+    const double kps[3] = {1.0, 1.0, 0.86};
+    for (int k = 0; k < 3; k++) {
         const int *n = nets[k], m = ms[k], L = 3;
-        const int blocks = (m + 31) / 32;
+        const double kp = kps[k];
+        const int vectors = (m + 7) / 8;     /* the vectors of 8 examples the kernel runs */
         long fw = 0, bk = 0;
         for (int l = 1; l <= L; l++) fw += n[l] * n[l - 1];
         for (int l = 2; l <= L; l++) bk += n[l] * n[l - 1];
-        const long vf = (2 * fw + bk) * 4L * blocks;      /* forward, gradients, deltas */
-        const double alone = run(L, n, m, 1, 1, 20000), two = run(L, n, m, 2, 1, 20000),
-                     ex = run(L, n, m, 2, 0, 20000);
-        printf("%d,%d,%d,%d %7d %9ld %9.2f %9.2f %9.2f %9.2f %7.2f\n", n[0], n[1], n[2], n[3], m,
-               vf, vf / rate / 1e3, alone, two, ex, alone / two);
+        const long vf = (2 * fw + bk) * (long)vectors;    /* forward, gradients, deltas */
+        const double alone = run(L, n, m, kp, 1, 1, 20000), two = run(L, n, m, kp, 2, 1, 20000),
+                     ex = run(L, n, m, kp, 2, 0, 20000);
+        printf("%d,%d,%d,%d %7d %5.2f %9ld %9.2f %9.2f %9.2f %9.2f %7.2f\n", n[0], n[1], n[2],
+               n[3], m, kp, vf, vf / rate / 1e3, alone, two, ex, alone / two);
     }
     return 0;
 }

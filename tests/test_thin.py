@@ -49,6 +49,20 @@ def test_thin_passes_equal_the_layer_by_layer_path(case, monkeypatch):
         np.testing.assert_allclose(got_p[k], want_p[k], rtol=1e-11, atol=1e-14, err_msg=k)
 
 
+@pytest.mark.parametrize("m", range(4, 42))
+def test_thin_every_width_of_the_last_block(m, monkeypatch):
+    """Batches of 4..41 examples: the last block's 1..4 vectors (each its own code) and
+    1..8 examples in its last vector, with dropout and without, weighted and not (below 4
+    examples, fewer than the inputs, the engine takes another path)."""
+    # momentum: plain gd on so few examples would take the gram solver (fastdnn.engine)
+    case = ([3, 6, 5, 1], m, "momentum", None, 0.75 if m % 2 else 1.0, 0.0, m % 3 == 0, "C")
+    got_p, got_c = run(*case, thin=True, monkeypatch=monkeypatch)
+    want_p, want_c = run(*case, thin=False, monkeypatch=monkeypatch)
+    np.testing.assert_allclose(got_c, want_c, rtol=1e-12, atol=0)
+    for k in want_p:
+        np.testing.assert_allclose(got_p[k], want_p[k], rtol=1e-11, atol=1e-14, err_msg=k)
+
+
 def test_thin_fixed_masks_equal_the_layer_by_layer_path(monkeypatch):
     dims, m = [2, 20, 3, 1], 211
     rng = np.random.RandomState(1)

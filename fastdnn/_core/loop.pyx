@@ -77,7 +77,7 @@ from fastdnn._kernels cimport row_sums_ptr
 from fastdnn._core.gemm cimport (EPI_BIAS_RELU, EPI_RELU_BACK, EPI_STORE, EPI_STORE_SUM,
                                  GEMM_EPI_WORK, fd_gemm_avx512, gemm_epi)
 from fastdnn._core.small cimport SMALL_WORK, TRANSPOSE_WORK, mm_nn, mm_nt_acc, mm_tn, transpose
-from fastdnn._core.thin cimport (THIN_MAX, THIN_V, THIN_WEIGHTS, fd_thin_div_array,
+from fastdnn._core.thin cimport (THIN_MAX, THIN_SPLIT, THIN_V, THIN_WEIGHTS, fd_thin_div_array,
                                  fd_thin_step_d)
 from fastdnn._core.activations cimport ACT_RELU, act_forward, act_backward
 from fastdnn._core.losses cimport (out_forward, loss_sum, output_delta, fd_log_512,
@@ -875,7 +875,7 @@ cdef double _step_dp(Spec *sp, Bufs *B, const floating *A0, int ld0, bint a0_rm,
     _adam_corrections(&h, sp.optimizer, t_next)
     N = _normaliser(wp, ms)
     thin = floating is double and sp.thin and a0_rm
-    _span(ms, tid, nt, THIN_V * 8 if thin else 16, &c0, &c1)
+    _span(ms, tid, nt, THIN_SPLIT if thin else 16, &c0, &c1)
     cols = c1 - c0
     if tid == 0 and want_cost and sp.lambd != 0:
         cost = _l2_term(sp, B, W)
@@ -1755,7 +1755,7 @@ cdef void _epochs_tp(Run *r, int tid, int nt) noexcept nogil:
     GW = <double **>own[6]
     Gb = <double **>own[7]
     N = _normaliser(w, m)
-    _span(m, tid, nt, THIN_V * 8, &c0, &c1)
+    _span(m, tid, nt, THIN_SPLIT, &c0, &c1)
     for i in range(r.count):
         step = i + 1
         par = <int>(step & 1)
@@ -2158,9 +2158,8 @@ cdef class Engine:
         self.helped_runs = 0
         if sp.thin:
             # fd_thin_step_d's scratches, in vectors of 8 doubles (64 bytes): the block's
-            # input of every layer (and A_l before dropout), the gradients' lanes
-            B.thin_act_size = 64 * THIN_V * (sum(dims[:L])
-                                             + (sum(dims[1:L]) if sp.dropout else 0))
+            # input of every layer, the gradients' lanes
+            B.thin_act_size = 64 * THIN_V * sum(dims[:L])
             B.thin_acc_size = 64 * sum(dims[l] * (dims[l - 1] + 1) for l in range(1, L + 1))
             self._thin_for(1)
         B.gpart = NULL

@@ -8,8 +8,8 @@
 #   forward    A_l = relu(W_l A_{l-1} + b_l), Ad_l = A_l * D_l / keep_prob (dropout) for the
 #              hidden layers, Z_L = W_L Ad_{L-1}, then the engine's output layer (its
 #              out_forward, passed in) on the block
-#   deltas     dZ_L = (A_L - Y) * w, then dZ_{l-1} = W_l^T dZ_l (* D / keep_prob) where
-#              A_{l-1} > 0, else 0
+#   deltas     dZ_L = (A_L - Y) * w, then dZ_{l-1} = W_l^T dZ_l (/ keep_prob) where
+#              Ad_{l-1} > 0 (A_{l-1} > 0 and D = 1), else 0
 #   gradients  the sums of dZ_l Ad_{l-1}^T and of dZ_l, in 8 lanes per element (example j
 #              in lane j % 8), added up when the blocks are done
 #
@@ -18,8 +18,9 @@
 # added first, the gradients' sums (lanes, then pairwise) and the division by keep_prob
 # (fd_thin_div) round differently from that path's, so the two agree to rounding
 # (tests/test_thin.py).  Only Z_L and A_L reach the engine's buffers.
-# The vectors of the last block that hold fewer than 8 examples go through the same vector
-# code zero-padded (their deltas zero), stored back in part.  A data-parallel team runs it
+# The last block takes the vectors its examples fill (1..4); those that hold fewer than 8
+# examples go through the same vector code zero-padded (their deltas zero), stored back in
+# part.  A data-parallel team runs it
 # on each thread's blocks (ld, doff, share).  Compiled as small.pxd's loops
 # (fastdnn/_simd.h; the clones with FMA fuse the sums' steps).
 cdef extern from *:
@@ -90,13 +91,13 @@ cdef extern from *:
             fd_tst(out + j, fd_thin_div(fd_tld(x + j, (int)(n - j)), kp, kr, fz), (int)(n - j));
     }
 
-    /* The three products of a block, each for a group of U units (U = 1..4, a constant
-       where called, so each group size is its own unrolled code with its sums in
-       registers: 4 units x the block's 4 vectors = 16 independent sums, each input vector
-       loaded once for the group); the forward and back-propagated ones through
-       fd_thin_sums. */
+    /* The three products of a block, each for a group of U units (U = 1..4) and the
+       block's V vectors (V = 1..4), both constants where called, so each pair is its own
+       unrolled code with its sums in registers: 4 units x 4 vectors = 16 independent sums,
+       each input vector loaded once for the group; the forward and back-propagated ones
+       through fd_thin_sums. */
     #if FD_THIN_V != 4
-    #  error "fd_thin_fwd, fd_thin_back and fd_thin_grad take a block as four vectors"
+    #  error "fd_thin_grad adds up a block's deltas as at most four vectors"
     #endif
     #define FD_THIN_G 4
 
@@ -105,20 +106,24 @@ cdef extern from *:
        product takes W's rows (su = np, ss = 1), the back-propagated one W's columns (su = 1,
        ss = np) */
     static inline FD_INLINE void fd_thin_sums(const double *w, long su, long ss, int ns,
-            const fd_v8d *in, const double *init, int U, fd_v8d acc[FD_THIN_G][FD_THIN_V]) {
+            const fd_v8d *in, const double *init, int U, int V,
+            fd_v8d acc[FD_THIN_G][FD_THIN_V]) {
         #pragma GCC unroll 4
         for (int u = 0; u < U; u++) {
             const double b0 = init ? init[u] : 0.0;
             #pragma GCC unroll 4
-            for (int k = 0; k < FD_THIN_V; k++) acc[u][k] = (fd_v8d){0} + b0;
+            for (int k = 0; k < V; k++) acc[u][k] = (fd_v8d){0} + b0;
         }
         for (int s = 0; s < ns; s++) {
             const fd_v8d *a = in + s * FD_THIN_V;
-            const fd_v8d x0 = a[0], x1 = a[1], x2 = a[2], x3 = a[3];
+            fd_v8d x[FD_THIN_V];
+            #pragma GCC unroll 4
+            for (int k = 0; k < V; k++) x[k] = a[k];
             #pragma GCC unroll 4
             for (int u = 0; u < U; u++) {
                 const double c = w[u * su + s * ss];
-                acc[u][0] += c * x0; acc[u][1] += c * x1; acc[u][2] += c * x2; acc[u][3] += c * x3;
+                #pragma GCC unroll 4
+                for (int k = 0; k < V; k++) acc[u][k] += c * x[k];
             }
         }
     }
@@ -127,69 +132,78 @@ cdef extern from *:
        s in order, from the bias b[u] (a hidden layer) or from 0 (the last: Z_L stored, as
        the engine's output layer adds the bias itself); a hidden unit's then relu (z where
        z > 0 or z is NaN, else +0), kept as the next layer's input nx (after dropout:
-       A * D / kp, and A itself apart in pre for relu') */
+       A * D / kp) */
     static inline FD_INLINE void fd_thin_fwd(const double *w, int np, const fd_v8d *in,
-            const double *b, int U, int last, double *ZL, long ld, int j0, const int *cnt,
-            const double *D, double kp, double kr, int fz, fd_v8d *nx, fd_v8d *pre) {
+            const double *b, int U, int V, int last, double *ZL, long ld, int j0,
+            const int *cnt, const double *D, double kp, double kr, int fz, fd_v8d *nx) {
         fd_v8d acc[FD_THIN_G][FD_THIN_V];
-        fd_thin_sums(w, np, 1, np, in, last ? NULL : b, U, acc);
+        fd_thin_sums(w, np, 1, np, in, last ? NULL : b, U, V, acc);
         #pragma GCC unroll 4
         for (int u = 0; u < U; u++) {
             #pragma GCC unroll 4
-            for (int k = 0; k < FD_THIN_V; k++) {
+            for (int k = 0; k < V; k++) {
                 fd_v8d z = acc[u][k];
                 if (last) {
                     fd_tst(ZL + (long)u * ld + j0 + 8 * k, z, cnt[k]);
                     continue;
                 }
                 z = (fd_v8d)((fd_tv8l)z & ~(z <= 0));
-                if (D) {
-                    pre[u * FD_THIN_V + k] = z;
+                if (D)
                     z = fd_thin_div(z * fd_tld(D + (long)u * ld + j0 + 8 * k, cnt[k]), kp, kr, fz);
-                }
                 nx[u * FD_THIN_V + k] = z;
             }
         }
     }
 
     /* the deltas of inputs 0..U-1 of a layer (W's columns w, w + 1, ...): sum_i W[i][u] d_i
-       over its nl units i in order (* D / kp with dropout), 0 where A <= 0 (A: the
-       inputs' values before dropout), into nxt */
+       over its nl units i in order (/ kp with dropout: drop), 0 where A <= 0, into nxt.
+       A: the inputs' values after dropout, A * D / kp, which are > 0 where A > 0 and
+       D = 1, so relu' and the mask in one: the mask's multiplication (by 1 where A > 0,
+       by 0 where the delta is zeroed anyway) is left out.  (Apart: with A NaN, which the
+       mask keeps, dropped or not, the delta is the sum / kp.) */
     static inline FD_INLINE void fd_thin_back(const double *w, int np, int nl, const fd_v8d *d,
-            int U, const double *D, long ld, int j0, const int *cnt, double kp, double kr,
-            int fz, const fd_v8d *A, fd_v8d *nxt) {
+            int U, int V, int drop, double kp, double kr, int fz, const fd_v8d *A,
+            fd_v8d *nxt) {
         fd_v8d acc[FD_THIN_G][FD_THIN_V];
-        fd_thin_sums(w, 1, np, nl, d, NULL, U, acc);
+        fd_thin_sums(w, 1, np, nl, d, NULL, U, V, acc);
         #pragma GCC unroll 4
         for (int u = 0; u < U; u++) {
             #pragma GCC unroll 4
-            for (int k = 0; k < FD_THIN_V; k++) {
+            for (int k = 0; k < V; k++) {
                 fd_v8d v = acc[u][k];
-                if (D)
-                    v = fd_thin_div(v * fd_tld(D + (long)u * ld + j0 + 8 * k, cnt[k]), kp, kr, fz);
+                if (drop)
+                    v = fd_thin_div(v, kp, kr, fz);
                 nxt[u * FD_THIN_V + k] = (fd_v8d)((fd_tv8l)v & ~(A[u * FD_THIN_V + k] <= 0));
             }
         }
     }
 
     /* the gradients' lanes of units 0..U-1 (deltas d): gb[u] += the block's deltas (its
-       vectors added pairwise), gw[u][p] += d_u in_p^T over the block's vectors in order */
+       vectors added pairwise), gw[u][p] += d_u in_p^T over the block's vectors in order;
+       the first block's sums start from +0 instead (the step's first: nothing to clear) */
     static inline FD_INLINE void fd_thin_grad(const fd_v8d *d, int np, const fd_v8d *in,
-                                              fd_v8d *gw, fd_v8d *gb, int U) {
+                                              fd_v8d *gw, fd_v8d *gb, int U, int V,
+                                              int first) {
         fd_v8d dd[FD_THIN_G][FD_THIN_V];
         #pragma GCC unroll 4
         for (int u = 0; u < U; u++) {
             #pragma GCC unroll 4
-            for (int k = 0; k < FD_THIN_V; k++) dd[u][k] = d[u * FD_THIN_V + k];
-            gb[u] += (dd[u][0] + dd[u][1]) + (dd[u][2] + dd[u][3]);
+            for (int k = 0; k < V; k++) dd[u][k] = d[u * FD_THIN_V + k];
+            gb[u] = (first ? (fd_v8d){0} : gb[u])
+                    + (V == 4 ? (dd[u][0] + dd[u][1]) + (dd[u][2] + dd[u][3])
+                       : V == 3 ? (dd[u][0] + dd[u][1]) + dd[u][2]
+                       : V == 2 ? dd[u][0] + dd[u][1] : dd[u][0]);
         }
         for (int p = 0; p < np; p++) {
             const fd_v8d *a = in + p * FD_THIN_V;
-            const fd_v8d x0 = a[0], x1 = a[1], x2 = a[2], x3 = a[3];
+            fd_v8d x[FD_THIN_V];
+            #pragma GCC unroll 4
+            for (int k = 0; k < V; k++) x[k] = a[k];
             #pragma GCC unroll 4
             for (int u = 0; u < U; u++) {
-                fd_v8d g = gw[(long)u * np + p];
-                g += dd[u][0] * x0; g += dd[u][1] * x1; g += dd[u][2] * x2; g += dd[u][3] * x3;
+                fd_v8d g = first ? (fd_v8d){0} : gw[(long)u * np + p];
+                #pragma GCC unroll 4
+                for (int k = 0; k < V; k++) g += dd[u][k] * x[k];
                 gw[(long)u * np + p] = g;
             }
         }
@@ -231,90 +245,108 @@ cdef extern from *:
             case 1: CALL(1); break; case 2: CALL(2); break; case 3: CALL(3); break; \
             default: CALL(4); }
 
-    /* One step's passes.  For each block of 32 examples:
+    /* One block of the step (its V vectors from example j0: cnt[k] examples each, tot in
+       all), with the offsets of fd_thin_step_d's scratches (below) */
+    static inline FD_INLINE void fd_thin_block(int V, int L, const int *n, int j0,
+            const int *cnt, int tot, long ld, const double *X, long ldx, double *const *W,
+            double *const *b, double *ZL, double *AL, double *const *D, long doff, double kp,
+            double kr, int fz, const double *Y, int ldy, const double *w, fd_v8d *act,
+            fd_v8d *acc, const long *in_off, const long *acc_off,
+            fd_thin_out_fn out) {
+        fd_v8d bufa[FD_THIN_MAX * FD_THIN_V], bufb[FD_THIN_MAX * FD_THIN_V];
+        int l, i, p, s, k;
+        fd_v8d *x = act + in_off[0];
+        for (s = 0; s < n[0]; s++)
+            for (k = 0; k < V; k++)
+                x[s * FD_THIN_V + k] = fd_tld(X + (long)s * ldx + j0 + 8 * k, cnt[k]);
+        /* ---- forward, up to four units at a time */
+        for (l = 1; l <= L; l++) {
+            const int nl = n[l], np = n[l - 1], last = l == L;
+            const double *const Wl = W[l], *const bl = b[l];
+            const double *const Dl = D && !last ? D[l] + doff : NULL;
+            const fd_v8d *const in = act + in_off[l - 1];
+            fd_v8d *const nx = last ? NULL : act + in_off[l];
+            for (i = 0; i < nl; i += FD_THIN_G) {
+    #define FD_THIN_FWD(U) fd_thin_fwd(Wl + (long)i * np, np, in, bl + i, U, V, last,          \
+                                       ZL + (long)i * ld, ld, j0, cnt,                         \
+                                       Dl ? Dl + (long)i * ld : NULL, kp, kr, fz,              \
+                                       last ? NULL : nx + i * FD_THIN_V)
+                FD_THIN_GROUP(nl - i, FD_THIN_FWD)
+            }
+        }
+        out(ZL + j0, b[L], AL + j0, n[L], tot, ld);
+        /* ---- deltas and the gradients' sums */
+        fd_v8d *cur = bufa, *nxt = bufb, *t;
+        for (i = 0; i < n[L]; i++)
+            for (k = 0; k < V; k++) {
+                fd_v8d d = fd_tld(AL + (long)i * ld + j0 + 8 * k, cnt[k])
+                            - fd_tld(Y + (long)i * ldy + j0 + 8 * k, cnt[k]);
+                if (w) d = d * fd_tld(w + j0 + 8 * k, cnt[k]);
+                cur[i * FD_THIN_V + k] = d;     /* zero past the block's examples */
+            }
+        for (l = L; l >= 1; l--) {
+            const int nl = n[l], np = n[l - 1];
+            const double *const Wl = W[l];
+            const fd_v8d *const in = act + in_off[l - 1];
+            fd_v8d *const aW = acc + acc_off[l], *const ab = aW + (long)nl * np;
+            for (i = 0; i < nl; i += FD_THIN_G) {
+    #define FD_THIN_GRAD(U) fd_thin_grad(cur + i * FD_THIN_V, np, in, aW + (long)i * np, ab + i, \
+                                         U, V, j0 == 0)
+                FD_THIN_GROUP(nl - i, FD_THIN_GRAD)
+            }
+            if (l == 1)
+                break;
+            for (p = 0; p < np; p += FD_THIN_G) {
+    #define FD_THIN_BACK(U) fd_thin_back(Wl + p, np, nl, cur, U, V, D != NULL, kp, kr, fz,     \
+                                         in + p * FD_THIN_V, nxt + p * FD_THIN_V)
+                FD_THIN_GROUP(np - p, FD_THIN_BACK)
+            }
+            t = cur; cur = nxt; nxt = t;
+        }
+    }
+
+    /* One step's passes.  For each block of 32 examples (the last one's V = 1..4 vectors
+       those its examples fill, so a span that ends past a multiple of 8 costs no more than
+       its vectors):
          forward   the input of layer l (X's block, then A_l = relu(W_l in + b_l), after
                    dropout A_l * D_l / kp) kept in act; Z_L = W_L in stored, then
                    out(Z_L + b_L) -> A_L (the engine's output layer)
-         deltas    dZ_L = (A_L - Y) * w, dZ_{l-1} = W_l^T dZ_l (* D / kp), 0 where A <= 0
+         deltas    dZ_L = (A_L - Y) * w, dZ_{l-1} = W_l^T dZ_l (/ kp), 0 where in <= 0
          sums      of dZ_l in^T and of dZ_l, in 8 lanes each (example j in lane j % 8, the
-                   blocks in order), in acc
+                   blocks in order; a block's vectors added pairwise for the bias), in acc
        then G_W_l = alpha * (the lanes added pairwise), G_b_l = (the same) / N, into
        GW[l], Gb[l], or with share given into share: every G_W_l then G_b_l, layer by layer
        (a data-parallel team's share, Bufs.gpart's layout).  m columns of Z_L, A_L and the
        masks D[l] + doff, with leading dimension ld; X's is ldx, Y's ldy.
-       act: sum_{l<L} n_l * 4 vectors, with dropout sum_{0<l<L} n_l * 4 more; acc:
-       sum_l n_l (n_{l-1} + 1) vectors.  Hidden activations and deltas stay in these
-       scratches: only Z_L and A_L are written to the engine's buffers. */
+       act: sum_{l<L} n_l * 4 vectors; acc: sum_l n_l (n_{l-1} + 1) vectors.  Hidden
+       activations and deltas stay in these scratches: only Z_L and A_L are written to the
+       engine's buffers. */
     FD_CLONES static void fd_thin_step_d(int L, const int *n, int m, long ld,
             const double *X, long ldx, double *const *W, double *const *b, double *ZL, double *AL,
             double *const *D, long doff, double kp, const double *Y, int ldy,
             const double *w, fd_v8d *act, fd_v8d *acc, double *const *GW,
             double *const *Gb, double *share, double alpha, double N, fd_thin_out_fn out) {
-        fd_v8d bufa[FD_THIN_MAX * FD_THIN_V], bufb[FD_THIN_MAX * FD_THIN_V];
-        long in_off[L + 1], pre_off[L + 1], acc_off[L + 1], o;
-        int j0, l, i, p, s, k, cnt[FD_THIN_V];
+        long in_off[L + 1], acc_off[L + 1], o;
+        int j0, l, cnt[FD_THIN_V];
         const double kr = 1.0 / kp;
         const int fz = fd_avx512f();
         o = 0;
         for (l = 0; l < L; l++) { in_off[l] = o; o += (long)n[l] * FD_THIN_V; }
-        for (l = 1; l < L; l++) { pre_off[l] = o; if (D) o += (long)n[l] * FD_THIN_V; }
         o = 0;
         for (l = 1; l <= L; l++) { acc_off[l] = o; o += (long)n[l] * (n[l - 1] + 1); }
-        memset(acc, 0, (size_t)o * sizeof(fd_v8d));
+        if (m <= 0)     /* no block to start the sums: they are zero */
+            memset(acc, 0, (size_t)o * sizeof(fd_v8d));
         for (j0 = 0; j0 < m; j0 += 8 * FD_THIN_V) {
-            int tot = m - j0 < 8 * FD_THIN_V ? m - j0 : 8 * FD_THIN_V;
+            const int tot = m - j0 < 8 * FD_THIN_V ? m - j0 : 8 * FD_THIN_V;
             fd_thin_counts(m, j0, cnt);
-            fd_v8d *x = act + in_off[0];
-            for (s = 0; s < n[0]; s++)
-                for (k = 0; k < FD_THIN_V; k++)
-                    x[s * FD_THIN_V + k] = fd_tld(X + (long)s * ldx + j0 + 8 * k, cnt[k]);
-            /* ---- forward, up to four units at a time */
-            for (l = 1; l <= L; l++) {
-                const int nl = n[l], np = n[l - 1], last = l == L;
-                const double *const Wl = W[l], *const bl = b[l];
-                const double *const Dl = D && !last ? D[l] + doff : NULL;
-                const fd_v8d *const in = act + in_off[l - 1];
-                fd_v8d *const nx = last ? NULL : act + in_off[l];
-                fd_v8d *const pre = Dl ? act + pre_off[l] : NULL;
-                for (i = 0; i < nl; i += FD_THIN_G) {
-    #define FD_THIN_FWD(U) fd_thin_fwd(Wl + (long)i * np, np, in, bl + i, U, last,             \
-                                       ZL + (long)i * ld, ld, j0, cnt,                         \
-                                       Dl ? Dl + (long)i * ld : NULL, kp, kr, fz,              \
-                                       last ? NULL : nx + i * FD_THIN_V,                        \
-                                       pre ? pre + i * FD_THIN_V : NULL)
-                    FD_THIN_GROUP(nl - i, FD_THIN_FWD)
-                }
-            }
-            out(ZL + j0, b[L], AL + j0, n[L], tot, ld);
-            /* ---- deltas and the gradients' sums */
-            fd_v8d *cur = bufa, *nxt = bufb, *t;
-            for (i = 0; i < n[L]; i++)
-                for (k = 0; k < FD_THIN_V; k++) {
-                    fd_v8d d = fd_tld(AL + (long)i * ld + j0 + 8 * k, cnt[k])
-                                - fd_tld(Y + (long)i * ldy + j0 + 8 * k, cnt[k]);
-                    if (w) d = d * fd_tld(w + j0 + 8 * k, cnt[k]);
-                    cur[i * FD_THIN_V + k] = d;     /* zero past the block's examples */
-                }
-            for (l = L; l >= 1; l--) {
-                const int nl = n[l], np = n[l - 1];
-                const double *const Wl = W[l];
-                const fd_v8d *const in = act + in_off[l - 1];
-                fd_v8d *const aW = acc + acc_off[l], *const ab = aW + (long)nl * np;
-                for (i = 0; i < nl; i += FD_THIN_G) {
-    #define FD_THIN_GRAD(U) fd_thin_grad(cur + i * FD_THIN_V, np, in, aW + (long)i * np, ab + i, U)
-                    FD_THIN_GROUP(nl - i, FD_THIN_GRAD)
-                }
-                if (l == 1)
-                    break;
-                const double *const Dl = D ? D[l - 1] + doff : NULL;
-                const fd_v8d *const Al = Dl ? act + pre_off[l - 1] : in;
-                for (p = 0; p < np; p += FD_THIN_G) {
-    #define FD_THIN_BACK(U) fd_thin_back(Wl + p, np, nl, cur, U, Dl ? Dl + (long)p * ld : NULL, \
-                                         ld, j0, cnt, kp, kr, fz, Al + p * FD_THIN_V,          \
-                                         nxt + p * FD_THIN_V)
-                    FD_THIN_GROUP(np - p, FD_THIN_BACK)
-                }
-                t = cur; cur = nxt; nxt = t;
+    #define FD_THIN_BLOCK(V) fd_thin_block(V, L, n, j0, cnt, tot, ld, X, ldx, W, b, ZL, AL, D, \
+                                           doff, kp, kr, fz, Y, ldy, w, act, acc, in_off,      \
+                                           acc_off, out)
+            switch ((tot + 7) / 8) {
+                case 1: FD_THIN_BLOCK(1); break;
+                case 2: FD_THIN_BLOCK(2); break;
+                case 3: FD_THIN_BLOCK(3); break;
+                default: FD_THIN_BLOCK(4);
             }
         }
         for (l = 1; l <= L; l++) {
@@ -325,6 +357,10 @@ cdef extern from *:
             fd_hsum8_rows(aW + nw, n[l], N, 1, gb);
         }
     }
+
+    /* fd_thin_step_d's callers split a step's examples between threads at multiples of 8
+       (FD_THIN_SPLIT): each thread's last block takes the vectors its examples fill */
+    #define FD_THIN_SPLIT 8
     """
     enum: THIN_MAX "FD_THIN_MAX"
     ctypedef void (*fd_thin_out_fn)(double *Z, const double *b, double *A, int rows, int cnt,
@@ -336,6 +372,7 @@ cdef extern from *:
                         double **GW, double **Gb, double *share, double alpha, double N,
                         fd_thin_out_fn out) noexcept nogil
     enum: THIN_V "FD_THIN_V"
+    enum: THIN_SPLIT "FD_THIN_SPLIT"
     void fd_thin_div_array(const double *x, double *out, long n, double kp) noexcept nogil
 
 # The pass wins where the products are tiny and the passes it saves are most of a step;
