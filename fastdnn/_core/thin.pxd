@@ -155,40 +155,14 @@ cdef extern from *:
         }
     }
 
-    /* the deltas of inputs 0..U-1 of a layer (W's columns w, w + 1, ...): sum_i W[i][u] d_i
-       over its nl units i in order (/ kp with dropout: drop), 0 where A <= 0, into nxt.
-       A: the inputs' values after dropout, A * D / kp, which are > 0 where A > 0 and
-       D = 1, so relu' and the mask in one: the mask's multiplication (by 1 where A > 0,
-       by 0 where the delta is zeroed anyway) is left out.  (Apart: with A NaN, which the
-       mask keeps, dropped or not, the delta is the sum / kp.) */
-    static inline FD_INLINE void fd_thin_back(const double *w, int np, int nl, const fd_v8d *d,
-            int U, int V, int drop, double kp, double kr, int fz, const fd_v8d *A,
-            fd_v8d *nxt) {
-        fd_v8d acc[FD_THIN_G][FD_THIN_V];
-        fd_thin_sums(w, 1, np, nl, d, NULL, U, V, acc);
-        #pragma GCC unroll 4
-        for (int u = 0; u < U; u++) {
-            #pragma GCC unroll 4
-            for (int k = 0; k < V; k++) {
-                fd_v8d v = acc[u][k];
-                if (drop)
-                    v = fd_thin_div(v, kp, kr, fz);
-                nxt[u * FD_THIN_V + k] = (fd_v8d)((fd_tv8l)v & ~(A[u * FD_THIN_V + k] <= 0));
-            }
-        }
-    }
-
     /* the gradients' lanes of units 0..U-1 (deltas d): gb[u] += the block's deltas (its
        vectors added pairwise), gw[u][p] += d_u in_p^T over the block's vectors in order;
-       the first block's sums start from +0 instead (the step's first: nothing to clear) */
-    static inline FD_INLINE void fd_thin_grad(const fd_v8d *d, int np, const fd_v8d *in,
-                                              fd_v8d *gw, fd_v8d *gb, int U, int V,
-                                              int first) {
-        fd_v8d dd[FD_THIN_G][FD_THIN_V];
+       the first block's sums start from +0 instead (the step's first: nothing to clear);
+       fd_thin_grad_of with the deltas in dd, fd_thin_grad with them at d */
+    static inline FD_INLINE void fd_thin_grad_of(fd_v8d dd[FD_THIN_G][FD_THIN_V], int np,
+            const fd_v8d *in, fd_v8d *gw, fd_v8d *gb, int U, int V, int first) {
         #pragma GCC unroll 4
         for (int u = 0; u < U; u++) {
-            #pragma GCC unroll 4
-            for (int k = 0; k < V; k++) dd[u][k] = d[u * FD_THIN_V + k];
             gb[u] = (first ? (fd_v8d){0} : gb[u])
                     + (V == 4 ? (dd[u][0] + dd[u][1]) + (dd[u][2] + dd[u][3])
                        : V == 3 ? (dd[u][0] + dd[u][1]) + dd[u][2]
@@ -207,6 +181,50 @@ cdef extern from *:
                 gw[(long)u * np + p] = g;
             }
         }
+    }
+    static inline FD_INLINE void fd_thin_grad(const fd_v8d *d, int np, const fd_v8d *in,
+                                              fd_v8d *gw, fd_v8d *gb, int U, int V,
+                                              int first) {
+        fd_v8d dd[FD_THIN_G][FD_THIN_V];
+        #pragma GCC unroll 4
+        for (int u = 0; u < U; u++)
+            #pragma GCC unroll 4
+            for (int k = 0; k < V; k++) dd[u][k] = d[u * FD_THIN_V + k];
+        fd_thin_grad_of(dd, np, in, gw, gb, U, V, first);
+    }
+
+    /* the deltas of inputs 0..U-1 of a layer (W's columns w, w + 1, ...): sum_i W[i][u] d_i
+       over its nl units i in order (/ kp with dropout: drop), 0 where A <= 0, into nxt.
+       A: the inputs' values after dropout, A * D / kp, which are > 0 where A > 0 and
+       D = 1, so relu' and the mask in one: the mask's multiplication (by 1 where A > 0,
+       by 0 where the delta is zeroed anyway) is left out.  (Apart: with A NaN, which the
+       mask keeps, dropped or not, the delta is the sum / kp.)  For the first layer's
+       inputs (gw given) the deltas go from registers into that layer's gradients' lanes
+       (fd_thin_grad_of with the block's input x0 of n0 rows, the gradients gw, gb of
+       units 0..U-1), not to nxt: nothing else reads them. */
+    static inline FD_INLINE void fd_thin_back(const double *w, int np, int nl, const fd_v8d *d,
+            int U, int V, int drop, double kp, double kr, int fz, const fd_v8d *A,
+            fd_v8d *nxt, const fd_v8d *x0, int n0, fd_v8d *gw, fd_v8d *gb, int first) {
+        fd_v8d acc[FD_THIN_G][FD_THIN_V];
+        fd_thin_sums(w, 1, np, nl, d, NULL, U, V, acc);
+        #pragma GCC unroll 4
+        for (int u = 0; u < U; u++) {
+            #pragma GCC unroll 4
+            for (int k = 0; k < V; k++) {
+                fd_v8d v = acc[u][k];
+                if (drop)
+                    v = fd_thin_div(v, kp, kr, fz);
+                /* (r apart, and one store or the other: GCC 12's -O3 -g -fwrapv failed
+                   with an internal error on storing the masked value to both) */
+                const fd_v8d r = (fd_v8d)((fd_tv8l)v & ~(A[u * FD_THIN_V + k] <= 0));
+                if (gw)
+                    acc[u][k] = r;
+                else
+                    nxt[u * FD_THIN_V + k] = r;
+            }
+        }
+        if (gw)
+            fd_thin_grad_of(acc, n0, x0, gw, gb, U, V, first);
     }
 
     /* out[j] = alpha * fd_hsum8(v[j]) for j = 0..n-1 (alpha = 1 / N with div: / N): eight
@@ -296,11 +314,18 @@ cdef extern from *:
             }
             if (l == 1)
                 break;
+            /* layer 1's deltas (l == 2) go straight into its gradients' lanes */
+            fd_v8d *const g1 = l == 2 ? acc + acc_off[1] : NULL;
             for (p = 0; p < np; p += FD_THIN_G) {
     #define FD_THIN_BACK(U) fd_thin_back(Wl + p, np, nl, cur, U, V, D != NULL, kp, kr, fz,     \
-                                         in + p * FD_THIN_V, nxt + p * FD_THIN_V)
+                                         in + p * FD_THIN_V, nxt + p * FD_THIN_V,              \
+                                         act + in_off[0], n[0],                                \
+                                         g1 ? g1 + (long)p * n[0] : NULL,                      \
+                                         g1 ? g1 + (long)np * n[0] + p : NULL, j0 == 0)
                 FD_THIN_GROUP(np - p, FD_THIN_BACK)
             }
+            if (l == 2)
+                break;
             t = cur; cur = nxt; nxt = t;
         }
     }
