@@ -14,6 +14,9 @@
 #include <time.h>
 #include <immintrin.h>
 #include "thin_kernel.h"
+#ifndef FD_THIN_SPLIT
+#define FD_THIN_SPLIT 32    /* the kernel of a version before 255a15f: teams split at blocks */
+#endif
 
 static double now(void) {
     struct timespec t;
@@ -55,6 +58,10 @@ static void out_linear(double *Z, const double *b, double *A, int rows, int cnt,
 }
 
 static double urand(unsigned *s) { *s = *s * 1103515245u + 12345u; return (*s >> 8) / 16777216.0 * 2 - 1; }
+
+/* the sum of thread 0's parameters after the last round of run() (the same steps from the
+   same start each round): a check that two builds of the kernel compute the same values */
+static double params_sum;
 
 /* µs per step: threads nt, each its share of the examples; kernel 0: the exchange alone;
    kp < 1: dropout with fixed masks (regularization's run) */
@@ -112,7 +119,11 @@ static double run(int L, const int *n, int m, double kp, int nt, int kernel, int
                 }
             }
             #pragma omp barrier
-            if (tid == 0) t1 = now();
+            if (tid == 0) {
+                t1 = now();
+                params_sum = 0;
+                for (int i = 0; i < P; i++) params_sum += prm[i];
+            }
             free(prm); free(act); free(acc);
         }
         if ((t1 - t0) / steps * 1e6 < best) best = (t1 - t0) / steps * 1e6;
@@ -122,7 +133,28 @@ static double run(int L, const int *n, int m, double kp, int nt, int kernel, int
     return best;
 }
 
-int main(void) {
+/* --alone M...: the kernel alone on M examples, each of the three configurations, with the
+   parameters' sum after the steps (to compare two builds, bit for bit, and their times) */
+static int alone_widths(int argc, char **argv) {
+    const int nets[3][4] = {{2, 10, 5, 1}, {2, 20, 3, 1}, {2, 20, 3, 1}};
+    const double kps[3] = {1.0, 1.0, 0.86};
+    printf("%-12s %5s %5s %9s  %s\n", "net", "m", "kp", "alone us", "parameters' sum");
+    for (int a = 0; a < argc; a++) {
+        const int m = atoi(argv[a]);
+        if (m < 1) { fprintf(stderr, "--alone: widths are integers >= 1, got %s\n", argv[a]); return 2; }
+        for (int k = 0; k < 3; k++) {
+            const int *n = nets[k];
+            const double t = run(3, n, m, kps[k], 1, 1, 50000);
+            printf("%d,%d,%d,%d %7d %5.2f %9.3f  %.17g\n", n[0], n[1], n[2], n[3], m, kps[k], t,
+                   params_sum);
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "--alone") == 0)
+        return alone_widths(argc - 2, argv + 2);
     const double rate = fma_rate();
     printf("this core: %.2f zmm multiply-adds per ns (8 doubles each)\n\n", rate);
     printf("%-12s %5s %5s %9s %9s %9s %9s %9s %7s\n", "net", "m", "kp", "fma/step", "floor us",

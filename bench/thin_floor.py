@@ -3,6 +3,12 @@ arithmetic at this core's peak, the thin step alone, and two threads with the le
 exchange a team could have.
 
     .venv/bin/python bench/thin_floor.py
+    .venv/bin/python bench/thin_floor.py --alone 112 152
+
+The second form times the kernel alone on each given number of examples (a team thread's
+share: 112 and 152 are course 2's on two threads), each configuration, and prints the sum of
+the parameters after the steps: run it in two worktrees to compare two versions of the
+kernel's speed and (bit for bit) its values.
 
 Extracts fastdnn/_core/thin.pxd's C block (the kernel the engine runs) into a temporary
 directory, compiles bench/thin_floor.c there with gcc -O3 -fopenmp (GCC on x86-64 Linux
@@ -38,7 +44,7 @@ def main():
         subprocess.run(["gcc", "-O3", "-fno-math-errno", "-fopenmp", "-I", tmp, "-I", ROOT,
                         os.path.join(HERE, "thin_floor.c"), "-o", exe, "-lm"], check=True,
                        stderr=subprocess.DEVNULL)
-        subprocess.run([exe], check=True)
+        subprocess.run([exe] + sys.argv[1:], check=True)
 
 
 if __name__ == "__main__":
