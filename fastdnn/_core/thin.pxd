@@ -20,9 +20,9 @@
 # (tests/test_thin.py).  Only Z_L and A_L reach the engine's buffers.
 # The last block takes the vectors its examples fill (1..4); those that hold fewer than 8
 # examples go through the same vector code zero-padded (their deltas zero), stored back in
-# part.  A data-parallel team runs it
-# on each thread's blocks (ld, doff, share).  Compiled as small.pxd's loops
-# (fastdnn/_simd.h; the clones with FMA fuse the sums' steps).
+# part.  A data-parallel team runs it on each thread's examples (ld, doff, share; split at
+# multiples of FD_THIN_SPLIT = 8).  Compiled as small.pxd's loops (fastdnn/_simd.h; the
+# clones with FMA fuse the sums' steps).
 cdef extern from *:
     """
     #include "fastdnn/_simd.h"
