@@ -15,7 +15,7 @@
 #include <immintrin.h>
 #include "thin_kernel.h"
 #ifndef FD_THIN_SPLIT
-#define FD_THIN_SPLIT 32    /* the kernel of a version before 255a15f: teams split at blocks */
+#define FD_THIN_SPLIT 32    /* the kernel of a version before 07c1b24: teams split at blocks */
 #endif
 
 static double now(void) {
