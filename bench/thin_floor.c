@@ -59,6 +59,11 @@ static void out_linear(double *Z, const double *b, double *A, int rows, int cnt,
 
 static double urand(unsigned *s) { *s = *s * 1103515245u + 12345u; return (*s >> 8) / 16777216.0 * 2 - 1; }
 
+/* course 2's three full-batch configurations: initialization's net, then regularization's
+   without dropout and with */
+static const struct { int n[4]; int m; double kp; } CONFIGS[3] = {
+    {{2, 10, 5, 1}, 300, 1.0}, {{2, 20, 3, 1}, 211, 1.0}, {{2, 20, 3, 1}, 211, 0.86}};
+
 /* the sum of thread 0's parameters after the last round of run() (the same steps from the
    same start each round): a check that two builds of the kernel compute the same values */
 static double params_sum;
@@ -105,8 +110,8 @@ static double run(int L, const int *n, int m, double kp, int nt, int kernel, int
                 double *sh = share + (par * nt + tid) * Pp;
                 if (kernel)
                     fd_thin_step_d(L, n, c1 - c0, m, X + c0, m, W, b, ZL + c0, AL + c0,
-                                   kp < 1 ? D : NULL, c0, kp, Y + c0, m, NULL, act, acc, NULL, NULL, sh, 1.0 / m, m,
-                                   out_linear);
+                                   kp < 1 ? D : NULL, c0, kp, Y + c0, m, NULL, act, acc, NULL,
+                                   NULL, sh, 1.0 / m, m, out_linear);
                 else
                     for (int i = 0; i < P; i++) sh[i] = 1e-3 * i;
                 if (nt > 1) {
@@ -133,19 +138,21 @@ static double run(int L, const int *n, int m, double kp, int nt, int kernel, int
     return best;
 }
 
-/* --alone M...: the kernel alone on M examples, each of the three configurations, with the
-   parameters' sum after the steps (to compare two builds, bit for bit, and their times) */
+/* --alone M...: the kernel alone on M examples, each of the three configurations' nets and
+   keep_prob, with the parameters' sum after the steps (to compare two builds, bit for bit,
+   and their times) */
 static int alone_widths(int argc, char **argv) {
-    const int nets[3][4] = {{2, 10, 5, 1}, {2, 20, 3, 1}, {2, 20, 3, 1}};
-    const double kps[3] = {1.0, 1.0, 0.86};
     printf("%-12s %5s %5s %9s  %s\n", "net", "m", "kp", "alone us", "parameters' sum");
     for (int a = 0; a < argc; a++) {
         const int m = atoi(argv[a]);
-        if (m < 1) { fprintf(stderr, "--alone: widths are integers >= 1, got %s\n", argv[a]); return 2; }
+        if (m < 1) {
+            fprintf(stderr, "--alone: widths are integers >= 1, got %s\n", argv[a]);
+            return 2;
+        }
         for (int k = 0; k < 3; k++) {
-            const int *n = nets[k];
-            const double t = run(3, n, m, kps[k], 1, 1, 50000);
-            printf("%d,%d,%d,%d %7d %5.2f %9.3f  %.17g\n", n[0], n[1], n[2], n[3], m, kps[k], t,
+            const int *n = CONFIGS[k].n;
+            const double kp = CONFIGS[k].kp, t = run(3, n, m, kp, 1, 1, 50000);
+            printf("%d,%d,%d,%d %7d %5.2f %9.3f  %.17g\n", n[0], n[1], n[2], n[3], m, kp, t,
                    params_sum);
         }
     }
@@ -159,20 +166,16 @@ int main(int argc, char **argv) {
     printf("this core: %.2f zmm multiply-adds per ns (8 doubles each)\n\n", rate);
     printf("%-12s %5s %5s %9s %9s %9s %9s %9s %7s\n", "net", "m", "kp", "fma/step", "floor us",
            "alone us", "2 thr us", "exch. us", "alone/2");
-    /* initialization's net, then regularization's without dropout and with */
-    const int nets[3][4] = {{2, 10, 5, 1}, {2, 20, 3, 1}, {2, 20, 3, 1}};
-    const int ms[3] = {300, 211, 211};
-    const double kps[3] = {1.0, 1.0, 0.86};
     for (int k = 0; k < 3; k++) {
-        const int *n = nets[k], m = ms[k], L = 3;
-        const double kp = kps[k];
+        const int *n = CONFIGS[k].n, m = CONFIGS[k].m, L = 3;
+        const double kp = CONFIGS[k].kp;
         const int vectors = (m + 7) / 8;     /* the vectors of 8 examples the kernel runs */
         long fw = 0, bk = 0;
         for (int l = 1; l <= L; l++) fw += n[l] * n[l - 1];
         for (int l = 2; l <= L; l++) bk += n[l] * n[l - 1];
         const long vf = (2 * fw + bk) * (long)vectors;    /* forward, gradients, deltas */
-        const double alone = run(L, n, m, kp, 1, 1, 20000), two = run(L, n, m, kp, 2, 1, 20000),
-                     ex = run(L, n, m, kp, 2, 0, 20000);
+        const double alone = run(L, n, m, kp, 1, 1, 20000),
+                     two = run(L, n, m, kp, 2, 1, 20000), ex = run(L, n, m, kp, 2, 0, 20000);
         printf("%d,%d,%d,%d %7d %5.2f %9ld %9.2f %9.2f %9.2f %9.2f %7.2f\n", n[0], n[1], n[2],
                n[3], m, kp, vf, vf / rate / 1e3, alone, two, ex, alone / two);
     }
