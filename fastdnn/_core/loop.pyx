@@ -1735,7 +1735,7 @@ cdef void _epochs_tp(Run *r, int tid, int nt) noexcept nogil:
     cdef Hyper h = sp.h
     cdef long long t0 = sp.t, step
     cdef Py_ssize_t i, size, off
-    cdef double N, cost
+    cdef double N, cost, part
     cdef double *sh
     _tp_tables(B, L, tid, own)
     if tid > 0:
@@ -1762,8 +1762,11 @@ cdef void _epochs_tp(Run *r, int tid, int nt) noexcept nogil:
         h.lr = r.lrs[i]
         _adam_corrections(&h, sp.optimizer, t0 + step)
         sh = <double *>(B.tp_share + (par * nt + tid) * B.tp_stride)
-        B.l2part[2 * tid + par] = _thin_share(sp, B, W, b, X, m, Y, m, w, m, c0, c1, tid,
-                                              NULL, NULL, sh, N, r.want[i])
+        part = _thin_share(sp, B, W, b, X, m, Y, m, w, m, c0, c1, tid, NULL, NULL, sh, N,
+                           r.want[i])
+        if r.want[i]:
+            # (only then: the threads' slots share a cache line, read only then)
+            B.l2part[2 * tid + par] = part
         cost = 0
         if tid == 0 and r.want[i] and sp.lambd != 0:
             cost = _l2_term(sp, B, W)
