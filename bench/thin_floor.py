@@ -63,7 +63,8 @@ def without(src, k):
 
 
 def build(tmp, name, source):
-    """thin_floor.c compiled with this kernel source, in tmp; the executable's path."""
+    """thin_floor.c compiled with this kernel source in tmp/name: the compiler's process
+    (started, not waited for) and the executable's path."""
     d = os.path.join(tmp, name)
     os.makedirs(d)
     with open(os.path.join(d, "thin_kernel.h"), "w") as f:
