@@ -63,6 +63,8 @@ static double urand(unsigned *s) { *s = *s * 1103515245u + 12345u; return (*s >>
    without dropout and with */
 static const struct { int n[4]; int m; double kp; } CONFIGS[3] = {
     {{2, 10, 5, 1}, 300, 1.0}, {{2, 20, 3, 1}, 211, 1.0}, {{2, 20, 3, 1}, 211, 0.86}};
+#define NCONFIGS ((int)(sizeof CONFIGS / sizeof CONFIGS[0]))
+#define CONFIG_L 3      /* their layers: n[0..3] */
 
 /* the sum of thread 0's parameters after the last round of run() (the same steps from the
    same start each round): a check that two builds of the kernel compute the same values */
@@ -149,9 +151,9 @@ static int alone_widths(int argc, char **argv) {
             fprintf(stderr, "--alone: widths are integers >= 1, got %s\n", argv[a]);
             return 2;
         }
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < NCONFIGS; k++) {
             const int *n = CONFIGS[k].n;
-            const double kp = CONFIGS[k].kp, t = run(3, n, m, kp, 1, 1, 50000);
+            const double kp = CONFIGS[k].kp, t = run(CONFIG_L, n, m, kp, 1, 1, 50000);
             printf("%d,%d,%d,%d %7d %5.2f %9.3f  %.17g\n", n[0], n[1], n[2], n[3], m, kp, t,
                    params_sum);
         }
@@ -166,8 +168,8 @@ int main(int argc, char **argv) {
     printf("this core: %.2f zmm multiply-adds per ns (8 doubles each)\n\n", rate);
     printf("%-12s %5s %5s %9s %9s %9s %9s %9s %7s\n", "net", "m", "kp", "fma/step", "floor us",
            "alone us", "2 thr us", "exch. us", "alone/2");
-    for (int k = 0; k < 3; k++) {
-        const int *n = CONFIGS[k].n, m = CONFIGS[k].m, L = 3;
+    for (int k = 0; k < NCONFIGS; k++) {
+        const int *n = CONFIGS[k].n, m = CONFIGS[k].m, L = CONFIG_L;
         const double kp = CONFIGS[k].kp;
         const int vectors = (m + 7) / 8;     /* the vectors of 8 examples the kernel runs */
         long fw = 0, bk = 0;

@@ -39,14 +39,20 @@ def run(dims, m, optimizer, mb, keep_prob, lambd, weights, order, thin, monkeypa
     return tr.parameters(), np.array(costs)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-m{c[1]}-{c[2]}-mb{c[3]}")
-def test_thin_passes_equal_the_layer_by_layer_path(case, monkeypatch):
-    got_p, got_c = run(*case, thin=True, monkeypatch=monkeypatch)
-    want_p, want_c = run(*case, thin=False, monkeypatch=monkeypatch)
+def assert_thin_is_the_layer_path(case, monkeypatch, masks=None):
+    """The run of ``case`` (run()'s arguments) on the thin passes against the same run on
+    the layer-by-layer path: finite costs, equal to rounding, and equal parameters."""
+    got_p, got_c = run(*case, thin=True, monkeypatch=monkeypatch, masks=masks)
+    want_p, want_c = run(*case, thin=False, monkeypatch=monkeypatch, masks=masks)
     assert np.all(np.isfinite(got_c))
     np.testing.assert_allclose(got_c, want_c, rtol=1e-12, atol=0)
     for k in want_p:
         np.testing.assert_allclose(got_p[k], want_p[k], rtol=1e-11, atol=1e-14, err_msg=k)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-m{c[1]}-{c[2]}-mb{c[3]}")
+def test_thin_passes_equal_the_layer_by_layer_path(case, monkeypatch):
+    assert_thin_is_the_layer_path(case, monkeypatch)
 
 
 @pytest.mark.parametrize("m", range(4, 42))
@@ -56,23 +62,15 @@ def test_thin_every_width_of_the_last_block(m, monkeypatch):
     examples, fewer than the inputs, the engine takes another path)."""
     # momentum: plain gd on so few examples would take the gram solver (fastdnn.engine)
     case = ([3, 6, 5, 1], m, "momentum", None, 0.75 if m % 2 else 1.0, 0.0, m % 3 == 0, "C")
-    got_p, got_c = run(*case, thin=True, monkeypatch=monkeypatch)
-    want_p, want_c = run(*case, thin=False, monkeypatch=monkeypatch)
-    np.testing.assert_allclose(got_c, want_c, rtol=1e-12, atol=0)
-    for k in want_p:
-        np.testing.assert_allclose(got_p[k], want_p[k], rtol=1e-11, atol=1e-14, err_msg=k)
+    assert_thin_is_the_layer_path(case, monkeypatch)
 
 
 def test_thin_fixed_masks_equal_the_layer_by_layer_path(monkeypatch):
     dims, m = [2, 20, 3, 1], 211
     rng = np.random.RandomState(1)
     masks = [(rng.rand(n, m) < 0.86).astype(np.float64) for n in dims[1:-1]]
-    args = (dims, m, "gd", None, 0.86, 0.0, False, "F")
-    got_p, got_c = run(*args, thin=True, monkeypatch=monkeypatch, masks=masks)
-    want_p, want_c = run(*args, thin=False, monkeypatch=monkeypatch, masks=masks)
-    np.testing.assert_allclose(got_c, want_c, rtol=1e-12, atol=0)
-    for k in want_p:
-        np.testing.assert_allclose(got_p[k], want_p[k], rtol=1e-11, atol=1e-14, err_msg=k)
+    assert_thin_is_the_layer_path((dims, m, "gd", None, 0.86, 0.0, False, "F"), monkeypatch,
+                                  masks=masks)
 
 
 def test_thin_only_where_it_applies(monkeypatch):
